@@ -1,0 +1,64 @@
+//! The root component, the HTML shell and the routes.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::{path, SsrMode};
+
+use crate::auth::components::{Auth, SignInPage, SignUpPage, UserMenu};
+use crate::ui::chat::HomePage;
+
+/// The document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/redchat.css" />
+        <Title text="Redchat" />
+        <Router>
+            <Frame />
+        </Router>
+    }
+}
+
+/// Everything inside the router: the header and the routed page.
+#[component]
+fn Frame() -> impl IntoView {
+    Auth::provide();
+    // Async SSR: the pages read the session before the first byte is sent,
+    // so a signed-out visitor gets a real 302 instead of a client redirect.
+    view! {
+        <header class="site-header">
+            <A href="/" attr:class="brand">
+                "Redchat"
+            </A>
+            <UserMenu />
+        </header>
+        <main class="site-main">
+            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                <Route path=path!("/login") view=SignInPage ssr=SsrMode::Async />
+                <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async />
+            </Routes>
+        </main>
+    }
+}

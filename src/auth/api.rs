@@ -1,0 +1,92 @@
+//! The account endpoints: `register`, `login`, `logout`, `me`.
+//!
+//! Thin adapters: parse the input into domain types, call the store and the
+//! password hasher, update the session, return a DTO.
+
+use leptos::prelude::*;
+
+use super::model::User;
+use crate::error::AppError;
+
+/// Creates an account and signs the caller in. 400 on invalid input, 409
+/// when the email or handle is taken.
+#[server(endpoint = "register")]
+pub async fn register(
+    email: String,
+    password: String,
+    display_name: String,
+    handle: String,
+) -> Result<User, AppError> {
+    use super::model::{DisplayName, Email, Handle, Password};
+    use super::store::NewUser;
+    use super::{password, session, store};
+    use crate::server::state::AppState;
+
+    let state = AppState::current()?;
+    let email = Email::parse(&email)?;
+    let handle = Handle::parse(&handle)?;
+    let display_name = DisplayName::parse(&display_name)?;
+    let password = Password::parse(password)?;
+    let password_hash = password::hash(&state.cpu, password).await?;
+    let user = store::create_user(
+        &state,
+        NewUser {
+            email,
+            handle,
+            display_name,
+            password_hash,
+        },
+    )
+    .await?;
+    session::sign_in(&session::current().await?, &user.id).await?;
+    Ok(user)
+}
+
+/// Signs the caller in. One answer (401) for an unknown email and a wrong
+/// password, taking the same time for both.
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String) -> Result<User, AppError> {
+    use super::model::{Email, Password};
+    use super::{password, session, store};
+    use crate::server::state::AppState;
+
+    let state = AppState::current()?;
+    let email = Email::parse(&email)?;
+    let password = Password::offered(password)?;
+    let found = store::find_credentials(&state, &email).await?;
+    let (user, stored_hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let verified = password::verify(&state.cpu, password, stored_hash).await?;
+    match user {
+        Some(user) if verified => {
+            session::sign_in(&session::current().await?, &user.id).await?;
+            Ok(user)
+        }
+        _ => Err(AppError::Unauthorized(
+            "Wrong email or password.".into(),
+        )),
+    }
+}
+
+/// Signs the caller out: the session is deleted in Redis.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use super::session;
+
+    session::sign_out(&session::current().await?).await
+}
+
+/// The signed-in user, or `None`.
+#[server(endpoint = "me")]
+pub async fn me() -> Result<Option<User>, AppError> {
+    use super::{session, store};
+    use crate::server::state::AppState;
+
+    let state = AppState::current()?;
+    let Some(user_id) = session::user_id(&state, &session::current().await?).await? else {
+        return Ok(None);
+    };
+    store::find_user(&state, &user_id).await
+}

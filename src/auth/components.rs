@@ -1,0 +1,202 @@
+//! The sign-up and sign-in pages, the header's user menu, and [`Auth`], the
+//! client-side view of who is signed in.
+//!
+//! Forms are `ActionForm`s: before hydration they are plain form posts (the
+//! server answers with a redirect back, carrying any error in the URL);
+//! after hydration they call the server function without a reload.
+
+use leptos::prelude::*;
+use leptos_router::components::{Redirect, A};
+
+use super::api::{me, Login, Logout, Register};
+use super::model::User;
+use crate::error::AppError;
+
+/// The auth actions and the signed-in user, shared through the context.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub register: ServerAction<Register>,
+    pub login: ServerAction<Login>,
+    pub logout: ServerAction<Logout>,
+    /// `me()`, fetched again whenever one of the actions completes.
+    pub user: Resource<Result<Option<User>, AppError>>,
+}
+
+impl Auth {
+    /// Creates the actions and the user resource and provides them. Call once,
+    /// inside the `<Router>` (which carries form errors from no-JS posts).
+    pub fn provide() -> Self {
+        let register = ServerAction::<Register>::new();
+        let login = ServerAction::<Login>::new();
+        let logout = ServerAction::<Logout>::new();
+        let user = Resource::new(
+            move || {
+                (
+                    register.version().get(),
+                    login.version().get(),
+                    logout.version().get(),
+                )
+            },
+            |_| me(),
+        );
+        let auth = Self {
+            register,
+            login,
+            logout,
+            user,
+        };
+        provide_context(auth);
+        auth
+    }
+
+    pub fn expect() -> Self {
+        expect_context()
+    }
+
+    /// The signed-in user, once known. Read inside a `Suspense`/`Transition`.
+    pub fn current(&self) -> Option<User> {
+        self.user.get().and_then(Result::ok).flatten()
+    }
+
+    /// Whether the user is known to be signed out.
+    pub fn signed_out(&self) -> bool {
+        matches!(self.user.get(), Some(Ok(None)))
+    }
+}
+
+/// The error of an action's last run, as text for the `alert`.
+fn action_error<T: 'static>(value: Option<Result<T, AppError>>) -> Option<String> {
+    value.and_then(Result::err).map(|err| err.to_string())
+}
+
+#[component]
+fn FormError(message: Signal<Option<String>>) -> impl IntoView {
+    move || {
+        message
+            .get()
+            .map(|message| view! { <p role="alert" class="form-error">{message}</p> })
+    }
+}
+
+/// Leaves a sign-in or sign-up page once the user is signed in.
+#[component]
+fn RedirectWhenSignedIn() -> impl IntoView {
+    let auth = Auth::expect();
+    view! {
+        <Transition>
+            {move || auth.current().map(|_| view! { <Redirect path="/" /> })}
+        </Transition>
+    }
+}
+
+/// `/signup`: email, password, display name and handle.
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let auth = Auth::expect();
+    let error = Signal::derive(move || action_error(auth.register.value().get()));
+    let pending = auth.register.pending();
+    view! {
+        <RedirectWhenSignedIn />
+        <section class="auth-card">
+            <h1>"Create your account"</h1>
+            <ActionForm action=auth.register attr:class="stack">
+                <label for="signup-email">"Email"</label>
+                <input id="signup-email" type="email" name="email" required autocomplete="email" />
+                <label for="signup-password">"Password"</label>
+                <input
+                    id="signup-password"
+                    type="password"
+                    name="password"
+                    required
+                    minlength="8"
+                    autocomplete="new-password"
+                />
+                <label for="signup-display-name">"Display name"</label>
+                <input
+                    id="signup-display-name"
+                    type="text"
+                    name="display_name"
+                    required
+                    maxlength="64"
+                    autocomplete="nickname"
+                />
+                <label for="signup-handle">"Handle"</label>
+                <input
+                    id="signup-handle"
+                    type="text"
+                    name="handle"
+                    required
+                    minlength="2"
+                    maxlength="32"
+                    pattern="@?[A-Za-z0-9_.\\-]{2,32}"
+                    autocapitalize="none"
+                    spellcheck="false"
+                />
+                <p class="hint">"Your @name for mentions: letters, digits, _ . -"</p>
+                <FormError message=error />
+                <button type="submit" class="button-primary" prop:disabled=move || pending.get()>
+                    "Create account"
+                </button>
+            </ActionForm>
+            <p class="switch">"Already have an account? " <A href="/login">"Sign in instead"</A></p>
+        </section>
+    }
+}
+
+/// `/login`: email and password.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let auth = Auth::expect();
+    let error = Signal::derive(move || action_error(auth.login.value().get()));
+    let pending = auth.login.pending();
+    view! {
+        <RedirectWhenSignedIn />
+        <section class="auth-card">
+            <h1>"Sign in to Redchat"</h1>
+            <ActionForm action=auth.login attr:class="stack">
+                <label for="login-email">"Email"</label>
+                <input id="login-email" type="email" name="email" required autocomplete="email" />
+                <label for="login-password">"Password"</label>
+                <input
+                    id="login-password"
+                    type="password"
+                    name="password"
+                    required
+                    autocomplete="current-password"
+                />
+                <FormError message=error />
+                <button type="submit" class="button-primary" prop:disabled=move || pending.get()>
+                    "Sign in"
+                </button>
+            </ActionForm>
+            <p class="switch">"New to Redchat? " <A href="/signup">"Create an account instead"</A></p>
+        </section>
+    }
+}
+
+/// The header's right side: the signed-in user's name and "Sign out".
+#[component]
+pub fn UserMenu() -> impl IntoView {
+    let auth = Auth::expect();
+    view! {
+        <Transition>
+            {move || {
+                auth.current()
+                    .map(|user| {
+                        view! {
+                            <div class="user-menu">
+                                <span class="user-name" title=format!("@{}", user.handle)>
+                                    {user.display_name}
+                                </span>
+                                <ActionForm action=auth.logout>
+                                    <button type="submit" class="button-secondary">
+                                        "Sign out"
+                                    </button>
+                                </ActionForm>
+                            </div>
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}

@@ -1,0 +1,314 @@
+//! Account types shared by the server and the browser, and the rules that
+//! make an input valid.
+//!
+//! Parse, don't validate: each input has a newtype whose `parse` is the only
+//! way in, so holding an [`Email`] or a [`Handle`] means it is valid. The
+//! error messages name the field, because they are shown beside the form.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// A person with an account, as other people see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Opaque, stable id.
+    pub id: String,
+    /// Only present for the user themself (`me`, `register`, `login`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The `@name` used for mentions; lowercase.
+    pub handle: String,
+    /// The name shown on messages and in the header.
+    pub display_name: String,
+}
+
+/// An email address: one `@`, at most 254 characters, no whitespace or
+/// control characters. Kept as typed; compared through [`Email::normalized`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_CHARS: usize = 254;
+
+    pub fn parse(input: &str) -> Result<Self, AppError> {
+        let invalid = |why: &str| AppError::BadRequest(format!("Email {why}."));
+        if input.is_empty() {
+            return Err(invalid("is required"));
+        }
+        if input.chars().count() > Self::MAX_CHARS {
+            return Err(invalid("must be at most 254 characters"));
+        }
+        if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("must not contain spaces or control characters"));
+        }
+        match input.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+            {
+                Ok(Self(input.to_owned()))
+            }
+            _ => Err(invalid("must look like name@example.com")),
+        }
+    }
+
+    /// The form two addresses are compared in: lowercase.
+    pub fn normalized(&self) -> String {
+        self.0.to_lowercase()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password: 8 to 1024 characters of any kind, used exactly as typed
+/// (no trimming, no truncation, no normalization).
+///
+/// Deliberately not `Serialize`, and its `Debug` hides the secret.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 1024;
+
+    /// Checks a new password against the length rules.
+    pub fn parse(input: String) -> Result<Self, AppError> {
+        let chars = input.chars().count();
+        if chars < Self::MIN_CHARS {
+            return Err(AppError::BadRequest(
+                "Password must be at least 8 characters.".into(),
+            ));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(AppError::BadRequest(
+                "Password must be at most 1024 characters.".into(),
+            ));
+        }
+        Ok(Self(input))
+    }
+
+    /// Accepts a password offered at sign-in. Only the upper bound applies
+    /// (it bounds the hashing work); a short password is simply wrong.
+    pub fn offered(input: String) -> Result<Self, AppError> {
+        if input.chars().count() > Self::MAX_CHARS {
+            return Err(AppError::BadRequest(
+                "Password must be at most 1024 characters.".into(),
+            ));
+        }
+        Ok(Self(input))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A handle, the `@name` for mentions: 2 to 32 of `a-z 0-9 _ . -`.
+/// Uppercase letters are accepted and folded to lowercase, so handles are
+/// unique case-insensitively by construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handle(String);
+
+impl Handle {
+    pub const MIN_CHARS: usize = 2;
+    pub const MAX_CHARS: usize = 32;
+
+    pub fn parse(input: &str) -> Result<Self, AppError> {
+        let handle = input.trim().trim_start_matches('@').to_ascii_lowercase();
+        let len = handle.chars().count();
+        if !(Self::MIN_CHARS..=Self::MAX_CHARS).contains(&len) {
+            return Err(AppError::BadRequest(
+                "Handle must be 2 to 32 characters.".into(),
+            ));
+        }
+        if !handle
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+        {
+            return Err(AppError::BadRequest(
+                "Handle may only contain letters a-z, digits, '_', '.' and '-'.".into(),
+            ));
+        }
+        Ok(Self(handle))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A display name: 1 to 64 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(input: &str) -> Result<Self, AppError> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err(AppError::BadRequest("Display name is required.".into()));
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(AppError::BadRequest(
+                "Display name must be at most 64 characters.".into(),
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(AppError::BadRequest(
+                "Display name must not contain control characters.".into(),
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(err: AppError) -> String {
+        err.to_string()
+    }
+
+    #[test]
+    fn a_plain_address_is_a_valid_email() {
+        assert_eq!(Email::parse("ann@example.com").unwrap().as_str(), "ann@example.com");
+    }
+
+    #[test]
+    fn an_email_is_kept_as_typed_but_compared_in_lowercase() {
+        let email = Email::parse("Ann@Example.COM").unwrap();
+        assert_eq!(email.as_str(), "Ann@Example.COM");
+        assert_eq!(email.normalized(), "ann@example.com");
+    }
+
+    #[test]
+    fn an_email_without_exactly_one_at_sign_is_rejected() {
+        for bad in ["ann.example.com", "ann@@example.com", "a@b@c", "@example.com", "ann@"] {
+            assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn an_email_with_whitespace_or_control_characters_is_rejected() {
+        for bad in ["ann @example.com", "ann@exa\tmple.com", "ann@example.com\n", "a\u{7}@b.c"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn an_email_longer_than_254_characters_is_rejected() {
+        let long = format!("{}@example.com", "a".repeat(243));
+        assert_eq!(long.chars().count(), 255);
+        assert!(message(Email::parse(&long).unwrap_err()).contains("254"));
+        assert!(Email::parse(&long[1..]).is_ok());
+    }
+
+    #[test]
+    fn an_empty_email_names_the_field() {
+        assert_eq!(message(Email::parse("").unwrap_err()), "Email is required.");
+    }
+
+    #[test]
+    fn a_password_of_seven_characters_is_too_short() {
+        assert!(message(Password::parse("1234567".into()).unwrap_err()).starts_with("Password"));
+        assert!(Password::parse("12345678".into()).is_ok());
+    }
+
+    #[test]
+    fn a_password_counts_characters_not_bytes() {
+        // Eight characters, 24 bytes.
+        assert!(Password::parse("密码密码密码密码".into()).is_ok());
+        assert!(Password::parse("密码密码密码密".into()).is_err());
+    }
+
+    #[test]
+    fn a_password_is_used_verbatim_without_trimming() {
+        let password = Password::parse("  spaced out  ".into()).unwrap();
+        assert_eq!(password.expose(), "  spaced out  ");
+    }
+
+    #[test]
+    fn a_password_longer_than_1024_characters_is_rejected_even_at_sign_in() {
+        let long = "x".repeat(1025);
+        assert!(Password::parse(long.clone()).is_err());
+        assert!(Password::offered(long).is_err());
+        assert!(Password::parse("x".repeat(1024)).is_ok());
+    }
+
+    #[test]
+    fn a_short_password_may_still_be_offered_at_sign_in() {
+        assert!(Password::offered("short".into()).is_ok());
+    }
+
+    #[test]
+    fn a_password_never_shows_in_debug_output() {
+        let password = Password::parse("hunter2hunter2".into()).unwrap();
+        assert!(!format!("{password:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_handle_is_folded_to_lowercase() {
+        assert_eq!(Handle::parse("Ann_B.c-9").unwrap().as_str(), "ann_b.c-9");
+    }
+
+    #[test]
+    fn a_handle_may_be_typed_with_a_leading_at_sign() {
+        assert_eq!(Handle::parse("@ann").unwrap().as_str(), "ann");
+    }
+
+    #[test]
+    fn a_handle_must_be_2_to_32_characters() {
+        assert!(Handle::parse("a").is_err());
+        assert!(Handle::parse("ab").is_ok());
+        assert!(Handle::parse(&"a".repeat(32)).is_ok());
+        assert!(Handle::parse(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn a_handle_with_other_characters_is_rejected() {
+        for bad in ["ann b", "ann!", "änn", "ann/b", "a+b"] {
+            assert!(Handle::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn a_display_name_is_trimmed_and_keeps_any_unicode() {
+        assert_eq!(DisplayName::parse("  Zoë 🚀 ").unwrap().as_str(), "Zoë 🚀");
+    }
+
+    #[test]
+    fn a_blank_display_name_is_rejected() {
+        assert_eq!(
+            message(DisplayName::parse("   ").unwrap_err()),
+            "Display name is required."
+        );
+    }
+
+    #[test]
+    fn a_display_name_longer_than_64_characters_is_rejected() {
+        assert!(DisplayName::parse(&"é".repeat(64)).is_ok());
+        assert!(DisplayName::parse(&"é".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn a_display_name_with_control_characters_is_rejected() {
+        assert!(DisplayName::parse("Ann\u{0}").is_err());
+        assert!(DisplayName::parse("An\nn").is_err());
+    }
+}

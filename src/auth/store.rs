@@ -1,0 +1,109 @@
+//! Accounts in Redis: one hash per user plus two index strings (email and
+//! handle to user id), all created together by one Lua script.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use redis::Script;
+
+use super::model::{DisplayName, Email, Handle, User};
+use crate::error::{AppError, AppResult};
+use crate::server::state::AppState;
+
+/// Creates a user only if neither its email nor its handle is taken.
+///
+/// A script runs atomically: no other command runs between the `EXISTS`
+/// checks and the writes, so two concurrent sign-ups with the same email
+/// cannot both pass. Returns 0 (created), 1 (email taken) or 2 (handle taken).
+static CREATE_USER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+-- KEYS[1] email index, KEYS[2] handle index, KEYS[3] user hash
+-- ARGV: id, email, handle, display_name, password_hash, created_at
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3],
+  'id', ARGV[1], 'email', ARGV[2], 'handle', ARGV[3],
+  'display_name', ARGV[4], 'password_hash', ARGV[5], 'created_at', ARGV[6])
+return 0
+"#,
+    )
+});
+
+/// A validated sign-up, its password already hashed.
+pub struct NewUser {
+    pub email: Email,
+    pub handle: Handle,
+    pub display_name: DisplayName,
+    pub password_hash: String,
+}
+
+/// Stores a new account; 409 when the email or handle is taken.
+pub async fn create_user(state: &AppState, new: NewUser) -> AppResult<User> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let created_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        .to_string();
+    let outcome: i64 = CREATE_USER
+        .key(state.keys.user_by_email(&new.email.normalized()))
+        .key(state.keys.user_by_handle(new.handle.as_str()))
+        .key(state.keys.user(&id))
+        .arg(&id)
+        .arg(new.email.as_str())
+        .arg(new.handle.as_str())
+        .arg(new.display_name.as_str())
+        .arg(&new.password_hash)
+        .arg(created_at)
+        .invoke_async(&mut state.redis())
+        .await?;
+    match outcome {
+        0 => Ok(User {
+            id,
+            email: Some(new.email.as_str().to_owned()),
+            handle: new.handle.as_str().to_owned(),
+            display_name: new.display_name.as_str().to_owned(),
+        }),
+        1 => Err(AppError::Conflict("That email is already registered.".into())),
+        2 => Err(AppError::Conflict("That handle is already taken.".into())),
+        other => Err(AppError::internal("create user script", format!("unexpected result {other}"))),
+    }
+}
+
+/// The account with this email and its password hash, if there is one.
+pub async fn find_credentials(state: &AppState, email: &Email) -> AppResult<Option<(User, String)>> {
+    let id: Option<String> = redis::cmd("GET")
+        .arg(state.keys.user_by_email(&email.normalized()))
+        .query_async(&mut state.redis())
+        .await?;
+    let Some(id) = id else { return Ok(None) };
+    let mut fields = user_fields(state, &id).await?;
+    let Some(hash) = fields.remove("password_hash") else {
+        return Ok(None);
+    };
+    Ok(user_from_fields(fields).map(|user| (user, hash)))
+}
+
+/// The account with this id, email included (for its owner).
+pub async fn find_user(state: &AppState, id: &str) -> AppResult<Option<User>> {
+    Ok(user_from_fields(user_fields(state, id).await?))
+}
+
+async fn user_fields(state: &AppState, id: &str) -> AppResult<HashMap<String, String>> {
+    Ok(redis::cmd("HGETALL")
+        .arg(state.keys.user(id))
+        .query_async(&mut state.redis())
+        .await?)
+}
+
+fn user_from_fields(mut fields: HashMap<String, String>) -> Option<User> {
+    Some(User {
+        id: fields.remove("id")?,
+        email: fields.remove("email"),
+        handle: fields.remove("handle")?,
+        display_name: fields.remove("display_name")?,
+    })
+}

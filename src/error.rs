@@ -1,0 +1,174 @@
+//! The one error type that crosses the network.
+//!
+//! Every server function returns `Result<T, AppError>`. Each variant maps to
+//! one HTTP status (see [`AppError::status`]); the body is JSON with the
+//! status and a human-readable message, e.g.
+//! `{"status":409,"error":"That email is already registered."}`.
+//!
+//! Internal failures (Redis down, a task panicked) become [`AppError::Internal`],
+//! whose message is fixed: the detail is logged once on the server, where the
+//! failure happened, and never sent to the client.
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use thiserror::Error;
+
+/// What went wrong, in terms a client can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+#[serde(into = "WireError", from = "WireError")]
+pub enum AppError {
+    /// 400: the input is malformed; the message names the field.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: not signed in, or the credentials are wrong.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: signed in, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such thing, or a thing the caller may not know exists.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: it already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the request is too large.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 429: too many requests; try again after `retry_after_secs`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// 500: a fault on our side. The detail is in the server log only.
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+}
+
+impl AppError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::TooLarge(_) => 413,
+            Self::TooManyRequests { .. } => 429,
+            Self::Internal => 500,
+        }
+    }
+
+    /// Seconds the client should wait before retrying, for 429 answers.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
+    /// The answer for any request that needs a signed-in user and has none.
+    pub fn not_signed_in() -> Self {
+        Self::Unauthorized("You are not signed in.".into())
+    }
+
+    /// Logs an internal failure once, where it happened, and hides its detail.
+    #[cfg(feature = "ssr")]
+    pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "{context}");
+        Self::Internal
+    }
+}
+
+/// The JSON shape of an error on the wire.
+#[derive(Serialize, Deserialize)]
+struct WireError {
+    status: u16,
+    error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+}
+
+impl From<AppError> for WireError {
+    fn from(err: AppError) -> Self {
+        Self {
+            status: err.status(),
+            error: err.to_string(),
+            retry_after: err.retry_after_secs(),
+        }
+    }
+}
+
+impl From<WireError> for AppError {
+    fn from(wire: WireError) -> Self {
+        let message = wire.error;
+        match wire.status {
+            400 => Self::BadRequest(message),
+            401 => Self::Unauthorized(message),
+            403 => Self::Forbidden(message),
+            404 => Self::NotFound(message),
+            409 => Self::Conflict(message),
+            413 => Self::TooLarge(message),
+            429 => Self::TooManyRequests {
+                message,
+                retry_after_secs: wire.retry_after.unwrap_or(1),
+            },
+            _ => Self::Internal,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    /// Failures of the server-function machinery itself: on the server these
+    /// are undecodable inputs (a client error); in the browser they are
+    /// network or decoding failures.
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+                Self::BadRequest(format!("Invalid input: {detail}"))
+            }
+            other => {
+                #[cfg(feature = "ssr")]
+                tracing::error!(error = %other, "server function failed");
+                #[cfg(not(feature = "ssr"))]
+                let _ = other;
+                Self::Internal
+            }
+        }
+    }
+}
+
+/// The result type of every server function and store call.
+pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_survives_the_round_trip_through_json() {
+        let err = AppError::TooManyRequests {
+            message: "Slow down".into(),
+            retry_after_secs: 3,
+        };
+        let json = serde_json::to_string(&err).unwrap();
+        assert_eq!(json, r#"{"status":429,"error":"Slow down","retry_after":3}"#);
+        assert_eq!(serde_json::from_str::<AppError>(&json).unwrap(), err);
+    }
+
+    #[test]
+    fn internal_errors_never_carry_detail() {
+        let json = serde_json::to_string(&AppError::Internal).unwrap();
+        assert_eq!(
+            json,
+            r#"{"status":500,"error":"Something went wrong on our side. Please try again."}"#
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! The composition root: builds the axum router from the UI, the features
+//! and the server infrastructure, and runs the server.
+//!
+//! [`router`] is what tests call: it takes a ready [`AppState`] and returns
+//! the whole app, so an integration test serves exactly what production does.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::config::get_configuration;
+use leptos::prelude::provide_context;
+use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
+use leptos_axum::{
+    file_and_error_handler_with_context, generate_route_list, handle_server_fns_with_context,
+    LeptosRoutes,
+};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::{time, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::app::{shell, App};
+use crate::error::AppError;
+use crate::server::config::Settings;
+use crate::server::session_store::RedisSessionStore;
+use crate::server::state::AppState;
+
+/// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests
+/// finish.
+pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+    let leptos = get_configuration(None)?;
+    let addr = leptos.leptos_options.site_addr;
+    let settings = Settings::load()?;
+    let redis_url = settings.redis.url.clone();
+    let state = AppState::connect(leptos.leptos_options, settings)
+        .await
+        .map_err(|err| format!("cannot connect to Redis at {redis_url}: {err}"))?;
+    crate::auth::warm_up_password_hashing(&state.cpu).await?;
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("Redchat is listening on http://{addr}");
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("Redchat stopped");
+    Ok(())
+}
+
+/// The whole app: pages, server functions, health check, static files.
+pub fn router(state: AppState) -> Router {
+    let provide_state = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let sessions = session_layer(&state);
+    Router::new()
+        .route(
+            "/api/{*fn_name}",
+            get(server_fn_handler)
+                .post(server_fn_handler)
+                .layer(middleware::from_fn(error_status)),
+        )
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(App),
+            provide_state.clone(),
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            provide_state,
+            shell,
+        ))
+        .layer(sessions)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Sessions in Redis behind an HttpOnly, SameSite=Lax cookie whose
+/// inactivity expiry is pushed forward on use.
+fn session_layer(state: &AppState) -> SessionManagerLayer<RedisSessionStore> {
+    let settings = &state.settings.session;
+    let inactivity = i64::try_from(settings.inactivity().as_secs()).unwrap_or(i64::MAX);
+    SessionManagerLayer::new(RedisSessionStore::new(state.redis(), state.keys.clone()))
+        .with_name(settings.cookie_name.clone())
+        .with_secure(settings.cookie_secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(inactivity)))
+}
+
+async fn server_fn_handler(State(state): State<AppState>, request: Request) -> impl IntoResponse {
+    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
+}
+
+/// Server functions answer every error with 500; this gives each error its
+/// real status (and `Retry-After` for 429) from the [`AppError`] in the body.
+/// Plain form posts are redirects, not errors, and pass untouched.
+async fn error_status(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key(SERVER_FN_ERROR_HEADER)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    };
+    if let Ok(err) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let Some(seconds) = err.retry_after_secs() {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// `GET /healthz`: 200 when Redis answers a PING in time, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    let mut redis = state.redis();
+    let ping = redis::cmd("PING");
+    match tokio::time::timeout(state.settings.redis.timeout(), ping.query_async::<String>(&mut redis)).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ok"),
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "health check: Redis failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable")
+        }
+        Err(_) => {
+            tracing::warn!("health check: Redis timed out");
+            (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable")
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

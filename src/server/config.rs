@@ -1,0 +1,144 @@
+//! Runtime settings, read once at start from `Leptos.toml` and the
+//! environment.
+//!
+//! Every setting has a default (the `Default` impls below, repeated in the
+//! shipped `Leptos.toml`) and can be overridden by an environment variable
+//! named `REDCHAT_<SECTION>__<KEY>`, e.g. `REDCHAT_REDIS__URL`. The file is
+//! looked up at `$REDCHAT_CONFIG`, else `./Leptos.toml`; a missing file means
+//! all defaults.
+//!
+//! Secrets never come from the file: the Redis username and password are read
+//! only from `REDCHAT_REDIS_USERNAME` and `REDCHAT_REDIS_PASSWORD`.
+//!
+//! cargo-leptos's build settings are not here: it reads them from
+//! `[package.metadata.leptos]` in `Cargo.toml`, and the server gets the
+//! resulting `LEPTOS_*` variables through `leptos::config::get_configuration`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// All runtime settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub redis: RedisSettings,
+    pub session: SessionSettings,
+    pub auth: AuthSettings,
+}
+
+/// Where Redis is and how our keys are named.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    /// `redis://host:port/db` or `rediss://` for TLS. Credentials belong in
+    /// the environment (see the module docs), not in this URL.
+    pub url: String,
+    /// Prepended to every key and channel the app uses, so several apps (or
+    /// test runs) can share one Redis and an ACL can confine the app to it.
+    pub key_prefix: String,
+    /// How long to wait for a connection or a reply before giving up.
+    pub timeout_ms: u64,
+    /// Read from `REDCHAT_REDIS_USERNAME` only.
+    #[serde(skip)]
+    pub username: Option<String>,
+    /// Read from `REDCHAT_REDIS_PASSWORD` only.
+    #[serde(skip)]
+    pub password: Option<String>,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6380".into(),
+            key_prefix: "redchat:".into(),
+            timeout_ms: 2_000,
+            username: None,
+            password: None,
+        }
+    }
+}
+
+impl RedisSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// The session cookie and how long a sign-in lasts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SessionSettings {
+    pub cookie_name: String,
+    /// Send the cookie over HTTPS only. On by default; the dev and test
+    /// scripts turn it off because they serve plain HTTP on loopback.
+    pub cookie_secure: bool,
+    /// A session unused this long is gone (the Redis key's TTL is pushed
+    /// forward on every authenticated request).
+    pub inactivity_days: u32,
+    /// A session is gone this long after sign-in, however active it is.
+    pub absolute_days: u32,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            cookie_name: "redchat_session".into(),
+            cookie_secure: true,
+            inactivity_days: 7,
+            absolute_days: 30,
+        }
+    }
+}
+
+impl SessionSettings {
+    pub fn inactivity(&self) -> Duration {
+        Duration::from_secs(u64::from(self.inactivity_days) * 86_400)
+    }
+
+    pub fn absolute(&self) -> Duration {
+        Duration::from_secs(u64::from(self.absolute_days) * 86_400)
+    }
+}
+
+/// Password hashing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    /// How many argon2 hashes may run at once. Each takes ~19 MiB and one
+    /// core for tens of milliseconds; more than the core count only queues.
+    pub max_concurrent_hashes: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent_hashes: 2,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `$REDCHAT_CONFIG` (default `Leptos.toml`), then the
+    /// `REDCHAT_*` environment, then the secret variables.
+    pub fn load() -> Result<Self, config::ConfigError> {
+        let path = std::env::var("REDCHAT_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
+        let mut settings: Settings = config::Config::builder()
+            .add_source(config::File::new(&path, config::FileFormat::Toml).required(false))
+            .add_source(
+                config::Environment::with_prefix("REDCHAT")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.redis.username = non_empty_env("REDCHAT_REDIS_USERNAME");
+        settings.redis.password = non_empty_env("REDCHAT_REDIS_PASSWORD");
+        Ok(settings)
+    }
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}

@@ -1,0 +1,42 @@
+//! A gate for CPU-heavy work such as password hashing.
+//!
+//! Such work must not run on the async workers (it would stall every
+//! connection sharing the thread), and must not run unbounded on the
+//! blocking pool either (a login flood would then take every core). So it
+//! waits for one of a fixed number of permits, then runs on the blocking pool.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::error::{AppError, AppResult};
+
+/// Runs closures on the blocking pool, at most `permits` at a time.
+#[derive(Clone)]
+pub struct CpuGate {
+    permits: Arc<Semaphore>,
+}
+
+impl CpuGate {
+    pub fn new(permits: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(permits.max(1))),
+        }
+    }
+
+    /// Waits for a permit, then runs `work` on the blocking pool.
+    pub async fn run<T, F>(&self, work: F) -> AppResult<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|err| AppError::internal("cpu gate closed", err))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|err| AppError::internal("blocking task failed", err))
+    }
+}

@@ -1,0 +1,36 @@
+//! The connection to Redis.
+//!
+//! One multiplexed [`ConnectionManager`] per process carries every command:
+//! it pipelines concurrent requests over a single socket and reconnects on
+//! its own after a failure. Cloning it is cheap and shares that socket.
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{IntoConnectionInfo, RedisError};
+
+use super::config::RedisSettings;
+use crate::error::AppError;
+
+/// Opens the shared connection, with credentials from the environment.
+pub async fn connect(settings: &RedisSettings) -> Result<ConnectionManager, RedisError> {
+    let info = settings.url.as_str().into_connection_info()?;
+    let mut credentials = info.redis_settings().clone();
+    if let Some(username) = &settings.username {
+        credentials = credentials.set_username(username);
+    }
+    if let Some(password) = &settings.password {
+        credentials = credentials.set_password(password);
+    }
+    let info = info.set_redis_settings(credentials);
+    let client = redis::Client::open(info)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(settings.timeout()))
+        .set_response_timeout(Some(settings.timeout()));
+    ConnectionManager::new_with_config(client, config).await
+}
+
+/// Redis failures are our fault, not the client's: log the detail, answer 500.
+impl From<RedisError> for AppError {
+    fn from(err: RedisError) -> Self {
+        AppError::internal("redis command failed", err)
+    }
+}
