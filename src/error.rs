@@ -9,9 +9,9 @@
 //! whose message is fixed: the detail is logged once on the server, where the
 //! failure happened, and never sent to the client.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// What went wrong, in terms a client can act on.
@@ -159,7 +159,10 @@ mod tests {
             retry_after_secs: 3,
         };
         let json = serde_json::to_string(&err).unwrap();
-        assert_eq!(json, r#"{"status":429,"error":"Slow down","retry_after":3}"#);
+        assert_eq!(
+            json,
+            r#"{"status":429,"error":"Slow down","retry_after":3}"#
+        );
         assert_eq!(serde_json::from_str::<AppError>(&json).unwrap(), err);
     }
 

@@ -16,10 +16,7 @@ use axum::Router;
 use leptos::config::get_configuration;
 use leptos::prelude::provide_context;
 use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
-use leptos_axum::{
-    file_and_error_handler_with_context, generate_route_list, handle_server_fns_with_context,
-    LeptosRoutes,
-};
+use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -55,6 +52,10 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The whole app: pages, server functions, health check, static files.
+///
+/// `leptos_routes_with_context` mounts every server function at its
+/// `/api/{endpoint}` path and every page route, each with the state in the
+/// Leptos context.
 pub fn router(state: AppState) -> Router {
     let provide_state = {
         let state = state.clone();
@@ -62,26 +63,16 @@ pub fn router(state: AppState) -> Router {
     };
     let sessions = session_layer(&state);
     Router::new()
-        .route(
-            "/api/{*fn_name}",
-            get(server_fn_handler)
-                .post(server_fn_handler)
-                .layer(middleware::from_fn(error_status)),
-        )
         .route("/healthz", get(healthz))
-        .leptos_routes_with_context(
-            &state,
-            generate_route_list(App),
-            provide_state.clone(),
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&state, generate_route_list(App), provide_state.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             provide_state,
             shell,
         ))
+        .layer(middleware::from_fn(error_status))
         .layer(sessions)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -99,10 +90,6 @@ fn session_layer(state: &AppState) -> SessionManagerLayer<RedisSessionStore> {
         .with_same_site(SameSite::Lax)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(inactivity)))
-}
-
-async fn server_fn_handler(State(state): State<AppState>, request: Request) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
 }
 
 /// Server functions answer every error with 500; this gives each error its
@@ -135,7 +122,12 @@ async fn error_status(request: Request, next: Next) -> Response {
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     let mut redis = state.redis();
     let ping = redis::cmd("PING");
-    match tokio::time::timeout(state.settings.redis.timeout(), ping.query_async::<String>(&mut redis)).await {
+    match tokio::time::timeout(
+        state.settings.redis.timeout(),
+        ping.query_async::<String>(&mut redis),
+    )
+    .await
+    {
         Ok(Ok(_)) => (StatusCode::OK, "ok"),
         Ok(Err(err)) => {
             tracing::warn!(%err, "health check: Redis failed");

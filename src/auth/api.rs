@@ -64,9 +64,7 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
             session::sign_in(&session::current().await?, &user.id).await?;
             Ok(user)
         }
-        _ => Err(AppError::Unauthorized(
-            "Wrong email or password.".into(),
-        )),
+        _ => Err(AppError::Unauthorized("Wrong email or password.".into())),
     }
 }
 

@@ -187,7 +187,10 @@ mod tests {
 
     #[test]
     fn a_plain_address_is_a_valid_email() {
-        assert_eq!(Email::parse("ann@example.com").unwrap().as_str(), "ann@example.com");
+        assert_eq!(
+            Email::parse("ann@example.com").unwrap().as_str(),
+            "ann@example.com"
+        );
     }
 
     #[test]
@@ -199,14 +202,25 @@ mod tests {
 
     #[test]
     fn an_email_without_exactly_one_at_sign_is_rejected() {
-        for bad in ["ann.example.com", "ann@@example.com", "a@b@c", "@example.com", "ann@"] {
+        for bad in [
+            "ann.example.com",
+            "ann@@example.com",
+            "a@b@c",
+            "@example.com",
+            "ann@",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }
     }
 
     #[test]
     fn an_email_with_whitespace_or_control_characters_is_rejected() {
-        for bad in ["ann @example.com", "ann@exa\tmple.com", "ann@example.com\n", "a\u{7}@b.c"] {
+        for bad in [
+            "ann @example.com",
+            "ann@exa\tmple.com",
+            "ann@example.com\n",
+            "a\u{7}@b.c",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

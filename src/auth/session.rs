@@ -36,7 +36,11 @@ pub async fn current() -> AppResult<Session> {
 /// The signed-in user's id, or `None`. A session past its absolute lifetime
 /// is deleted here and counts as signed out.
 pub async fn user_id(state: &AppState, session: &Session) -> AppResult<Option<String>> {
-    let Some(user_id) = session.get::<String>(USER_ID).await.map_err(session_error)? else {
+    let Some(user_id) = session
+        .get::<String>(USER_ID)
+        .await
+        .map_err(session_error)?
+    else {
         return Ok(None);
     };
     let signed_in_at = session

@@ -67,14 +67,22 @@ pub async fn create_user(state: &AppState, new: NewUser) -> AppResult<User> {
             handle: new.handle.as_str().to_owned(),
             display_name: new.display_name.as_str().to_owned(),
         }),
-        1 => Err(AppError::Conflict("That email is already registered.".into())),
+        1 => Err(AppError::Conflict(
+            "That email is already registered.".into(),
+        )),
         2 => Err(AppError::Conflict("That handle is already taken.".into())),
-        other => Err(AppError::internal("create user script", format!("unexpected result {other}"))),
+        other => Err(AppError::internal(
+            "create user script",
+            format!("unexpected result {other}"),
+        )),
     }
 }
 
 /// The account with this email and its password hash, if there is one.
-pub async fn find_credentials(state: &AppState, email: &Email) -> AppResult<Option<(User, String)>> {
+pub async fn find_credentials(
+    state: &AppState,
+    email: &Email,
+) -> AppResult<Option<(User, String)>> {
     let id: Option<String> = redis::cmd("GET")
         .arg(state.keys.user_by_email(&email.normalized()))
         .query_async(&mut state.redis())

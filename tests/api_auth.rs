@@ -1,0 +1,463 @@
+//! Accounts and sessions through HTTP against a real Redis.
+
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use redis::AsyncCommands;
+use support::{error_message, RedisServer, TestApp, PASSWORD};
+
+#[tokio::test]
+async fn register_returns_the_user_and_signs_them_in() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let client = TestApp::client();
+
+    let response = app.register(&client, "Ann@Example.com", "Ann").await;
+    assert_eq!(response.status(), 200);
+    let user: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        user["email"], "Ann@Example.com",
+        "the email is stored as given"
+    );
+    assert_eq!(user["handle"], "ann");
+    assert_eq!(user["display_name"], "Test Person");
+    assert!(user["id"].as_str().is_some_and(|id| !id.is_empty()));
+
+    let me = app.me(&client).await;
+    assert_eq!(me["id"], user["id"]);
+}
+
+#[tokio::test]
+async fn me_is_null_when_signed_out() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    assert!(app.me(&TestApp::client()).await.is_null());
+}
+
+#[tokio::test]
+async fn registering_a_taken_email_in_another_case_is_a_conflict() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    assert_eq!(
+        app.register(&TestApp::client(), "ann@example.com", "ann")
+            .await
+            .status(),
+        200
+    );
+
+    let response = app
+        .register(&TestApp::client(), "ANN@example.COM", "other")
+        .await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(
+        error_message(response).await,
+        "That email is already registered."
+    );
+}
+
+#[tokio::test]
+async fn registering_a_taken_handle_in_another_case_is_a_conflict() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    assert_eq!(
+        app.register(&TestApp::client(), "ann@example.com", "ann")
+            .await
+            .status(),
+        200
+    );
+
+    let response = app
+        .register(&TestApp::client(), "bob@example.com", "ANN")
+        .await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(
+        error_message(response).await,
+        "That handle is already taken."
+    );
+}
+
+#[tokio::test]
+async fn a_bad_email_is_a_bad_request_naming_the_field() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    for email in ["no-at-sign", "two@@example.com", "spa ce@example.com", ""] {
+        let response = app.register(&TestApp::client(), email, "ann").await;
+        assert_eq!(response.status(), 400, "{email:?}");
+        assert!(
+            error_message(response).await.starts_with("Email"),
+            "{email:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_short_password_is_a_bad_request_and_creates_nothing() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let client = TestApp::client();
+    let response = app
+        .call(
+            &client,
+            "register",
+            &[
+                ("email", "ann@example.com"),
+                ("password", "1234567"),
+                ("display_name", "Ann"),
+                ("handle", "ann"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(error_message(response).await.starts_with("Password"));
+    assert_eq!(
+        app.register(&client, "ann@example.com", "ann")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_missing_field_is_a_bad_request() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let response = app
+        .call(
+            &TestApp::client(),
+            "register",
+            &[("email", "ann@example.com")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn concurrent_sign_ups_with_one_email_create_exactly_one_account() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let attempts = (0..8).map(|i| {
+        let app = &app;
+        async move {
+            let handle = format!("racer{i}");
+            app.register(&TestApp::client(), "race@example.com", &handle)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let mut statuses = futures::future::join_all(attempts).await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
+}
+
+#[tokio::test]
+async fn concurrent_sign_ups_with_one_handle_create_exactly_one_account() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let attempts = (0..8).map(|i| {
+        let app = &app;
+        async move {
+            let email = format!("racer{i}@example.com");
+            app.register(&TestApp::client(), &email, "racer")
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let mut statuses = futures::future::join_all(attempts).await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
+}
+
+#[tokio::test]
+async fn the_password_is_stored_as_an_argon2id_phc_string() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let user: serde_json::Value = app
+        .register(&TestApp::client(), "ann@example.com", "ann")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = format!(
+        "{}user:{}",
+        app.settings.redis.key_prefix,
+        user["id"].as_str().unwrap()
+    );
+    let hash: String = redis
+        .connection()
+        .await
+        .hget(key, "password_hash")
+        .await
+        .unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(!hash.contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn login_with_the_right_password_signs_in_with_a_new_session_id() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let client = TestApp::client();
+    let before = session_cookie(&app.register(&client, "ann@example.com", "ann").await)
+        .expect("register sets the session cookie");
+
+    let response = app
+        .call(
+            &client,
+            "login",
+            &[("email", "ANN@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let after = session_cookie(&response).expect("login sets the session cookie");
+    assert_ne!(before, after, "the session id is cycled at login");
+    let user: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(user["handle"], "ann");
+    assert_eq!(app.me(&client).await["handle"], "ann");
+    assert!(
+        me_with_cookie(&app, &before).await.is_null(),
+        "the old id is worthless"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    app.register(&TestApp::client(), "ann@example.com", "ann")
+        .await;
+
+    let client = TestApp::client();
+    let wrong_password = app
+        .call(
+            &client,
+            "login",
+            &[
+                ("email", "ann@example.com"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    let unknown_email = app
+        .call(
+            &client,
+            "login",
+            &[("email", "nobody@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(wrong_password.status(), 401);
+    assert_eq!(unknown_email.status(), 401);
+    assert_eq!(
+        error_message(wrong_password).await,
+        error_message(unknown_email).await
+    );
+    assert!(app.me(&client).await.is_null());
+}
+
+#[tokio::test]
+async fn a_password_is_used_verbatim() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let password = "  ünïcödé pass  ";
+    let form = [
+        ("email", "ann@example.com"),
+        ("password", password),
+        ("display_name", "Ann"),
+        ("handle", "ann"),
+    ];
+    assert_eq!(
+        app.call(&TestApp::client(), "register", &form)
+            .await
+            .status(),
+        200
+    );
+
+    let login = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.call(
+                &TestApp::client(),
+                "login",
+                &[("email", "ann@example.com"), ("password", password)],
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(login("  ünïcödé pass  ").await, 200);
+    assert_eq!(login("ünïcödé pass").await, 401, "no trimming");
+}
+
+#[tokio::test]
+async fn logout_deletes_the_session_so_an_old_cookie_is_anonymous() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let client = TestApp::client();
+    let response = app.register(&client, "ann@example.com", "ann").await;
+    let cookie = session_cookie(&response).expect("register sets the session cookie");
+    let session_keys = format!("{}session:*", app.settings.redis.key_prefix);
+    let mut conn = redis.connection().await;
+    let keys: Vec<String> = conn.keys(&session_keys).await.unwrap();
+    assert_eq!(keys.len(), 1, "one session in Redis");
+
+    assert_eq!(app.call(&client, "logout", &[]).await.status(), 200);
+
+    let keys: Vec<String> = conn.keys(&session_keys).await.unwrap();
+    assert!(keys.is_empty(), "the session is gone from Redis: {keys:?}");
+    assert!(me_with_cookie(&app, &cookie).await.is_null());
+}
+
+#[tokio::test]
+async fn a_session_survives_an_app_restart() {
+    let redis = RedisServer::start().await;
+    let first = TestApp::spawn(&redis).await;
+    let settings = first.settings.clone();
+    let client = TestApp::client();
+    first.register(&client, "ann@example.com", "ann").await;
+    first.stop().await;
+
+    let second = TestApp::spawn_with(settings).await;
+    assert_eq!(second.me(&client).await["handle"], "ann");
+}
+
+#[tokio::test]
+async fn a_session_ends_after_its_absolute_lifetime_however_active() {
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    settings.session.absolute_days = 0;
+    let app = TestApp::spawn_with(settings).await;
+    let client = TestApp::client();
+    app.register(&client, "ann@example.com", "ann").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(app.me(&client).await.is_null());
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_lax_and_secure_when_configured() {
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    settings.session.cookie_secure = true;
+    let app = TestApp::spawn_with(settings).await;
+    let response = app
+        .register(&TestApp::client(), "ann@example.com", "ann")
+        .await;
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(
+            set_cookie.contains(attribute),
+            "{attribute} missing from {set_cookie}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_key_the_app_writes_starts_with_the_prefix() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let client = TestApp::client();
+    app.register(&client, "ann@example.com", "ann").await;
+    app.call(
+        &client,
+        "login",
+        &[("email", "ann@example.com"), ("password", PASSWORD)],
+    )
+    .await;
+    let keys: Vec<String> = redis.connection().await.keys("*").await.unwrap();
+    assert!(keys.len() >= 4, "user, two indexes, session: {keys:?}");
+    for key in keys {
+        assert!(key.starts_with(&app.settings.redis.key_prefix), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn a_plain_form_post_with_a_wrong_password_redirects_back_with_the_error() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let response = TestApp::client()
+        .post(app.url("/api/login"))
+        .header("accept", "text/html")
+        .header("referer", app.url("/login"))
+        .form(&[("email", "ann@example.com"), ("password", "wrong password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(location.contains("/login?"), "{location}");
+    assert!(location.contains("__err="), "{location}");
+}
+
+#[tokio::test]
+async fn the_home_page_sends_a_signed_out_visitor_to_sign_in() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let response = TestApp::client()
+        .get(app.url("/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], "/login");
+
+    let page = TestApp::client()
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Sign in"));
+}
+
+#[tokio::test]
+async fn health_is_200_with_redis_and_503_without() {
+    let mut redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let health = || async { reqwest::get(app.url("/healthz")).await.unwrap().status() };
+    assert_eq!(health().await, 200);
+
+    redis.stop();
+    assert_eq!(health().await, 503);
+
+    redis.restart().await;
+    let mut status = health().await;
+    for _ in 0..40 {
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        status = health().await;
+    }
+    assert_eq!(status, 200, "the app reconnects once Redis is back");
+}
+
+/// `me`, asked by a client that sends exactly this session cookie.
+async fn me_with_cookie(app: &TestApp, cookie: &str) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .post(app.url("/api/me"))
+        .header(
+            "cookie",
+            format!("{}={cookie}", app.settings.session.cookie_name),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// The value of the session cookie a response sets, if any.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .cookies()
+        .find(|cookie| cookie.name() == "redchat_session")
+        .map(|cookie| cookie.value().to_owned())
+}

@@ -1,0 +1,242 @@
+//! The test harness: a real `redis-server` on a free port with a temporary
+//! directory, and the real app served on port 0.
+//!
+//! Nothing is mocked: requests go over HTTP through the same `router()` that
+//! production serves, and the data lands in a Redis this harness started (and
+//! stops when dropped).
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use redchat::router::router;
+use redchat::server::config::Settings;
+use redchat::server::state::AppState;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A `redis-server` process of our own.
+pub struct RedisServer {
+    child: Option<Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+impl RedisServer {
+    /// Starts a fresh server and waits until it answers PING.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            dir,
+        };
+        server.launch().await;
+        server
+    }
+
+    async fn launch(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--dir", self.dir.path().to_str().expect("utf-8 temp path")])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (the test command installs it)");
+        self.child = Some(child);
+        let client = redis::Client::open(self.url()).expect("a valid Redis URL");
+        for _ in 0..100 {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                if redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL: nothing is saved).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.launch().await;
+    }
+
+    /// A plain connection for looking at what the app stored.
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("a valid Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("a connection to the test Redis")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Settings for a test app on this Redis, under a key prefix of its own.
+pub fn test_settings(redis: &RedisServer) -> Settings {
+    let mut settings = Settings::default();
+    settings.redis.url = redis.url();
+    settings.redis.key_prefix = format!("test{}:", uuid::Uuid::new_v4().simple());
+    settings.redis.timeout_ms = 500;
+    // The harness speaks plain HTTP, where browsers and reqwest drop Secure cookies.
+    settings.session.cookie_secure = false;
+    settings
+}
+
+/// The app, served on a loopback port until stopped.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub settings: Settings,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(redis: &RedisServer) -> Self {
+        Self::spawn_with(test_settings(redis)).await
+    }
+
+    pub async fn spawn_with(settings: Settings) -> Self {
+        redchat::server::telemetry::init();
+        let leptos_options = leptos::config::LeptosOptions::builder()
+            .output_name("redchat")
+            .site_root("target/site")
+            .build();
+        let state = AppState::connect(leptos_options, settings.clone())
+            .await
+            .expect("the app connects to the test Redis");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("a local address");
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = signal.await;
+                })
+                .await
+                .expect("the test server runs");
+        });
+        Self {
+            addr,
+            settings,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    /// Stops serving and waits for the server task to end.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A browser-like client with its own cookie jar.
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client")
+    }
+
+    /// Calls a server function the way the contract says: form-encoded POST
+    /// to `/api/{endpoint}`.
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .form(form)
+            .send()
+            .await
+            .expect("the app answers")
+    }
+
+    pub async fn register(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        handle: &str,
+    ) -> reqwest::Response {
+        self.call(
+            client,
+            "register",
+            &[
+                ("email", email),
+                ("password", PASSWORD),
+                ("display_name", "Test Person"),
+                ("handle", handle),
+            ],
+        )
+        .await
+    }
+
+    pub async fn me(&self, client: &reqwest::Client) -> serde_json::Value {
+        let response = self.call(client, "me", &[]).await;
+        assert_eq!(response.status(), 200, "me answers 200");
+        response.json().await.expect("me answers JSON")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// The password every test account uses.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The JSON error body's message.
+pub async fn error_message(response: reqwest::Response) -> String {
+    let body: serde_json::Value = response.json().await.expect("errors are JSON");
+    body["error"].as_str().unwrap_or_default().to_owned()
+}
