@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make test`: installs what is missing, then runs every check and test:
+# formatting, clippy (server and browser builds), the Rust unit and
+# integration tests (each starts its own redis-server), and the Playwright
+# suite in Chromium against a release build with a Redis of its own.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$PROJECT_ROOT"
+
+started=$SECONDS
+step() {
+  say "$* (at $((SECONDS - started))s)"
+}
+
+ensure_tools test
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy, server build (ssr)"
+cargo clippy --features ssr --all-targets -- -D warnings
+
+step "clippy, browser build (hydrate, wasm32)"
+cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+step "Rust unit and integration tests"
+cargo test --features ssr
+
+step "Playwright in Chromium against a release build"
+E2E_DIR="$(mktemp -d)"
+trap 'stop_redis; rm -rf "$E2E_DIR"' EXIT
+if (exec 3<>/dev/tcp/127.0.0.1/3000) 2>/dev/null; then
+  die "port 3000 is in use (a dev server?); the browser tests need it"
+fi
+E2E_REDIS_PORT="$(free_port)"
+start_redis "$E2E_REDIS_PORT" "$E2E_DIR" --save "" --appendonly no
+export REDCHAT_REDIS__URL="redis://127.0.0.1:$E2E_REDIS_PORT"
+export REDCHAT_REDIS__KEY_PREFIX="e2e:"
+export REDCHAT_SESSION__COOKIE_SECURE=false
+cargo leptos end-to-end --release
+
+say "all checks passed in $((SECONDS - started))s"
