@@ -6,6 +6,9 @@
 //! after hydration they call the server function without a reload.
 
 use leptos::prelude::*;
+use leptos::server::ServerActionError;
+use leptos::server_fn::error::ServerFnUrlError;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::{Redirect, A};
 
 use super::api::{me, Login, Logout, Register};
@@ -64,9 +67,28 @@ impl Auth {
     }
 }
 
-/// The error of an action's last run, as text for the `alert`.
-fn action_error<T: 'static>(value: Option<Result<T, AppError>>) -> Option<String> {
-    value.and_then(Result::err).map(|err| err.to_string())
+/// The text for a form's `alert`: the error of the action's last run or,
+/// before any run, the error a plain form post (no JavaScript) came back with.
+///
+/// The router reads the latter from the URL into a `ServerActionError` only
+/// when `<Routes>` renders, after [`Auth::provide`] made the actions, so it
+/// is read here, in the page, rather than through the action.
+fn form_error<T>(
+    value: MappedSignal<Option<Result<T, AppError>>>,
+    path: &str,
+) -> Signal<Option<String>>
+where
+    T: Send + Sync + 'static,
+{
+    let posted = use_context::<ServerActionError>()
+        .filter(|posted| posted.path() == path)
+        .map(|posted| ServerFnUrlError::<AppError>::decode_err(posted.err()).to_string());
+    Signal::derive(move || {
+        value.with(|value| match value {
+            Some(result) => result.as_ref().err().map(ToString::to_string),
+            None => posted.clone(),
+        })
+    })
 }
 
 #[component]
@@ -93,7 +115,7 @@ fn RedirectWhenSignedIn() -> impl IntoView {
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let auth = Auth::expect();
-    let error = Signal::derive(move || action_error(auth.register.value().get()));
+    let error = form_error(auth.register.value(), Register::PATH);
     let pending = auth.register.pending();
     view! {
         <RedirectWhenSignedIn />
@@ -147,7 +169,7 @@ pub fn SignUpPage() -> impl IntoView {
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let auth = Auth::expect();
-    let error = Signal::derive(move || action_error(auth.login.value().get()));
+    let error = form_error(auth.login.value(), Login::PATH);
     let pending = auth.login.pending();
     view! {
         <RedirectWhenSignedIn />
