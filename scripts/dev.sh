@@ -8,18 +8,29 @@ cd "$PROJECT_ROOT"
 
 ensure_tools dev
 
-# The configured Redis URL: the environment wins over Leptos.toml.
-configured_url="$(sed -n 's/^url *= *"\(.*\)".*/\1/p' Leptos.toml | head -n 1)"
+# The configured Redis URL: the environment wins over the settings file.
+settings_file="${REDCHAT_CONFIG:-Leptos.toml}"
+configured_url=""
+if [ -f "$settings_file" ]; then
+  configured_url="$(sed -n 's/^url *= *"\(.*\)".*/\1/p' "$settings_file" | head -n 1)"
+fi
 REDIS_URL="${REDCHAT_REDIS__URL:-${configured_url:-redis://127.0.0.1:6380}}"
 
-if redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
+redis_answers() {
+  REDISCLI_AUTH="${REDCHAT_REDIS_PASSWORD:-}" redis-cli \
+    ${REDCHAT_REDIS_USERNAME:+--user "$REDCHAT_REDIS_USERNAME"} -u "$REDIS_URL" ping >/dev/null 2>&1
+}
+
+if redis_answers; then
   say "using the Redis at $REDIS_URL"
 else
   hostport="${REDIS_URL#*://}"
   hostport="${hostport#*@}"
   hostport="${hostport%%/*}"
-  host="${hostport%:*}"
-  port="${hostport##*:}"
+  case "$hostport" in
+    *:*) host="${hostport%:*}" port="${hostport##*:}" ;;
+    *) host="$hostport" port=6379 ;;
+  esac
   case "$host" in
     127.0.0.1 | localhost) ;;
     *) die "no Redis answers at $REDIS_URL, and it is not local, so I will not start one" ;;
@@ -32,7 +43,7 @@ else
 port $port
 bind 127.0.0.1
 protected-mode yes
-dir $data_dir
+dir "$data_dir"
 appendonly yes
 appendfsync everysec
 save 3600 1 300 100 60 10000
@@ -51,5 +62,5 @@ fi
 export REDCHAT_REDIS__URL="$REDIS_URL"
 # Plain HTTP on loopback: a Secure cookie would never be sent back.
 export REDCHAT_SESSION__COOKIE_SECURE="${REDCHAT_SESSION__COOKIE_SECURE:-false}"
-say "Redchat will be at http://127.0.0.1:3000 (Ctrl-C to stop)"
+say "Redchat will be at http://$(site_addr) (Ctrl-C to stop)"
 cargo leptos watch

@@ -38,22 +38,44 @@ ensure_system_packages() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
-  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  # A C toolchain and a full perl: rustc links with cc, and cargo-leptos
+  # builds a vendored OpenSSL.
+  command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+  perl -MIPC::Cmd -e1 >/dev/null 2>&1 || missing+=(perl)
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   if [ "$mode" = test ]; then
-    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
   fi
   apt_install "${missing[@]}"
+  local node_major
+  node_major="$(node -p 'process.versions.node.split(".")[0]')"
+  if [ "$node_major" -lt 20 ]; then
+    die "Node.js $node_major is too old: Playwright needs Node.js 20 or newer (e.g. from NodeSource)"
+  fi
+}
+
+# Output is captured before grep: `cmd | grep -q` under pipefail can fail
+# when grep exits early and cmd dies of SIGPIPE.
+has_line() {
+  local output="$1" pattern="$2"
+  grep -q -- "$pattern" <<<"$output"
 }
 
 ensure_rust_tools() {
-  command -v cargo >/dev/null 2>&1 || die "Rust is missing: install it with rustup (https://rustup.rs), then re-run"
-  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  command -v rustup >/dev/null 2>&1 && command -v cargo >/dev/null 2>&1 ||
+    die "Rust is missing: install it with rustup (https://rustup.rs), then re-run"
+  local installed
+  installed="$(rustup target list --installed 2>/dev/null || true)"
+  if ! has_line "$installed" '^wasm32-unknown-unknown$'; then
     say "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
   fi
-  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+  installed="$(rustup component list --installed 2>/dev/null || true)"
+  has_line "$installed" '^clippy' || rustup component add clippy
+  has_line "$installed" '^rustfmt' || rustup component add rustfmt
 
-  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  if ! has_line "$(cargo leptos --version 2>/dev/null || true)" "$CARGO_LEPTOS_VERSION"; then
     say "cargo install cargo-leptos@$CARGO_LEPTOS_VERSION (a one-time build of several minutes)"
     # Its release profile asks for fat LTO and one codegen unit, which triples
     # the build time for a tool whose speed does not matter here.
@@ -64,8 +86,9 @@ ensure_rust_tools() {
   local wbg
   wbg="$(wasm_bindgen_version)"
   [ -n "$wbg" ] || die "Cargo.toml must pin wasm-bindgen to an exact version (=X.Y.Z)"
-  if ! wasm-bindgen --version 2>/dev/null | grep -q " $wbg\$"; then
+  if ! has_line "$(wasm-bindgen --version 2>/dev/null || true)" " $wbg\$"; then
     say "cargo install wasm-bindgen-cli $wbg (must match the wasm-bindgen crate)"
+    # Without --locked: its lock file pins crates that no longer build here.
     cargo install wasm-bindgen-cli --version "$wbg"
   fi
 }
@@ -86,6 +109,11 @@ ensure_tools() {
   ensure_system_packages "$mode"
   ensure_rust_tools
   ensure_npm_packages
+}
+
+# The site address cargo-leptos serves on, from Cargo.toml.
+site_addr() {
+  sed -n 's/^site-addr *= *"\(.*\)".*/\1/p' "$PROJECT_ROOT/Cargo.toml" | head -n 1
 }
 
 # A free TCP port on 127.0.0.1.

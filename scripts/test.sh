@@ -29,9 +29,11 @@ cargo test --features ssr
 step "Playwright in Chromium against a release build"
 E2E_DIR="$(mktemp -d)"
 trap 'stop_redis; rm -rf "$E2E_DIR"' EXIT
-if (exec 3<>/dev/tcp/127.0.0.1/3000) 2>/dev/null; then
-  die "port 3000 is in use (a dev server?); the browser tests need it"
+SITE_ADDR="$(site_addr)"
+if (exec 3<>"/dev/tcp/${SITE_ADDR%:*}/${SITE_ADDR##*:}") 2>/dev/null; then
+  die "$SITE_ADDR is in use (a dev server?); the browser tests serve there"
 fi
+export REDCHAT_BASE_URL="http://$SITE_ADDR"
 E2E_REDIS_PORT="$(free_port)"
 start_redis "$E2E_REDIS_PORT" "$E2E_DIR" --save "" --appendonly no
 export REDCHAT_REDIS__URL="redis://127.0.0.1:$E2E_REDIS_PORT"

@@ -42,6 +42,9 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// 503: the server could not be reached (seen only in the browser).
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: a fault on our side. The detail is in the server log only.
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
@@ -59,6 +62,7 @@ impl AppError {
             Self::TooLarge(_) => 413,
             Self::TooManyRequests { .. } => 429,
             Self::Internal => 500,
+            Self::Unavailable(_) => 503,
         }
     }
 
@@ -118,7 +122,11 @@ impl From<WireError> for AppError {
                 message,
                 retry_after_secs: wire.retry_after.unwrap_or(1),
             },
-            _ => Self::Internal,
+            503 => Self::Unavailable(message),
+            other => {
+                leptos::logging::error!("server function machinery failed: {other}");
+                Self::Internal
+            }
         }
     }
 }
@@ -126,19 +134,25 @@ impl From<WireError> for AppError {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
-    /// Failures of the server-function machinery itself: on the server these
-    /// are undecodable inputs (a client error); in the browser they are
-    /// network or decoding failures.
+    /// Failures of the server-function machinery itself. On the server the
+    /// decoding ones mean a malformed request (a client error: a missing or
+    /// mistyped field, a body that is not UTF-8 or is too large); in the
+    /// browser the rest are network failures.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Args(detail) | ServerFnErrorErr::MissingArg(detail) => {
+            ServerFnErrorErr::Deserialization(detail) if detail.contains("length limit") => {
+                Self::TooLarge("The request is too large.".into())
+            }
+            ServerFnErrorErr::Args(detail)
+            | ServerFnErrorErr::MissingArg(detail)
+            | ServerFnErrorErr::Deserialization(detail) => {
                 Self::BadRequest(format!("Invalid input: {detail}"))
             }
+            ServerFnErrorErr::Request(_) => {
+                Self::Unavailable("Cannot reach the server. Check your connection.".into())
+            }
             other => {
-                #[cfg(feature = "ssr")]
-                tracing::error!(error = %other, "server function failed");
-                #[cfg(not(feature = "ssr"))]
-                let _ = other;
+                leptos::logging::error!("server function machinery failed: {other}");
                 Self::Internal
             }
         }

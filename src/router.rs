@@ -17,6 +17,7 @@ use leptos::config::get_configuration;
 use leptos::prelude::provide_context;
 use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -33,14 +34,13 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let leptos = get_configuration(None)?;
     let addr = leptos.leptos_options.site_addr;
     let settings = Settings::load()?;
-    let redis_url = settings.redis.url.clone();
-    let state = AppState::connect(leptos.leptos_options, settings)
-        .await
-        .map_err(|err| format!("cannot connect to Redis at {redis_url}: {err}"))?;
+    let redis_url = settings.redis.redacted_url();
+    let state = AppState::new(leptos.leptos_options, settings)
+        .map_err(|err| format!("bad Redis settings for {redis_url}: {err}"))?;
     crate::auth::warm_up_password_hashing(&state.cpu).await?;
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!("Redchat is listening on http://{addr}");
+    tracing::info!("Redchat is listening on http://{addr}, Redis at {redis_url}");
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -50,6 +50,10 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!("Redchat stopped");
     Ok(())
 }
+
+/// The largest request body accepted (413 beyond). The biggest legitimate
+/// body, a sign-up with a 1024-character password, is a few KiB.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// The whole app: pages, server functions, health check, static files.
 ///
@@ -74,12 +78,14 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(error_status))
         .layer(sessions)
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Sessions in Redis behind an HttpOnly, SameSite=Lax cookie whose
-/// inactivity expiry is pushed forward on use.
+/// Sessions in Redis behind an HttpOnly, SameSite=Lax cookie. The layer's
+/// expiry is only the default for a new, anonymous session; a signed-in
+/// session's expiry is set by `auth::session` (inactivity and absolute).
 fn session_layer(state: &AppState) -> SessionManagerLayer<RedisSessionStore> {
     let settings = &state.settings.session;
     let inactivity = i64::try_from(settings.inactivity().as_secs()).unwrap_or(i64::MAX);

@@ -328,13 +328,67 @@ async fn a_session_survives_an_app_restart() {
 #[tokio::test]
 async fn a_session_ends_after_its_absolute_lifetime_however_active() {
     let redis = RedisServer::start().await;
-    let mut settings = support::test_settings(&redis);
-    settings.session.absolute_days = 0;
-    let app = TestApp::spawn_with(settings).await;
+    let app = TestApp::spawn(&redis).await;
     let client = TestApp::client();
     app.register(&client, "ann@example.com", "ann").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(app.me(&client).await["handle"], "ann");
+
+    // Back-date the sign-in to 31 days ago; the session was used a moment ago.
+    let (key, record) = only_session(&redis, &app).await;
+    let record = with_field(&record, "signed_in_at", now_secs() - 31 * 86_400);
+    store_session(&redis, &key, &record).await;
+
     assert!(app.me(&client).await.is_null());
+    let remaining: Vec<String> = redis.connection().await.keys(&key).await.unwrap();
+    assert!(remaining.is_empty(), "the expired session is deleted");
+}
+
+#[tokio::test]
+async fn using_a_session_pushes_its_expiry_forward() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let client = TestApp::client();
+    app.register(&client, "ann@example.com", "ann").await;
+    let week = 7 * 86_400;
+    let (key, record) = only_session(&redis, &app).await;
+    let ttl: i64 = redis.connection().await.ttl(&key).await.unwrap();
+    assert!(
+        (week - 60..=week).contains(&ttl),
+        "a fresh session lives 7 days: {ttl}"
+    );
+
+    // Pretend the last renewal was a day ago and the key expires in an hour.
+    let record = with_field(&record, "renewed_at", now_secs() - 86_400);
+    store_session(&redis, &key, &record).await;
+    let _: () = redis.connection().await.expire(&key, 3600).await.unwrap();
+
+    assert_eq!(app.me(&client).await["handle"], "ann");
+    let ttl: i64 = redis.connection().await.ttl(&key).await.unwrap();
+    assert!(
+        (week - 60..=week).contains(&ttl),
+        "renewed to 7 days: {ttl}"
+    );
+}
+
+#[tokio::test]
+async fn a_session_never_outlives_its_absolute_lifetime() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let client = TestApp::client();
+    app.register(&client, "ann@example.com", "ann").await;
+
+    // Signed in 29.5 days ago: the renewal may only reach day 30.
+    let (key, record) = only_session(&redis, &app).await;
+    let record = with_field(&record, "signed_in_at", now_secs() - 29 * 86_400 - 43_200);
+    let record = with_field(&record, "renewed_at", 0);
+    store_session(&redis, &key, &record).await;
+
+    assert_eq!(app.me(&client).await["handle"], "ann");
+    let ttl: i64 = redis.connection().await.ttl(&key).await.unwrap();
+    assert!(
+        (43_200 - 60..=43_200).contains(&ttl),
+        "capped at 30 days: {ttl}"
+    );
 }
 
 #[tokio::test]
@@ -437,6 +491,104 @@ async fn health_is_200_with_redis_and_503_without() {
         status = health().await;
     }
     assert_eq!(status, 200, "the app reconnects once Redis is back");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_with_413() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let huge = "x".repeat(redchat::router::MAX_REQUEST_BYTES + 1);
+    let response = app
+        .call(
+            &TestApp::client(),
+            "login",
+            &[("email", "a@b.c"), ("password", &huge)],
+        )
+        .await;
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn a_form_body_that_is_not_utf8_is_a_bad_request() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let response = TestApp::client()
+        .post(app.url("/api/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(b"email=a%40b.c&password=\xff\xfe".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = TestApp::client()
+        .post(app.url("/api/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'e', b'=', 0xff, 0xfe])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn the_app_starts_while_redis_is_down_and_recovers_when_it_is_up() {
+    let mut redis = RedisServer::start().await;
+    redis.stop();
+    let app = TestApp::spawn(&redis).await;
+    let health = || async { reqwest::get(app.url("/healthz")).await.unwrap().status() };
+    assert_eq!(health().await, 503);
+
+    redis.restart().await;
+    let mut status = health().await;
+    for _ in 0..40 {
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        status = health().await;
+    }
+    assert_eq!(status, 200);
+}
+
+/// The one session in Redis: its key and its record as JSON text. (Text,
+/// not `serde_json::Value`: the record's 128-bit id does not survive a
+/// round trip through `Value`.)
+async fn only_session(redis: &RedisServer, app: &TestApp) -> (String, String) {
+    let mut conn = redis.connection().await;
+    let pattern = format!("{}session:*", app.settings.redis.key_prefix);
+    let keys: Vec<String> = conn.keys(&pattern).await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let json: String = conn.get(&keys[0]).await.unwrap();
+    (keys[0].clone(), json)
+}
+
+/// The record with one numeric session field replaced.
+fn with_field(record: &str, field: &str, value: u64) -> String {
+    let marker = format!("\"{field}\":");
+    let start = record
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{field} in {record}"))
+        + marker.len();
+    let end = start + record[start..].find(|c: char| !c.is_ascii_digit()).unwrap();
+    format!("{}{value}{}", &record[..start], &record[end..])
+}
+
+/// Overwrites a session record, keeping its TTL.
+async fn store_session(redis: &RedisServer, key: &str, record: &str) {
+    let _: () = redis::cmd("SET")
+        .arg(key)
+        .arg(record)
+        .arg("KEEPTTL")
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// `me`, asked by a client that sends exactly this session cookie.

@@ -49,16 +49,17 @@ test.describe("without JavaScript", () => {
   test("the forms still sign up, sign out and report errors", async ({ page }) => {
     const eve = newPerson("Eve");
 
-    await signUp(page, eve);
+    const noJs = { hydrated: false };
+    await signUp(page, eve, noJs);
     await expectSignedInAs(page, eve);
 
     await page.getByRole("button", { name: "Sign out" }).click();
     await expect(page).toHaveURL(/\/login$/);
 
-    await signIn(page, eve.email, "wrong-password");
+    await signIn(page, eve.email, "wrong-password", noJs);
     await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
 
-    await signIn(page, eve.email, eve.password);
+    await signIn(page, eve.email, eve.password, noJs);
     await expectSignedInAs(page, eve);
   });
 });

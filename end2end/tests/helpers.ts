@@ -26,9 +26,21 @@ export async function registerThroughApi(request: APIRequestContext, person: Per
   expect(response.status()).toBe(200);
 }
 
+/**
+ * Opens a page and, unless JavaScript is off, waits until the WASM has
+ * hydrated it, so the test exercises the interactive path rather than
+ * racing it with plain form posts.
+ */
+export async function open(page: Page, path: string, { hydrated = true } = {}) {
+  await page.goto(path);
+  if (hydrated) {
+    await page.locator("body[data-hydrated]").waitFor();
+  }
+}
+
 /** Fills and submits the sign-up form. */
-export async function signUp(page: Page, person: Person) {
-  await page.goto("/signup");
+export async function signUp(page: Page, person: Person, options = { hydrated: true }) {
+  await open(page, "/signup", options);
   await page.getByLabel("Email").fill(person.email);
   await page.getByLabel("Password").fill(person.password);
   await page.getByLabel("Display name").fill(person.displayName);
@@ -37,8 +49,13 @@ export async function signUp(page: Page, person: Person) {
 }
 
 /** Fills and submits the sign-in form. */
-export async function signIn(page: Page, email: string, password: string) {
-  await page.goto("/login");
+export async function signIn(
+  page: Page,
+  email: string,
+  password: string,
+  options = { hydrated: true },
+) {
+  await open(page, "/login", options);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();

@@ -27,6 +27,9 @@ pub async fn register(
     let handle = Handle::parse(&handle)?;
     let display_name = DisplayName::parse(&display_name)?;
     let password = Password::parse(password)?;
+    // Cheap early answer for the common duplicate; the script below stays
+    // the atomic guard against concurrent sign-ups.
+    store::ensure_available(&state, &email, &handle).await?;
     let password_hash = password::hash(&state.cpu, password).await?;
     let user = store::create_user(
         &state,
@@ -38,7 +41,7 @@ pub async fn register(
         },
     )
     .await?;
-    session::sign_in(&session::current().await?, &user.id).await?;
+    session::sign_in(&state, &session::current().await?, &user.id).await?;
     Ok(user)
 }
 
@@ -61,7 +64,7 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
     let verified = password::verify(&state.cpu, password, stored_hash).await?;
     match user {
         Some(user) if verified => {
-            session::sign_in(&session::current().await?, &user.id).await?;
+            session::sign_in(&state, &session::current().await?, &user.id).await?;
             Ok(user)
         }
         _ => Err(AppError::Unauthorized("Wrong email or password.".into())),

@@ -10,6 +10,7 @@ use leptos::server::ServerActionError;
 use leptos::server_fn::error::ServerFnUrlError;
 use leptos::server_fn::ServerFn;
 use leptos_router::components::{Redirect, A};
+use leptos_router::hooks::use_query_map;
 
 use super::api::{me, Login, Logout, Register};
 use super::model::User;
@@ -60,11 +61,6 @@ impl Auth {
     pub fn current(&self) -> Option<User> {
         self.user.get().and_then(Result::ok).flatten()
     }
-
-    /// Whether the user is known to be signed out.
-    pub fn signed_out(&self) -> bool {
-        matches!(self.user.get(), Some(Ok(None)))
-    }
 }
 
 /// The text for a form's `alert`: the error of the action's last run or,
@@ -72,7 +68,8 @@ impl Auth {
 ///
 /// The router reads the latter from the URL into a `ServerActionError` only
 /// when `<Routes>` renders, after [`Auth::provide`] made the actions, so it
-/// is read here, in the page, rather than through the action.
+/// is read here, in the page, rather than through the action. The router
+/// never removes that context, hence the check that the URL still carries it.
 fn form_error<T>(
     value: MappedSignal<Option<Result<T, AppError>>>,
     path: &str,
@@ -80,8 +77,9 @@ fn form_error<T>(
 where
     T: Send + Sync + 'static,
 {
+    let in_url = use_query_map().with_untracked(|query| query.get("__err").is_some());
     let posted = use_context::<ServerActionError>()
-        .filter(|posted| posted.path() == path)
+        .filter(|posted| in_url && posted.path() == path)
         .map(|posted| ServerFnUrlError::<AppError>::decode_err(posted.err()).to_string());
     Signal::derive(move || {
         value.with(|value| match value {

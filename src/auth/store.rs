@@ -40,6 +40,26 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
+const EMAIL_TAKEN: &str = "That email is already registered.";
+const HANDLE_TAKEN: &str = "That handle is already taken.";
+
+/// 409 when the email or handle is already taken (one round trip), so a
+/// duplicate sign-up is refused before paying for a password hash.
+pub async fn ensure_available(state: &AppState, email: &Email, handle: &Handle) -> AppResult<()> {
+    let (email_taken, handle_taken): (bool, bool) = redis::pipe()
+        .exists(state.keys.user_by_email(&email.normalized()))
+        .exists(state.keys.user_by_handle(handle.as_str()))
+        .query_async(&mut state.redis())
+        .await?;
+    if email_taken {
+        return Err(AppError::Conflict(EMAIL_TAKEN.into()));
+    }
+    if handle_taken {
+        return Err(AppError::Conflict(HANDLE_TAKEN.into()));
+    }
+    Ok(())
+}
+
 /// Stores a new account; 409 when the email or handle is taken.
 pub async fn create_user(state: &AppState, new: NewUser) -> AppResult<User> {
     let id = uuid::Uuid::new_v4().simple().to_string();

@@ -28,7 +28,7 @@ pub struct Settings {
 }
 
 /// Where Redis is and how our keys are named.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct RedisSettings {
     /// `redis://host:port/db` or `rediss://` for TLS. Credentials belong in
@@ -63,6 +63,28 @@ impl RedisSettings {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
     }
+
+    /// The URL with any `user:password@` removed, for logs.
+    pub fn redacted_url(&self) -> String {
+        match (self.url.split_once("://"), self.url.rfind('@')) {
+            (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &self.url[at + 1..]),
+            _ => self.url.clone(),
+        }
+    }
+}
+
+/// Written by hand so that neither the password nor a password inside the
+/// URL ever reaches a log.
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &self.redacted_url())
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// The session cookie and how long a sign-in lasts.
@@ -73,8 +95,8 @@ pub struct SessionSettings {
     /// Send the cookie over HTTPS only. On by default; the dev and test
     /// scripts turn it off because they serve plain HTTP on loopback.
     pub cookie_secure: bool,
-    /// A session unused this long is gone (the Redis key's TTL is pushed
-    /// forward on every authenticated request).
+    /// A session unused this long is gone. Signed-in requests push the
+    /// expiry (and the Redis key's TTL) forward, at most once a minute.
     pub inactivity_days: u32,
     /// A session is gone this long after sign-in, however active it is.
     pub absolute_days: u32,
@@ -119,12 +141,16 @@ impl Default for AuthSettings {
 }
 
 impl Settings {
-    /// Reads `$REDCHAT_CONFIG` (default `Leptos.toml`), then the
-    /// `REDCHAT_*` environment, then the secret variables.
+    /// Reads `$REDCHAT_CONFIG` (which must exist when set) or else
+    /// `./Leptos.toml` (optional), then the `REDCHAT_*` environment, then the
+    /// secret variables, and checks the result.
     pub fn load() -> Result<Self, config::ConfigError> {
-        let path = std::env::var("REDCHAT_CONFIG").unwrap_or_else(|_| "Leptos.toml".into());
+        let (path, required) = match std::env::var("REDCHAT_CONFIG") {
+            Ok(path) => (path, true),
+            Err(_) => ("Leptos.toml".to_owned(), false),
+        };
         let mut settings: Settings = config::Config::builder()
-            .add_source(config::File::new(&path, config::FileFormat::Toml).required(false))
+            .add_source(config::File::new(&path, config::FileFormat::Toml).required(required))
             .add_source(
                 config::Environment::with_prefix("REDCHAT")
                     .prefix_separator("_")
@@ -135,10 +161,76 @@ impl Settings {
             .try_deserialize()?;
         settings.redis.username = non_empty_env("REDCHAT_REDIS_USERNAME");
         settings.redis.password = non_empty_env("REDCHAT_REDIS_PASSWORD");
+        settings.validate().map_err(config::ConfigError::Message)?;
         Ok(settings)
+    }
+
+    /// Refuses settings that would break the app in a confusing way later.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.redis.key_prefix.is_empty() {
+            return Err("redis.key_prefix must not be empty".into());
+        }
+        let session = &self.session;
+        if !(1..=MAX_SESSION_DAYS).contains(&session.inactivity_days) {
+            return Err(format!(
+                "session.inactivity_days must be 1 to {MAX_SESSION_DAYS}"
+            ));
+        }
+        if !(session.inactivity_days..=MAX_SESSION_DAYS).contains(&session.absolute_days) {
+            return Err(format!(
+                "session.absolute_days must be at least inactivity_days and at most {MAX_SESSION_DAYS}"
+            ));
+        }
+        if self.auth.max_concurrent_hashes == 0 {
+            return Err("auth.max_concurrent_hashes must be at least 1".into());
+        }
+        Ok(())
     }
 }
 
 fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// Ten years: far beyond any sensible session, far below any date overflow.
+const MAX_SESSION_DAYS: u32 = 3650;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_zero_inactivity_or_a_shorter_absolute_lifetime_is_refused() {
+        let mut settings = Settings::default();
+        settings.session.inactivity_days = 0;
+        assert!(settings.validate().is_err());
+        settings.session.inactivity_days = 7;
+        settings.session.absolute_days = 6;
+        assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn an_empty_key_prefix_is_refused() {
+        let mut settings = Settings::default();
+        settings.redis.key_prefix.clear();
+        assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn credentials_never_show_in_debug_output() {
+        let mut settings = Settings::default();
+        settings.redis.url = "redis://app:url-secret@cache:6379/0".into();
+        settings.redis.password = Some("env-secret".into());
+        let debug = format!("{settings:?}");
+        assert!(
+            !debug.contains("url-secret") && !debug.contains("env-secret"),
+            "{debug}"
+        );
+        assert!(debug.contains("redis://***@cache:6379/0"), "{debug}");
+    }
 }

@@ -30,13 +30,19 @@ impl CpuGate {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let _permit = self
-            .permits
-            .acquire()
+        // The permit moves into the blocking task: if the request is dropped
+        // (the client went away), the work still runs to its end and only
+        // then frees its slot, so the bound holds for work in flight.
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|err| AppError::internal("cpu gate closed", err))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|err| AppError::internal("blocking task failed", err))
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|err| AppError::internal("blocking task failed", err))
     }
 }

@@ -9,7 +9,7 @@
 //! |------------------------------|--------|---------------------------|-------------------|-------------------|
 //! | `{p}user:{id}`               | hash   | none                      | register          | login, me, others |
 //! | `{p}user_by_email:{email}`   | string | none                      | register          | login             |
-//! | `{p}user_by_handle:{handle}` | string | none                      | register          | mentions, invite  |
+//! | `{p}user_by_handle:{handle}` | string | none                      | register          | register          |
 //! | `{p}session:{id}`            | string | session expiry (EXAT)     | session layer     | session layer     |
 //!
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)

@@ -10,8 +10,12 @@ use redis::{IntoConnectionInfo, RedisError};
 use super::config::RedisSettings;
 use crate::error::AppError;
 
-/// Opens the shared connection, with credentials from the environment.
-pub async fn connect(settings: &RedisSettings) -> Result<ConnectionManager, RedisError> {
+/// Creates the shared connection, with credentials from the environment.
+///
+/// The connection is lazy: it is made on first use, and the server starts
+/// even while Redis is down (answering 503 on `/healthz` until it is up)
+/// rather than exiting and leaving an orchestrator in a restart loop.
+pub fn connect(settings: &RedisSettings) -> Result<ConnectionManager, RedisError> {
     let info = settings.url.as_str().into_connection_info()?;
     let mut credentials = info.redis_settings().clone();
     if let Some(username) = &settings.username {
@@ -25,7 +29,7 @@ pub async fn connect(settings: &RedisSettings) -> Result<ConnectionManager, Redi
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(settings.timeout()))
         .set_response_timeout(Some(settings.timeout()));
-    ConnectionManager::new_with_config(client, config).await
+    ConnectionManager::new_lazy_with_config(client, config)
 }
 
 /// Redis failures are our fault, not the client's: log the detail, answer 500.

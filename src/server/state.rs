@@ -25,12 +25,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Connects to Redis and assembles the state.
-    pub async fn connect(
+    /// Assembles the state; the Redis connection is made on first use.
+    pub fn new(
         leptos_options: LeptosOptions,
         settings: Settings,
     ) -> Result<Self, redis::RedisError> {
-        let redis = super::redis::connect(&settings.redis).await?;
+        let redis = super::redis::connect(&settings.redis)?;
         Ok(Self {
             leptos_options,
             keys: Keys::new(&settings.redis.key_prefix),

@@ -14,11 +14,16 @@ pub fn HomePage() -> impl IntoView {
     view! {
         <Transition>
             {move || {
-                if auth.signed_out() {
-                    Some(view! { <Redirect path="/login" /> }.into_any())
-                } else {
-                    auth.current().map(|user| view! { <ChatLayout user /> }.into_any())
-                }
+                auth.user
+                    .get()
+                    .map(|user| match user {
+                        Ok(Some(user)) => view! { <ChatLayout user /> }.into_any(),
+                        Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
+                        Err(err) => {
+                            view! { <p role="alert" class="form-error page-error">{err.to_string()}</p> }
+                                .into_any()
+                        }
+                    })
             }}
         </Transition>
     }

@@ -134,9 +134,7 @@ impl TestApp {
             .output_name("redchat")
             .site_root("target/site")
             .build();
-        let state = AppState::connect(leptos_options, settings.clone())
-            .await
-            .expect("the app connects to the test Redis");
+        let state = AppState::new(leptos_options, settings.clone()).expect("valid Redis settings");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
