@@ -11,6 +11,8 @@
 pub mod app;
 pub mod auth;
 pub mod error;
+pub mod messages;
+pub mod rooms;
 pub mod ui;
 
 #[cfg(feature = "ssr")]

@@ -19,3 +19,5 @@ pub use model::User;
 
 #[cfg(feature = "ssr")]
 pub use password::warm_up as warm_up_password_hashing;
+#[cfg(feature = "ssr")]
+pub use store::profiles;

@@ -100,6 +100,19 @@ pub async fn require_user_id() -> AppResult<String> {
         .ok_or_else(AppError::not_signed_in)
 }
 
+/// The signed-in user's profile, or 401.
+pub async fn require_user() -> AppResult<crate::auth::User> {
+    let state = AppState::current()?;
+    let user_id = require_user_id().await?;
+    super::store::find_user(&state, &user_id)
+        .await?
+        .map(|user| crate::auth::User {
+            email: None,
+            ..user
+        })
+        .ok_or_else(AppError::not_signed_in)
+}
+
 /// Marks the session as this user's. The session id is replaced first, so an
 /// id planted before sign-in (session fixation) is worthless afterwards.
 pub async fn sign_in(state: &AppState, session: &Session, user_id: &str) -> AppResult<()> {

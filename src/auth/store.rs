@@ -120,6 +120,34 @@ pub async fn find_user(state: &AppState, id: &str) -> AppResult<Option<User>> {
     Ok(user_from_fields(user_fields(state, id).await?))
 }
 
+/// Public profiles (no email) of these users, in one pipelined round trip.
+/// Unknown ids are left out.
+pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<String, User>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut pipe = redis::pipe();
+    for id in ids {
+        pipe.cmd("HMGET")
+            .arg(state.keys.user(id))
+            .arg(&["id", "handle", "display_name"]);
+    }
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
+        pipe.query_async(&mut state.redis()).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, handle, display_name)| {
+            Some(User {
+                id: id?,
+                email: None,
+                handle: handle?,
+                display_name: display_name?,
+            })
+        })
+        .map(|user| (user.id.clone(), user))
+        .collect())
+}
+
 async fn user_fields(state: &AppState, id: &str) -> AppResult<HashMap<String, String>> {
     Ok(redis::cmd("HGETALL")
         .arg(state.keys.user(id))

@@ -25,6 +25,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub session: SessionSettings,
     pub auth: AuthSettings,
+    pub messages: MessageSettings,
 }
 
 /// Where Redis is and how our keys are named.
@@ -140,6 +141,26 @@ impl Default for AuthSettings {
     }
 }
 
+/// How long messages are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MessageSettings {
+    /// Messages older than this are trimmed from a room's stream, and a
+    /// room without a new message for this long loses its stream key.
+    pub retention_secs: u64,
+    /// At most about this many messages are kept per room (`MAXLEN ~`).
+    pub max_per_room: u64,
+}
+
+impl Default for MessageSettings {
+    fn default() -> Self {
+        Self {
+            retention_secs: 30 * 86_400,
+            max_per_room: 10_000,
+        }
+    }
+}
+
 impl Settings {
     /// Reads `$REDCHAT_CONFIG` (which must exist when set) or else
     /// `./Leptos.toml` (optional), then the `REDCHAT_*` environment, then the
@@ -180,6 +201,11 @@ impl Settings {
             return Err(format!(
                 "session.absolute_days must be at least inactivity_days and at most {MAX_SESSION_DAYS}"
             ));
+        }
+        if self.messages.retention_secs == 0 || self.messages.max_per_room == 0 {
+            return Err(
+                "messages.retention_secs and messages.max_per_room must be at least 1".into(),
+            );
         }
         if self.auth.max_concurrent_hashes == 0 {
             return Err("auth.max_concurrent_hashes must be at least 1".into());

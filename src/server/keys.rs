@@ -11,9 +11,21 @@
 //! | `{p}user_by_email:{email}`   | string | none                      | register          | login             |
 //! | `{p}user_by_handle:{handle}` | string | none                      | register          | register          |
 //! | `{p}session:{id}`            | string | session expiry (EXAT)     | session layer     | session layer     |
+//! | `{p}user:{id}:rooms`         | set    | none                      | create/join/leave | rooms             |
+//! | `{p}user:{id}:read`          | hash   | none                      | mark_room_read    | rooms (unread)    |
+//! | `{p}room:{id}`               | hash   | none                      | create_room       | rooms, join, ...  |
+//! | `{p}room:{id}:members`       | set    | none                      | create/join/leave | authorization     |
+//! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
+//! | `{p}room:{id}:sent:{cmid}`   | string | 24 h                      | send_message      | send_message      |
+//! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
+//! | `{p}room:{id}:events`        | channel| -                         | send_message      | event streams     |
 //!
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)
 //! handle, so both indexes are case-insensitive.
+//!
+//! Room keys wrap the room id in braces, `room:{id}:...`: a Redis Cluster
+//! hash tag, so all of one room's keys live in one slot and the send script,
+//! which touches several of them, stays valid on a cluster.
 
 use std::sync::Arc;
 
@@ -46,6 +58,46 @@ impl Keys {
         format!("{}user_by_handle:{handle}", self.prefix)
     }
 
+    /// Set of the ids of the rooms a user has joined.
+    pub fn user_rooms(&self, user_id: &str) -> String {
+        format!("{}user:{user_id}:rooms", self.prefix)
+    }
+
+    /// Hash of a user's read positions: room id -> last read message id.
+    pub fn user_read(&self, user_id: &str) -> String {
+        format!("{}user:{user_id}:read", self.prefix)
+    }
+
+    /// Hash of one room: id, name, private, created_by, created_at.
+    pub fn room(&self, room_id: &str) -> String {
+        format!("{}room:{{{room_id}}}", self.prefix)
+    }
+
+    /// Set of the ids of a room's members.
+    pub fn room_members(&self, room_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:members", self.prefix)
+    }
+
+    /// Stream of a room's messages; entry ids are message ids.
+    pub fn room_messages(&self, room_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:messages", self.prefix)
+    }
+
+    /// The message id stored for one client message id (deduplication).
+    pub fn room_sent(&self, room_id: &str, client_msg_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:sent:{client_msg_id}", self.prefix)
+    }
+
+    /// Pub/Sub channel of a room's live events.
+    pub fn room_events(&self, room_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:events", self.prefix)
+    }
+
+    /// Sorted set of public room ids, scored by creation time (ms).
+    pub fn public_rooms(&self) -> String {
+        format!("{}rooms:public", self.prefix)
+    }
+
     /// One session record, as JSON.
     pub fn session(&self, session_id: &str) -> String {
         format!("{}session:{session_id}", self.prefix)
@@ -64,8 +116,28 @@ mod tests {
             keys.user_by_email("a@b.c"),
             keys.user_by_handle("ann"),
             keys.session("s1"),
+            keys.user_rooms("u1"),
+            keys.user_read("u1"),
+            keys.room("r1"),
+            keys.room_members("r1"),
+            keys.room_messages("r1"),
+            keys.room_sent("r1", "c1"),
+            keys.room_events("r1"),
+            keys.public_rooms(),
         ] {
             assert!(key.starts_with("test:"), "{key}");
+        }
+    }
+
+    #[test]
+    fn all_keys_of_one_room_share_a_cluster_hash_tag() {
+        let keys = Keys::new("p:");
+        for key in [
+            keys.room("r1"),
+            keys.room_members("r1"),
+            keys.room_messages("r1"),
+        ] {
+            assert!(key.contains("{r1}"), "{key}");
         }
     }
 }

@@ -1,0 +1,91 @@
+//! The message endpoints: `send_message`, `history`, `mark_room_read`.
+
+use leptos::prelude::*;
+
+use super::model::Message;
+use crate::error::AppError;
+
+/// Sends a message to a room the caller is a member of. Sending the same
+/// `client_msg_id` again returns the first message and stores nothing.
+#[server(endpoint = "send_message")]
+pub async fn send_message(
+    room_id: String,
+    body: String,
+    client_msg_id: String,
+) -> Result<Message, AppError> {
+    use super::model::{ClientMsgId, MessageBody};
+    use super::store;
+    use crate::auth::session::require_user;
+    use crate::rooms::access::member_room;
+    use crate::rooms::model::RoomId;
+    use crate::server::state::AppState;
+
+    let author = require_user().await?;
+    let state = AppState::current()?;
+    let room_id = RoomId::parse(&room_id)?;
+    let body = MessageBody::parse(body)?;
+    let client_msg_id = ClientMsgId::parse(&client_msg_id)?;
+    member_room(&state, &room_id, &author.id).await?;
+    store::send(&state, &room_id, author, body, client_msg_id).await
+}
+
+/// A page of a room's history, oldest first, paged by message id: the
+/// newest messages; or those right after `after`; or right before `before`;
+/// or between the two (both exclusive).
+#[server(endpoint = "history")]
+pub async fn history(
+    room_id: String,
+    #[server(default)] before: Option<String>,
+    #[server(default)] after: Option<String>,
+    #[server(default)] limit: Option<u32>,
+) -> Result<Vec<Message>, AppError> {
+    use super::model::{history_limit, MessageId};
+    use super::store::{self, Range};
+    use crate::auth::session::require_user_id;
+    use crate::rooms::access::member_room;
+    use crate::rooms::model::RoomId;
+    use crate::server::state::AppState;
+
+    let user_id = require_user_id().await?;
+    let state = AppState::current()?;
+    let room_id = RoomId::parse(&room_id)?;
+    let limit = history_limit(limit)?;
+    let parse = |id: Option<String>, field: &str| {
+        id.filter(|id| !id.is_empty())
+            .map(|id| MessageId::parse(&id, field))
+            .transpose()
+    };
+    let before = parse(before, "before")?;
+    let after = parse(after, "after")?;
+    member_room(&state, &room_id, &user_id).await?;
+    let range = match (after, before) {
+        (Some(after), before) => Range::After {
+            after,
+            before,
+            limit,
+        },
+        (None, Some(before)) => Range::Before { before, limit },
+        (None, None) => Range::Latest(limit),
+    };
+    store::entries(&state, &room_id, range).await
+}
+
+/// Moves the caller's read position in a room forward to `up_to` (never
+/// back).
+#[server(endpoint = "mark_room_read")]
+pub async fn mark_room_read(room_id: String, up_to: String) -> Result<(), AppError> {
+    use super::model::MessageId;
+    use super::unread;
+    use crate::auth::session::require_user_id;
+    use crate::rooms::access::member_room;
+    use crate::rooms::model::RoomId;
+    use crate::server::state::AppState;
+
+    let user_id = require_user_id().await?;
+    let state = AppState::current()?;
+    let room_id = RoomId::parse(&room_id)?;
+    let up_to = MessageId::parse(&up_to, "up_to")?;
+    member_room(&state, &room_id, &user_id).await?;
+    unread::advance(&state, &user_id, &room_id, up_to).await?;
+    Ok(())
+}

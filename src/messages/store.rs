@@ -1,0 +1,212 @@
+//! Messages in Redis: one stream per room, written by one Lua script.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use redis::streams::{StreamId, StreamRangeReply};
+use redis::Script;
+
+use super::model::{ClientMsgId, Message, MessageBody, MessageId};
+use crate::auth::User;
+use crate::error::{AppError, AppResult};
+use crate::rooms::model::RoomId;
+use crate::server::state::AppState;
+
+/// How long a client message id is remembered for deduplication.
+const DEDUP_SECS: u64 = 24 * 3600;
+
+/// Sends one message, atomically and in one round trip:
+///
+/// 1. if this client message id was seen in this room, return the first
+///    message's id and do nothing else (a retry after a lost answer);
+/// 2. `XADD` the message to the room's stream, trimmed to about `max_len`
+///    entries (`MAXLEN ~`: whole stream nodes at a time, which is cheap), then
+///    `XTRIM MINID` away exactly the entries older than the retention;
+/// 3. give the stream a TTL of the retention, so an idle room's history key
+///    disappears once all of it would have expired anyway;
+/// 4. remember the client message id for 24 h;
+/// 5. `PUBLISH` the new entry on the room's channel, carrying the stream id.
+///
+/// Because the script runs atomically, publishes happen in stream order.
+/// Returns `{1, id}` for a new message or `{0, id}` for a duplicate.
+static SEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+-- KEYS[1] stream, KEYS[2] client message id key
+-- ARGV[1] author id, ARGV[2] body, ARGV[3] client msg id, ARGV[4] max len,
+-- ARGV[5] retention ms, ARGV[6] channel, ARGV[7] room id, ARGV[8] dedup secs
+local seen = redis.call('GET', KEYS[2])
+if seen then return {0, seen} end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*',
+  'author', ARGV[1], 'body', ARGV[2], 'cmid', ARGV[3])
+local ms = tonumber(string.match(id, '^(%d+)-'))
+local oldest = ms - tonumber(ARGV[5])
+if oldest > 0 then
+  redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', oldest))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('SET', KEYS[2], id, 'EX', ARGV[8])
+redis.call('PUBLISH', ARGV[6], cjson.encode({
+  id = id, room_id = ARGV[7], author_id = ARGV[1], body = ARGV[2], client_msg_id = ARGV[3]
+}))
+return {1, id}
+"#,
+    )
+});
+
+/// Stores and publishes a message; a repeated client message id returns the
+/// first message instead.
+pub async fn send(
+    state: &AppState,
+    room_id: &RoomId,
+    author: User,
+    body: MessageBody,
+    client_msg_id: ClientMsgId,
+) -> AppResult<Message> {
+    let keys = &state.keys;
+    let room = room_id.as_str();
+    let settings = &state.settings.messages;
+    let (new, id): (i64, String) = SEND
+        .key(keys.room_messages(room))
+        .key(keys.room_sent(room, client_msg_id.as_str()))
+        .arg(&author.id)
+        .arg(body.as_str())
+        .arg(client_msg_id.as_str())
+        .arg(settings.max_per_room)
+        .arg(settings.retention_secs.saturating_mul(1000))
+        .arg(keys.room_events(room))
+        .arg(room)
+        .arg(DEDUP_SECS)
+        .invoke_async(&mut state.redis())
+        .await?;
+    let sent_at = MessageId::parse(&id, "id")
+        .map_err(|_| AppError::internal("send script", format!("bad stream id {id}")))?
+        .millis;
+    if new == 0 {
+        // A retry: answer with what was stored the first time, if still kept.
+        if let Some(first) = entries(state, room_id, Range::Exactly(&id)).await?.pop() {
+            return Ok(first);
+        }
+    }
+    Ok(Message {
+        id,
+        room_id: room.to_owned(),
+        author,
+        body: body.as_str().to_owned(),
+        sent_at,
+        client_msg_id: client_msg_id.as_str().to_owned(),
+    })
+}
+
+/// Which part of a room's stream to read.
+pub enum Range<'a> {
+    /// The newest `limit` messages.
+    Latest(usize),
+    /// Up to `limit` messages right after `after` (exclusive), and before
+    /// `before` (exclusive) when given.
+    After {
+        after: MessageId,
+        before: Option<MessageId>,
+        limit: usize,
+    },
+    /// Up to `limit` messages right before `before` (exclusive).
+    Before { before: MessageId, limit: usize },
+    /// The one message with this id.
+    Exactly(&'a str),
+}
+
+/// Messages of a room, oldest first.
+pub async fn entries(
+    state: &AppState,
+    room_id: &RoomId,
+    range: Range<'_>,
+) -> AppResult<Vec<Message>> {
+    let key = state.keys.room_messages(room_id.as_str());
+    let mut conn = state.redis();
+    // `(` makes a bound exclusive (Redis 6.2+).
+    let reply: StreamRangeReply = match range {
+        Range::Latest(limit) => reversed(
+            redis::cmd("XREVRANGE")
+                .arg(&key)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(limit)
+                .query_async(&mut conn)
+                .await?,
+        ),
+        Range::After {
+            after,
+            before,
+            limit,
+        } => {
+            let end = before.map_or_else(|| "+".to_owned(), |before| format!("({before}"));
+            redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(format!("({after}"))
+                .arg(end)
+                .arg("COUNT")
+                .arg(limit)
+                .query_async(&mut conn)
+                .await?
+        }
+        Range::Before { before, limit } => reversed(
+            redis::cmd("XREVRANGE")
+                .arg(&key)
+                .arg(format!("({before}"))
+                .arg("-")
+                .arg("COUNT")
+                .arg(limit)
+                .query_async(&mut conn)
+                .await?,
+        ),
+        Range::Exactly(id) => {
+            redis::cmd("XRANGE")
+                .arg(&key)
+                .arg(id)
+                .arg(id)
+                .query_async(&mut conn)
+                .await?
+        }
+    };
+    to_messages(state, room_id, reply.ids).await
+}
+
+fn reversed(mut reply: StreamRangeReply) -> StreamRangeReply {
+    reply.ids.reverse();
+    reply
+}
+
+/// Turns stream entries into messages, looking the authors up in one round
+/// trip.
+async fn to_messages(
+    state: &AppState,
+    room_id: &RoomId,
+    entries: Vec<StreamId>,
+) -> AppResult<Vec<Message>> {
+    let field = |entry: &StreamId, name: &str| entry.get::<String>(name).unwrap_or_default();
+    let mut author_ids: Vec<String> = entries.iter().map(|entry| field(entry, "author")).collect();
+    author_ids.sort_unstable();
+    author_ids.dedup();
+    let authors: HashMap<String, User> = crate::auth::profiles(state, &author_ids).await?;
+    Ok(entries
+        .into_iter()
+        .map(|entry| {
+            let author_id = field(&entry, "author");
+            let author = authors.get(&author_id).cloned().unwrap_or_else(|| User {
+                id: author_id.clone(),
+                email: None,
+                handle: String::new(),
+                display_name: "Deleted user".into(),
+            });
+            Message {
+                sent_at: MessageId::parse(&entry.id, "id").map_or(0, |id| id.millis),
+                room_id: room_id.as_str().to_owned(),
+                author,
+                body: field(&entry, "body"),
+                client_msg_id: field(&entry, "cmid"),
+                id: entry.id,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,134 @@
+//! Room types shared by the server and the browser, and the input rules.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// A room, as its members and the directory see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Room {
+    pub id: String,
+    pub name: String,
+    /// Private rooms are visible only to members and invitees.
+    pub private: bool,
+}
+
+/// A joined room, with the number of messages the user has not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinedRoom {
+    #[serde(flatten)]
+    pub room: Room,
+    pub unread: u64,
+}
+
+/// The answer of `rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomList {
+    /// The caller's rooms, by name.
+    pub joined: Vec<JoinedRoom>,
+    /// Public rooms anyone may join, newest first.
+    pub public: Vec<Room>,
+}
+
+/// A room name: 1 to 80 characters after trimming, any Unicode except
+/// control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomName(String);
+
+impl RoomName {
+    pub const MAX_CHARS: usize = 80;
+
+    pub fn parse(input: &str) -> Result<Self, AppError> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err(AppError::BadRequest("Room name is required.".into()));
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(AppError::BadRequest(
+                "Room name must be at most 80 characters.".into(),
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(AppError::BadRequest(
+                "Room name must not contain control characters.".into(),
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A room id as it arrives from a client: 32 lowercase hex digits. Anything
+/// else cannot name a room, so it is answered like an unknown room (404).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomId(String);
+
+impl RoomId {
+    pub fn parse(input: &str) -> Result<Self, AppError> {
+        let valid = input.len() == 32
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if valid {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(no_such_room())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The one answer for a room that does not exist or that the caller may not
+/// know exists.
+pub fn no_such_room() -> AppError {
+    AppError::NotFound("No such room.".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_room_name_is_trimmed_and_keeps_any_unicode() {
+        assert_eq!(RoomName::parse("  Café ☕ ").unwrap().as_str(), "Café ☕");
+    }
+
+    #[test]
+    fn a_blank_room_name_is_rejected() {
+        assert_eq!(
+            RoomName::parse(" \t ").unwrap_err().to_string(),
+            "Room name is required."
+        );
+    }
+
+    #[test]
+    fn a_room_name_may_have_80_characters_but_not_81() {
+        assert!(RoomName::parse(&"ж".repeat(80)).is_ok());
+        assert!(RoomName::parse(&"ж".repeat(81)).is_err());
+    }
+
+    #[test]
+    fn a_room_name_with_a_line_break_inside_is_rejected() {
+        assert!(RoomName::parse("one\ntwo").is_err());
+    }
+
+    #[test]
+    fn a_room_id_is_32_lowercase_hex_digits() {
+        assert!(RoomId::parse("0123456789abcdef0123456789abcdef").is_ok());
+        for bad in [
+            "",
+            "0123",
+            "0123456789ABCDEF0123456789abcdef",
+            "../../etc/passwd",
+            "{x}",
+        ] {
+            assert_eq!(RoomId::parse(bad).unwrap_err().status(), 404, "{bad}");
+        }
+    }
+}

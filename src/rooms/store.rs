@@ -1,0 +1,140 @@
+//! Rooms in Redis: a hash per room, a member set per room, a room set per
+//! user, and a sorted set of public rooms.
+
+use std::collections::HashMap;
+
+use super::model::{Room, RoomId, RoomName};
+use crate::error::AppResult;
+use crate::server::state::AppState;
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        .try_into()
+        .unwrap_or(u64::MAX)
+}
+
+fn room_from_fields(mut fields: HashMap<String, String>) -> Option<Room> {
+    Some(Room {
+        id: fields.remove("id")?,
+        name: fields.remove("name")?,
+        private: fields.remove("private")? == "1",
+    })
+}
+
+/// Creates a room with its creator as the first member.
+pub async fn create(
+    state: &AppState,
+    name: &RoomName,
+    private: bool,
+    creator: &str,
+) -> AppResult<Room> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let created_at = now_millis();
+    let keys = &state.keys;
+    let mut pipe = redis::pipe();
+    // MULTI/EXEC: the room never exists without its first member.
+    pipe.atomic()
+        .hset_multiple(
+            keys.room(&id),
+            &[
+                ("id", id.as_str()),
+                ("name", name.as_str()),
+                ("private", if private { "1" } else { "0" }),
+                ("created_by", creator),
+                ("created_at", &created_at.to_string()),
+            ],
+        )
+        .ignore()
+        .sadd(keys.room_members(&id), creator)
+        .ignore()
+        .sadd(keys.user_rooms(creator), &id)
+        .ignore();
+    if !private {
+        pipe.zadd(keys.public_rooms(), &id, created_at).ignore();
+    }
+    let () = pipe.query_async(&mut state.redis()).await?;
+    Ok(Room {
+        id,
+        name: name.as_str().to_owned(),
+        private,
+    })
+}
+
+/// The room and whether the user is a member, in one round trip.
+pub async fn room_and_membership(
+    state: &AppState,
+    room_id: &RoomId,
+    user_id: &str,
+) -> AppResult<(Option<Room>, bool)> {
+    let (fields, member): (HashMap<String, String>, bool) = redis::pipe()
+        .hgetall(state.keys.room(room_id.as_str()))
+        .sismember(state.keys.room_members(room_id.as_str()), user_id)
+        .query_async(&mut state.redis())
+        .await?;
+    Ok((room_from_fields(fields), member))
+}
+
+/// Adds the user to the room's members and the room to the user's rooms.
+pub async fn add_member(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
+    let () = redis::pipe()
+        .atomic()
+        .sadd(state.keys.room_members(room_id.as_str()), user_id)
+        .ignore()
+        .sadd(state.keys.user_rooms(user_id), room_id.as_str())
+        .ignore()
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(())
+}
+
+/// Removes the user from the room, and the room from the user's rooms.
+pub async fn remove_member(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
+    let () = redis::pipe()
+        .atomic()
+        .srem(state.keys.room_members(room_id.as_str()), user_id)
+        .ignore()
+        .srem(state.keys.user_rooms(user_id), room_id.as_str())
+        .ignore()
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(())
+}
+
+/// The user's rooms, sorted by name.
+pub async fn joined(state: &AppState, user_id: &str) -> AppResult<Vec<Room>> {
+    let ids: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(state.keys.user_rooms(user_id))
+        .query_async(&mut state.redis())
+        .await?;
+    let mut rooms = rooms_by_id(state, &ids).await?;
+    rooms.sort_by_cached_key(|room| room.name.to_lowercase());
+    Ok(rooms)
+}
+
+/// The newest public rooms, at most `limit`.
+pub async fn public(state: &AppState, limit: isize) -> AppResult<Vec<Room>> {
+    let ids: Vec<String> = redis::cmd("ZRANGE")
+        .arg(state.keys.public_rooms())
+        .arg(0)
+        .arg(limit - 1)
+        .arg("REV")
+        .query_async(&mut state.redis())
+        .await?;
+    rooms_by_id(state, &ids).await
+}
+
+/// The rooms with these ids (one pipelined round trip), skipping any gone.
+async fn rooms_by_id(state: &AppState, ids: &[String]) -> AppResult<Vec<Room>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for id in ids {
+        pipe.hgetall(state.keys.room(id));
+    }
+    let rooms: Vec<HashMap<String, String>> = pipe.query_async(&mut state.redis()).await?;
+    Ok(rooms.into_iter().filter_map(room_from_fields).collect())
+}

@@ -1,0 +1,434 @@
+//! Rooms and messages through HTTP against a real Redis.
+
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use redis::AsyncCommands;
+use serde_json::Value;
+use support::{RedisServer, TestApp};
+
+/// A signed-in client.
+async fn person(app: &TestApp, handle: &str) -> reqwest::Client {
+    let client = TestApp::client();
+    let response = app
+        .register(&client, &format!("{handle}@example.com"), handle)
+        .await;
+    assert_eq!(response.status(), 200);
+    client
+}
+
+async fn ok_json(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn create_room(app: &TestApp, client: &reqwest::Client, name: &str, private: bool) -> String {
+    let private = if private { "true" } else { "false" };
+    let room = ok_json(
+        app.call(
+            client,
+            "create_room",
+            &[("name", name), ("private", private)],
+        )
+        .await,
+    )
+    .await;
+    room["id"].as_str().unwrap().to_owned()
+}
+
+async fn send(
+    app: &TestApp,
+    client: &reqwest::Client,
+    room: &str,
+    body: &str,
+    cmid: &str,
+) -> reqwest::Response {
+    app.call(
+        client,
+        "send_message",
+        &[("room_id", room), ("body", body), ("client_msg_id", cmid)],
+    )
+    .await
+}
+
+async fn history(
+    app: &TestApp,
+    client: &reqwest::Client,
+    room: &str,
+    extra: &[(&str, &str)],
+) -> Vec<Value> {
+    let mut form = vec![("room_id", room)];
+    form.extend_from_slice(extra);
+    ok_json(app.call(client, "history", &form).await)
+        .await
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn bodies(messages: &[Value]) -> Vec<&str> {
+    messages
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_created_room_lists_its_creator_as_a_member_and_appears_in_the_directory() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+
+    let room = ok_json(
+        app.call(
+            &ann,
+            "create_room",
+            &[("name", "  Général 🇫🇷 "), ("private", "false")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(room["name"], "Général 🇫🇷");
+    assert_eq!(room["private"], false);
+
+    let rooms = ok_json(app.call(&ann, "rooms", &[]).await).await;
+    assert_eq!(rooms["joined"][0]["id"], room["id"]);
+    assert_eq!(rooms["joined"][0]["unread"], 0);
+    assert_eq!(rooms["public"][0]["id"], room["id"]);
+}
+
+#[tokio::test]
+async fn a_blank_or_overlong_room_name_is_a_bad_request() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    for name in ["   ", &"x".repeat(81)] {
+        let response = app
+            .call(&ann, "create_room", &[("name", name), ("private", "false")])
+            .await;
+        assert_eq!(response.status(), 400, "{name:?}");
+    }
+    let response = app
+        .call(&ann, "create_room", &[("name", "ok"), ("private", "maybe")])
+        .await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_message_sent_is_read_back_in_order_by_another_member() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    ok_json(app.call(&bob, "join_room", &[("room_id", &room)]).await).await;
+
+    let typed = "  <b>not bold</b>\nsecond line  ";
+    let sent = ok_json(send(&app, &ann, &room, typed, "c1").await).await;
+    assert_eq!(sent["body"], typed, "stored exactly as typed");
+    assert_eq!(sent["author"]["handle"], "ann");
+    assert!(
+        sent["author"].get("email").is_none(),
+        "no email on messages"
+    );
+    ok_json(send(&app, &bob, &room, "reply", "c2").await).await;
+
+    let seen = history(&app, &bob, &room, &[]).await;
+    assert_eq!(bodies(&seen), [typed, "reply"]);
+    assert_eq!(seen[0]["id"], sent["id"]);
+    let id = sent["id"].as_str().unwrap();
+    let millis: u64 = id.split('-').next().unwrap().parse().unwrap();
+    assert_eq!(seen[0]["sent_at"], millis);
+}
+
+#[tokio::test]
+async fn sending_the_same_client_message_id_again_stores_nothing_new() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "general", false).await;
+
+    let first = ok_json(send(&app, &ann, &room, "hello", "same-id").await).await;
+    let retry = ok_json(send(&app, &ann, &room, "hello", "same-id").await).await;
+    assert_eq!(first, retry);
+    assert_eq!(history(&app, &ann, &room, &[]).await.len(), 1);
+}
+
+#[tokio::test]
+async fn history_pages_by_id_in_both_directions() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let sent = ok_json(send(&app, &ann, &room, &format!("m{i}"), &format!("c{i}")).await).await;
+        ids.push(sent["id"].as_str().unwrap().to_owned());
+    }
+
+    let latest = history(&app, &ann, &room, &[("limit", "3")]).await;
+    assert_eq!(bodies(&latest), ["m4", "m5", "m6"]);
+    let older = history(&app, &ann, &room, &[("before", &ids[4]), ("limit", "3")]).await;
+    assert_eq!(bodies(&older), ["m1", "m2", "m3"]);
+    let newer = history(&app, &ann, &room, &[("after", &ids[1]), ("limit", "2")]).await;
+    assert_eq!(bodies(&newer), ["m2", "m3"]);
+    let between = history(
+        &app,
+        &ann,
+        &room,
+        &[("after", &ids[1]), ("before", &ids[5])],
+    )
+    .await;
+    assert_eq!(bodies(&between), ["m2", "m3", "m4"]);
+    let caught_up = history(&app, &ann, &room, &[("after", &ids[6])]).await;
+    assert!(caught_up.is_empty());
+
+    for (field, value) in [
+        ("after", "not-an-id"),
+        ("before", "1-2-3"),
+        ("limit", "101"),
+        ("limit", "x"),
+    ] {
+        let response = app
+            .call(&ann, "history", &[("room_id", &room), (field, value)])
+            .await;
+        assert_eq!(response.status(), 400, "{field}={value}");
+    }
+}
+
+#[tokio::test]
+async fn messages_older_than_the_retention_are_trimmed() {
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    settings.messages.retention_secs = 1;
+    let app = TestApp::spawn_with(settings).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    ok_json(send(&app, &ann, &room, "old", "c1").await).await;
+    ok_json(send(&app, &ann, &room, "old too", "c2").await).await;
+    let key = format!("{}room:{{{room}}}:messages", app.settings.redis.key_prefix);
+    let ttl: i64 = redis.connection().await.pttl(&key).await.unwrap();
+    assert!(
+        (1..=1000).contains(&ttl),
+        "an idle room's stream expires after the retention: {ttl}"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    ok_json(send(&app, &ann, &room, "new", "c3").await).await;
+    assert_eq!(bodies(&history(&app, &ann, &room, &[]).await), ["new"]);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let exists: bool = redis.connection().await.exists(&key).await.unwrap();
+    assert!(!exists, "with no new message, the whole stream key expires");
+}
+
+#[tokio::test]
+async fn rooms_keep_at_most_about_max_per_room_messages() {
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    settings.messages.max_per_room = 10;
+    let app = TestApp::spawn_with(settings).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    for i in 0..300 {
+        ok_json(send(&app, &ann, &room, &format!("m{i}"), &format!("c{i}")).await).await;
+    }
+    let key = format!("{}room:{{{room}}}:messages", app.settings.redis.key_prefix);
+    let kept: usize = redis.connection().await.xlen(&key).await.unwrap();
+    // MAXLEN ~ trims whole radix-tree nodes (100 entries by default).
+    assert!(kept < 200, "kept {kept} of 300");
+    let latest = history(&app, &ann, &room, &[("limit", "1")]).await;
+    assert_eq!(bodies(&latest), ["m299"]);
+}
+
+#[tokio::test]
+async fn unread_counts_others_messages_after_the_read_position_which_only_moves_forward() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    ok_json(app.call(&bob, "join_room", &[("room_id", &room)]).await).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let sent = ok_json(send(&app, &ann, &room, &format!("m{i}"), &format!("c{i}")).await).await;
+        ids.push(sent["id"].as_str().unwrap().to_owned());
+    }
+    let unread = |client: &reqwest::Client| {
+        let client = client.clone();
+        let app = &app;
+        async move {
+            ok_json(app.call(&client, "rooms", &[]).await).await["joined"][0]["unread"].clone()
+        }
+    };
+    assert_eq!(unread(&bob).await, 3);
+    assert_eq!(unread(&ann).await, 0, "one's own messages are never unread");
+
+    ok_json(
+        app.call(
+            &bob,
+            "mark_room_read",
+            &[("room_id", &room), ("up_to", &ids[1])],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(unread(&bob).await, 1);
+    ok_json(
+        app.call(
+            &bob,
+            "mark_room_read",
+            &[("room_id", &room), ("up_to", &ids[0])],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(unread(&bob).await, 1, "the position never moves back");
+}
+
+#[tokio::test]
+async fn who_may_do_what_in_a_public_room() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let anonymous = TestApp::client();
+    let room = create_room(&app, &ann, "general", false).await;
+    let reads: [(&str, Vec<(&str, &str)>); 3] = [
+        ("history", vec![("room_id", &room)]),
+        (
+            "send_message",
+            vec![("room_id", &room), ("body", "hi"), ("client_msg_id", "x1")],
+        ),
+        ("mark_room_read", vec![("room_id", &room), ("up_to", "1-0")]),
+    ];
+    for (endpoint, form) in &reads {
+        assert_eq!(
+            app.call(&anonymous, endpoint, form).await.status(),
+            401,
+            "anonymous {endpoint}"
+        );
+        assert_eq!(
+            app.call(&bob, endpoint, form).await.status(),
+            403,
+            "non-member {endpoint}"
+        );
+    }
+    for endpoint in ["join_room", "leave_room"] {
+        assert_eq!(
+            app.call(&anonymous, endpoint, &[("room_id", &room)])
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_eq!(app.call(&anonymous, "rooms", &[]).await.status(), 401);
+    assert_eq!(
+        app.call(
+            &anonymous,
+            "create_room",
+            &[("name", "x"), ("private", "false")]
+        )
+        .await
+        .status(),
+        401
+    );
+
+    ok_json(app.call(&bob, "join_room", &[("room_id", &room)]).await).await;
+    for (endpoint, form) in &reads {
+        assert_eq!(
+            app.call(&bob, endpoint, form).await.status(),
+            200,
+            "member {endpoint}"
+        );
+    }
+
+    ok_json(app.call(&bob, "leave_room", &[("room_id", &room)]).await).await;
+    for (endpoint, form) in &reads {
+        assert_eq!(
+            app.call(&bob, endpoint, form).await.status(),
+            403,
+            "former member {endpoint}"
+        );
+    }
+    let rooms = ok_json(app.call(&bob, "rooms", &[]).await).await;
+    assert!(rooms["joined"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_private_room_does_not_exist_for_anyone_outside_it() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let room = create_room(&app, &ann, "secret", true).await;
+
+    for (endpoint, form) in [
+        ("join_room", vec![("room_id", room.as_str())]),
+        ("leave_room", vec![("room_id", &room)]),
+        ("history", vec![("room_id", &room)]),
+        (
+            "send_message",
+            vec![("room_id", &room), ("body", "hi"), ("client_msg_id", "x1")],
+        ),
+        ("mark_room_read", vec![("room_id", &room), ("up_to", "1-0")]),
+    ] {
+        assert_eq!(
+            app.call(&bob, endpoint, &form).await.status(),
+            404,
+            "{endpoint}"
+        );
+    }
+    let unknown = "0123456789abcdef0123456789abcdef";
+    assert_eq!(
+        app.call(&bob, "join_room", &[("room_id", unknown)])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.call(&bob, "join_room", &[("room_id", "{bad}")])
+            .await
+            .status(),
+        404
+    );
+
+    let rooms = ok_json(app.call(&bob, "rooms", &[]).await).await;
+    assert!(
+        rooms["public"].as_array().unwrap().is_empty(),
+        "not in the directory"
+    );
+    assert_eq!(
+        history(&app, &ann, &room, &[]).await.len(),
+        0,
+        "its member reads it"
+    );
+}
+
+#[tokio::test]
+async fn a_message_body_must_not_be_blank_or_longer_than_4000_characters() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    assert_eq!(send(&app, &ann, &room, " \n ", "c1").await.status(), 400);
+    assert_eq!(
+        send(&app, &ann, &room, &"x".repeat(4001), "c2")
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        send(&app, &ann, &room, "fine", "bad id!").await.status(),
+        400
+    );
+    assert_eq!(
+        send(&app, &ann, &room, &"é".repeat(4000), "c3")
+            .await
+            .status(),
+        200
+    );
+}
