@@ -89,6 +89,17 @@ impl AppError {
     }
 }
 
+/// For plain axum handlers (not server functions): the same status and JSON
+/// body a server function would answer with.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(WireError::from(self))).into_response()
+    }
+}
+
 /// The JSON shape of an error on the wire.
 #[derive(Serialize, Deserialize)]
 struct WireError {

@@ -20,12 +20,13 @@ use leptos_axum::{file_and_error_handler_with_context, generate_route_list, Lept
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::{time, SameSite};
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 use crate::app::{shell, App};
 use crate::error::AppError;
 use crate::server::config::Settings;
 use crate::server::session_store::RedisSessionStore;
+use crate::server::sse::{self, EventStream};
 use crate::server::state::AppState;
 
 /// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests
@@ -39,13 +40,20 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|err| format!("bad Redis settings for {redis_url}: {err}"))?;
     crate::auth::warm_up_password_hashing(&state.cpu).await?;
 
+    let state_for_shutdown = state.clone();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("Redchat is listening on http://{addr}, Redis at {redis_url}");
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown({
+        let state = state_for_shutdown;
+        async move {
+            shutdown_signal().await;
+            state.close_event_streams();
+        }
+    })
     .await?;
     tracing::info!("Redchat stopped");
     Ok(())
@@ -68,6 +76,7 @@ pub fn router(state: AppState) -> Router {
     let sessions = session_layer(&state);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/api/events", get(events))
         .leptos_routes_with_context(&state, generate_route_list(App), provide_state.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -122,6 +131,22 @@ async fn error_status(request: Request, next: Next) -> Response {
         }
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// `GET /api/events`: the signed-in user's event stream (401 otherwise).
+async fn events(State(state): State<AppState>, session: Session) -> Result<EventStream, AppError> {
+    let user_id = crate::auth::session::user_id(&state, &session)
+        .await?
+        .ok_or_else(AppError::not_signed_in)?;
+    let room_ids = crate::rooms::access::joined_room_ids(&state, &user_id).await?;
+    Ok(sse::open(
+        &state.hub,
+        &state.keys,
+        state.shutdown_signal(),
+        &user_id,
+        room_ids,
+    )
+    .await)
 }
 
 /// `GET /healthz`: 200 when Redis answers a PING in time, 503 otherwise.

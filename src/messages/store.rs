@@ -25,7 +25,8 @@ const DEDUP_SECS: u64 = 24 * 3600;
 /// 3. give the stream a TTL of the retention, so an idle room's history key
 ///    disappears once all of it would have expired anyway;
 /// 4. remember the client message id for 24 h;
-/// 5. `PUBLISH` the new entry on the room's channel, carrying the stream id.
+/// 5. `PUBLISH` the new message, as `Message` JSON carrying the stream id, on
+///    the room's channel.
 ///
 /// Because the script runs atomically, publishes happen in stream order.
 /// Returns `{1, id}` for a new message or `{0, id}` for a duplicate.
@@ -34,7 +35,8 @@ static SEND: LazyLock<Script> = LazyLock::new(|| {
         r#"
 -- KEYS[1] stream, KEYS[2] client message id key
 -- ARGV[1] author id, ARGV[2] body, ARGV[3] client msg id, ARGV[4] max len,
--- ARGV[5] retention ms, ARGV[6] channel, ARGV[7] room id, ARGV[8] dedup secs
+-- ARGV[5] retention ms, ARGV[6] channel, ARGV[7] room id, ARGV[8] dedup secs,
+-- ARGV[9] author handle, ARGV[10] author display name
 local seen = redis.call('GET', KEYS[2])
 if seen then return {0, seen} end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*',
@@ -46,8 +48,11 @@ if oldest > 0 then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('SET', KEYS[2], id, 'EX', ARGV[8])
+-- The event is the Message itself, as JSON, so no process has to look
+-- anything up or encode it again before sending it to its clients.
 redis.call('PUBLISH', ARGV[6], cjson.encode({
-  id = id, room_id = ARGV[7], author_id = ARGV[1], body = ARGV[2], client_msg_id = ARGV[3]
+  id = id, room_id = ARGV[7], body = ARGV[2], client_msg_id = ARGV[3], sent_at = ms,
+  author = { id = ARGV[1], handle = ARGV[9], display_name = ARGV[10] }
 }))
 return {1, id}
 "#,
@@ -77,6 +82,8 @@ pub async fn send(
         .arg(keys.room_events(room))
         .arg(room)
         .arg(DEDUP_SECS)
+        .arg(&author.handle)
+        .arg(&author.display_name)
         .invoke_async(&mut state.redis())
         .await?;
     let sent_at = MessageId::parse(&id, "id")

@@ -23,6 +23,11 @@ pub async fn visible_room(
     }
 }
 
+/// The ids of the rooms the user belongs to (whose events they may receive).
+pub async fn joined_room_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String>> {
+    store::joined_ids(state, user_id).await
+}
+
 /// The room, if the caller is a member of it (404 or 403 otherwise).
 pub async fn member_room(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<Room> {
     match visible_room(state, room_id, user_id).await? {

@@ -62,7 +62,7 @@ pub async fn join_room(room_id: String) -> Result<Room, AppError> {
         if room.private {
             return Err(no_such_room());
         }
-        store::add_member(&state, &room_id, &user_id).await?;
+        store::set_membership(&state, &room_id, &user_id, true).await?;
     }
     Ok(room)
 }
@@ -80,5 +80,5 @@ pub async fn leave_room(room_id: String) -> Result<(), AppError> {
     let state = AppState::current()?;
     let room_id = RoomId::parse(&room_id)?;
     visible_room(&state, &room_id, &user_id).await?;
-    store::remove_member(&state, &room_id, &user_id).await
+    store::set_membership(&state, &room_id, &user_id, false).await
 }

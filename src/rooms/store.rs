@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::model::{Room, RoomId, RoomName};
 use crate::error::AppResult;
+use crate::server::sse::PersonalEvent;
 use crate::server::state::AppState;
 
 fn now_millis() -> u64 {
@@ -51,6 +52,15 @@ pub async fn create(
         .sadd(keys.room_members(&id), creator)
         .ignore()
         .sadd(keys.user_rooms(creator), &id)
+        .ignore()
+        .publish(
+            keys.user_events(creator),
+            personal_json(&PersonalEvent {
+                event: "joined".into(),
+                room_id: Some(id.clone()),
+                data: None,
+            })?,
+        )
         .ignore();
     if !private {
         pipe.zadd(keys.public_rooms(), &id, created_at).ignore();
@@ -77,38 +87,59 @@ pub async fn room_and_membership(
     Ok((room_from_fields(fields), member))
 }
 
-/// Adds the user to the room's members and the room to the user's rooms.
-pub async fn add_member(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
-    let () = redis::pipe()
-        .atomic()
-        .sadd(state.keys.room_members(room_id.as_str()), user_id)
-        .ignore()
-        .sadd(state.keys.user_rooms(user_id), room_id.as_str())
-        .ignore()
-        .query_async(&mut state.redis())
-        .await?;
+/// Adds the user to the room (or removes them) in both sets, and tells the
+/// user's open event streams to start (or stop) carrying the room.
+pub async fn set_membership(
+    state: &AppState,
+    room_id: &RoomId,
+    user_id: &str,
+    member: bool,
+) -> AppResult<()> {
+    let room = room_id.as_str();
+    let (members, rooms) = (
+        state.keys.room_members(room),
+        state.keys.user_rooms(user_id),
+    );
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    if member {
+        pipe.sadd(members, user_id)
+            .ignore()
+            .sadd(rooms, room)
+            .ignore();
+    } else {
+        pipe.srem(members, user_id)
+            .ignore()
+            .srem(rooms, room)
+            .ignore();
+    }
+    let event = PersonalEvent {
+        event: if member { "joined" } else { "left" }.into(),
+        room_id: Some(room.to_owned()),
+        data: None,
+    };
+    pipe.publish(state.keys.user_events(user_id), personal_json(&event)?)
+        .ignore();
+    let () = pipe.query_async(&mut state.redis()).await?;
     Ok(())
 }
 
-/// Removes the user from the room, and the room from the user's rooms.
-pub async fn remove_member(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
-    let () = redis::pipe()
-        .atomic()
-        .srem(state.keys.room_members(room_id.as_str()), user_id)
-        .ignore()
-        .srem(state.keys.user_rooms(user_id), room_id.as_str())
-        .ignore()
+fn personal_json(event: &PersonalEvent) -> AppResult<String> {
+    serde_json::to_string(event)
+        .map_err(|err| crate::error::AppError::internal("encode personal event", err))
+}
+
+/// The ids of the rooms the user has joined.
+pub async fn joined_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String>> {
+    Ok(redis::cmd("SMEMBERS")
+        .arg(state.keys.user_rooms(user_id))
         .query_async(&mut state.redis())
-        .await?;
-    Ok(())
+        .await?)
 }
 
 /// The user's rooms, sorted by name.
 pub async fn joined(state: &AppState, user_id: &str) -> AppResult<Vec<Room>> {
-    let ids: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(state.keys.user_rooms(user_id))
-        .query_async(&mut state.redis())
-        .await?;
+    let ids = joined_ids(state, user_id).await?;
     let mut rooms = rooms_by_id(state, &ids).await?;
     rooms.sort_by_cached_key(|room| room.name.to_lowercase());
     Ok(rooms)

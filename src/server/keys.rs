@@ -19,6 +19,7 @@
 //! | `{p}room:{id}:sent:{cmid}`   | string | 24 h                      | send_message      | send_message      |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
 //! | `{p}room:{id}:events`        | channel| -                         | send_message      | event streams     |
+//! | `{p}user:{id}:events`        | channel| -                         | join/leave/create | event streams     |
 //!
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)
 //! handle, so both indexes are case-insensitive.
@@ -61,6 +62,11 @@ impl Keys {
     /// Set of the ids of the rooms a user has joined.
     pub fn user_rooms(&self, user_id: &str) -> String {
         format!("{}user:{user_id}:rooms", self.prefix)
+    }
+
+    /// Pub/Sub channel of a user's personal events.
+    pub fn user_events(&self, user_id: &str) -> String {
+        format!("{}user:{user_id}:events", self.prefix)
     }
 
     /// Hash of a user's read positions: room id -> last read message id.
@@ -118,6 +124,7 @@ mod tests {
             keys.session("s1"),
             keys.user_rooms("u1"),
             keys.user_read("u1"),
+            keys.user_events("u1"),
             keys.room("r1"),
             keys.room_members("r1"),
             keys.room_messages("r1"),

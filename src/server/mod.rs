@@ -7,8 +7,10 @@
 
 pub mod config;
 pub mod cpu;
+pub mod hub;
 pub mod keys;
 pub mod redis;
 pub mod session_store;
+pub mod sse;
 pub mod state;
 pub mod telemetry;

@@ -16,6 +16,15 @@ use crate::error::AppError;
 /// even while Redis is down (answering 503 on `/healthz` until it is up)
 /// rather than exiting and leaving an orchestrator in a restart loop.
 pub fn connect(settings: &RedisSettings) -> Result<ConnectionManager, RedisError> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(settings.timeout()))
+        .set_response_timeout(Some(settings.timeout()));
+    ConnectionManager::new_lazy_with_config(client(settings)?, config)
+}
+
+/// A client for the configured Redis, with credentials from the environment
+/// (the hub opens its Pub/Sub connection with it).
+pub fn client(settings: &RedisSettings) -> Result<redis::Client, RedisError> {
     let info = settings.url.as_str().into_connection_info()?;
     let mut credentials = info.redis_settings().clone();
     if let Some(username) = &settings.username {
@@ -25,11 +34,7 @@ pub fn connect(settings: &RedisSettings) -> Result<ConnectionManager, RedisError
         credentials = credentials.set_password(password);
     }
     let info = info.set_redis_settings(credentials);
-    let client = redis::Client::open(info)?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(settings.timeout()))
-        .set_response_timeout(Some(settings.timeout()));
-    ConnectionManager::new_lazy_with_config(client, config)
+    redis::Client::open(info)
 }
 
 /// Redis failures are our fault, not the client's: log the detail, answer 500.

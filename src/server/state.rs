@@ -6,9 +6,11 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use leptos::prelude::use_context;
 use redis::aio::ConnectionManager;
+use tokio::sync::watch;
 
 use super::config::Settings;
 use super::cpu::CpuGate;
+use super::hub::Hub;
 use super::keys::Keys;
 use crate::error::{AppError, AppResult};
 
@@ -22,16 +24,25 @@ pub struct AppState {
     pub keys: Keys,
     /// Bounds password hashing (see [`CpuGate`]).
     pub cpu: CpuGate,
+    /// The process's one Pub/Sub connection, fanned out to event streams.
+    pub hub: Hub,
+    /// Turns true when the server shuts down; event streams end then, so
+    /// graceful shutdown does not wait on them forever.
+    shutdown: Arc<watch::Sender<bool>>,
 }
 
 impl AppState {
-    /// Assembles the state; the Redis connection is made on first use.
+    /// Assembles the state and starts the Pub/Sub hub; the command
+    /// connection is made on first use. Call inside a tokio runtime.
     pub fn new(
         leptos_options: LeptosOptions,
         settings: Settings,
     ) -> Result<Self, redis::RedisError> {
         let redis = super::redis::connect(&settings.redis)?;
+        let hub = Hub::start(super::redis::client(&settings.redis)?);
         Ok(Self {
+            hub,
+            shutdown: Arc::new(watch::channel(false).0),
             leptos_options,
             keys: Keys::new(&settings.redis.key_prefix),
             cpu: CpuGate::new(settings.auth.max_concurrent_hashes),
@@ -44,6 +55,16 @@ impl AppState {
     pub fn current() -> AppResult<Self> {
         use_context::<Self>()
             .ok_or_else(|| AppError::internal("app state", "AppState is not in the context"))
+    }
+
+    /// Ends every open event stream (at shutdown).
+    pub fn close_event_streams(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// What an event stream watches to know the server is shutting down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
     }
 
     /// A handle on the shared Redis connection.

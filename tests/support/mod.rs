@@ -140,11 +140,13 @@ impl TestApp {
             .expect("a loopback port");
         let addr = listener.local_addr().expect("a local address");
         let (shutdown, signal) = oneshot::channel::<()>();
+        let closing = state.clone();
         let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
-                .with_graceful_shutdown(async {
+                .with_graceful_shutdown(async move {
                     let _ = signal.await;
+                    closing.close_event_streams();
                 })
                 .await
                 .expect("the test server runs");
@@ -237,4 +239,97 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub async fn error_message(response: reqwest::Response) -> String {
     let body: serde_json::Value = response.json().await.expect("errors are JSON");
     body["error"].as_str().unwrap_or_default().to_owned()
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.data).expect("event data is JSON")
+    }
+}
+
+/// Reads `GET /api/events` as a browser's EventSource would.
+pub struct EventReader {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl EventReader {
+    /// Opens the stream (the server has subscribed once this returns).
+    pub async fn open(app: &TestApp, client: &reqwest::Client) -> Self {
+        let response = client
+            .get(app.url("/api/events"))
+            .send()
+            .await
+            .expect("the event stream opens");
+        assert_eq!(response.status(), 200, "event stream status");
+        Self {
+            body: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped), or `None` if none comes
+    /// within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
+        use futures::StreamExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent {
+                    event: "message".into(),
+                    id: None,
+                    data: String::new(),
+                };
+                let mut has_data = false;
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event:") {
+                        event.event = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("id:") {
+                        event.id = Some(value.trim().to_owned());
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        event
+                            .data
+                            .push_str(value.strip_prefix(' ').unwrap_or(value));
+                        has_data = true;
+                    }
+                }
+                if has_data {
+                    return Some(event);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(
+                &chunk.expect("the stream stays readable"),
+            ));
+        }
+    }
+
+    /// The next event, which must come within five seconds.
+    pub async fn next(&mut self) -> SseEvent {
+        self.next_within(Duration::from_secs(5))
+            .await
+            .expect("an event within 5 s")
+    }
+
+    /// The next event named `name`, skipping others, within five seconds.
+    pub async fn next_named(&mut self, name: &str) -> SseEvent {
+        loop {
+            let event = self.next().await;
+            if event.event == name {
+                return event;
+            }
+        }
+    }
 }

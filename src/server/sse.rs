@@ -1,0 +1,172 @@
+//! `GET /api/events`: one server-sent-event stream per browser tab,
+//! carrying the events of every room the user belongs to and the user's
+//! personal events.
+//!
+//! Each stream is a small task that listens to the hub (never to Redis
+//! directly) and writes into a bounded queue that axum drains to the socket.
+//! A slow socket only fills its own queue: the task then waits, its hub
+//! receivers fall behind, and they lag, which the task reports to its client
+//! as `resync` for the room. No other client is slowed down.
+//!
+//! Personal control events keep the set of rooms in step with membership:
+//! `{"event":"joined","room_id":…}` adds a room (and sends `resync` for it,
+//! so the client loads its history), `{"event":"left",…}` drops it at once.
+//! Any other personal event is forwarded under its own name.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
+use futures::StreamExt;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamMap;
+
+use super::hub::{Hub, HubEvent, SubscriptionStream};
+use super::keys::Keys;
+
+/// Comments sent on an idle stream, so proxies keep it open and the
+/// browser notices a dead one.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Events queued for one client before its task waits (and its hub
+/// receivers start to lag).
+const QUEUE: usize = 64;
+
+/// A personal event, as published on `{p}user:{id}:events`.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct PersonalEvent {
+    /// `joined` and `left` are control events; others are forwarded.
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_id: Option<String>,
+    /// The forwarded event's data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+pub type EventStream = Sse<KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>>;
+
+/// Opens the stream: subscribes (confirmed by Redis) before answering, so
+/// the client can catch up from history as soon as it sees the stream open.
+pub async fn open(
+    hub: &Hub,
+    keys: &Keys,
+    shutdown: watch::Receiver<bool>,
+    user_id: &str,
+    room_ids: Vec<String>,
+) -> EventStream {
+    let personal = hub
+        .subscribe(&keys.user_events(user_id))
+        .await
+        .into_stream();
+    let subscriptions = futures::future::join_all(
+        room_ids
+            .iter()
+            .map(|room_id| hub.subscribe_stream(keys.room_events(room_id))),
+    )
+    .await;
+    let rooms: StreamMap<String, SubscriptionStream> =
+        room_ids.into_iter().zip(subscriptions).collect();
+    let (queue, drain) = mpsc::channel(QUEUE);
+    tokio::spawn(forward(
+        Forwarder {
+            hub: hub.clone(),
+            keys: keys.clone(),
+            queue,
+        },
+        personal,
+        rooms,
+        shutdown,
+    ));
+    Sse::new(ReceiverStream::new(drain)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+struct Forwarder {
+    hub: Hub,
+    keys: Keys,
+    queue: mpsc::Sender<Result<Event, Infallible>>,
+}
+
+impl Forwarder {
+    /// Queues an event; false once the client is gone.
+    async fn send(&self, event: Event) -> bool {
+        self.queue.send(Ok(event)).await.is_ok()
+    }
+
+    async fn resync(&self, room_id: &str) -> bool {
+        let data = serde_json::json!({ "room_id": room_id }).to_string();
+        self.send(Event::default().event("resync").data(data)).await
+    }
+}
+
+async fn forward(
+    out: Forwarder,
+    mut personal: SubscriptionStream,
+    mut rooms: StreamMap<String, SubscriptionStream>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let alive = tokio::select! {
+            () = out.queue.closed() => false,
+            _ = shutdown.changed() => false,
+            Some((room_id, item)) = rooms.next() => match item {
+                Ok(HubEvent::Published(published)) => {
+                    let mut event = Event::default().event("message").data(&published.json);
+                    if let Some(id) = &published.id {
+                        event = event.id(id);
+                    }
+                    out.send(event).await
+                }
+                // Lagged behind, or the hub lost Pub/Sub for a while.
+                Ok(HubEvent::Resync) | Err(_) => out.resync(&room_id).await,
+            },
+            item = personal.next() => match item {
+                Some(Ok(HubEvent::Published(published))) => {
+                    personal_event(&out, &mut rooms, &published.json).await
+                }
+                Some(Ok(HubEvent::Resync) | Err(_)) => {
+                    let mut alive = true;
+                    for room_id in rooms.keys() {
+                        alive = alive && out.resync(room_id).await;
+                    }
+                    alive
+                }
+                None => false,
+            },
+        };
+        if !alive {
+            return;
+        }
+    }
+}
+
+async fn personal_event(
+    out: &Forwarder,
+    rooms: &mut StreamMap<String, SubscriptionStream>,
+    json: &str,
+) -> bool {
+    let Ok(event) = serde_json::from_str::<PersonalEvent>(json) else {
+        tracing::warn!("dropped a malformed personal event");
+        return true;
+    };
+    match (event.event.as_str(), event.room_id) {
+        ("joined", Some(room_id)) => {
+            if !rooms.contains_key(&room_id) {
+                let subscription = out
+                    .hub
+                    .subscribe_stream(out.keys.room_events(&room_id))
+                    .await;
+                rooms.insert(room_id.clone(), subscription);
+            }
+            out.resync(&room_id).await
+        }
+        ("left", Some(room_id)) => {
+            rooms.remove(&room_id);
+            true
+        }
+        (name, _) => {
+            let data = event.data.unwrap_or(serde_json::Value::Null).to_string();
+            out.send(Event::default().event(name).data(data)).await
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Live delivery: the event stream, the hub and Pub/Sub, against a real Redis.
+
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{EventReader, RedisServer, TestApp};
+
+async fn person(app: &TestApp, handle: &str) -> reqwest::Client {
+    let client = TestApp::client();
+    let response = app
+        .register(&client, &format!("{handle}@example.com"), handle)
+        .await;
+    assert_eq!(response.status(), 200);
+    client
+}
+
+async fn ok_json(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn public_room(
+    app: &TestApp,
+    owner: &reqwest::Client,
+    members: &[&reqwest::Client],
+) -> String {
+    let room = ok_json(
+        app.call(
+            owner,
+            "create_room",
+            &[("name", "general"), ("private", "false")],
+        )
+        .await,
+    )
+    .await;
+    let id = room["id"].as_str().unwrap().to_owned();
+    for member in members {
+        ok_json(app.call(member, "join_room", &[("room_id", &id)]).await).await;
+    }
+    id
+}
+
+async fn send(app: &TestApp, client: &reqwest::Client, room: &str, body: &str) -> Value {
+    let cmid = uuid::Uuid::new_v4().to_string();
+    ok_json(
+        app.call(
+            client,
+            "send_message",
+            &[("room_id", room), ("body", body), ("client_msg_id", &cmid)],
+        )
+        .await,
+    )
+    .await
+}
+
+async fn pubsub_clients(redis: &RedisServer) -> usize {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    list.lines().count()
+}
+
+/// Waits until a Pub/Sub connection is subscribed again after a kill.
+async fn wait_for_resubscription(redis: &RedisServer) {
+    for _ in 0..50 {
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async(&mut redis.connection().await)
+            .await
+            .unwrap();
+        if list.lines().any(|line| !line.contains(" sub=0 ")) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the hub did not resubscribe within 5 s");
+}
+
+#[tokio::test]
+async fn the_event_stream_needs_a_signed_in_user() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let response = TestApp::client()
+        .get(app.url("/api/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn messages_reach_another_members_stream_in_order_with_their_ids() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let room = public_room(&app, &ann, &[&bob]).await;
+    let mut events = EventReader::open(&app, &bob).await;
+
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        sent.push(send(&app, &ann, &room, &format!("<i>m{i}</i>")).await);
+    }
+    for message in &sent {
+        let event = events.next_named("message").await;
+        assert_eq!(
+            event.id.as_deref(),
+            message["id"].as_str(),
+            "the SSE id is the message id"
+        );
+        assert_eq!(
+            &event.json(),
+            message,
+            "the event is the Message the sender got back"
+        );
+    }
+}
+
+#[tokio::test]
+async fn leaving_a_room_stops_its_events_at_once() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let general = public_room(&app, &ann, &[&bob]).await;
+    let other = public_room(&app, &ann, &[&bob]).await;
+    let mut events = EventReader::open(&app, &bob).await;
+
+    ok_json(app.call(&bob, "leave_room", &[("room_id", &general)]).await).await;
+    // The control event is processed before anything published after it.
+    send(&app, &ann, &general, "after bob left").await;
+    let still_there = send(&app, &ann, &other, "in the other room").await;
+
+    let event = events.next_named("message").await;
+    assert_eq!(
+        event.json(),
+        still_there,
+        "only the other room's message arrives"
+    );
+}
+
+#[tokio::test]
+async fn joining_a_room_adds_it_to_open_streams() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let room = public_room(&app, &ann, &[]).await;
+    let mut events = EventReader::open(&app, &bob).await;
+
+    ok_json(app.call(&bob, "join_room", &[("room_id", &room)]).await).await;
+    let resync = events.next_named("resync").await;
+    assert_eq!(
+        resync.json()["room_id"],
+        room.as_str(),
+        "the client is told to load the room"
+    );
+    let message = send(&app, &ann, &room, "welcome").await;
+    assert_eq!(events.next_named("message").await.json(), message);
+}
+
+#[tokio::test]
+async fn a_stream_never_carries_a_room_the_user_is_not_in() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let eve = person(&app, "eve").await;
+    let room = public_room(&app, &ann, &[]).await;
+    let mut events = EventReader::open(&app, &eve).await;
+    send(&app, &ann, &room, "not for eve").await;
+    assert_eq!(events.next_within(Duration::from_millis(500)).await, None);
+}
+
+#[tokio::test]
+async fn a_message_sent_through_one_server_reaches_a_stream_on_another() {
+    let redis = RedisServer::start().await;
+    let first = TestApp::spawn(&redis).await;
+    let mut settings = support::test_settings(&redis);
+    settings.redis.key_prefix = first.settings.redis.key_prefix.clone();
+    let second = TestApp::spawn_with(settings).await;
+    let ann = person(&first, "ann").await;
+    let bob = person(&first, "bob").await;
+    let room = public_room(&first, &ann, &[&bob]).await;
+
+    // The session cookie works on either server: sessions live in Redis.
+    let mut events = EventReader::open(&second, &bob).await;
+    let message = send(&first, &ann, &room, "across servers").await;
+    assert_eq!(events.next_named("message").await.json(), message);
+}
+
+#[tokio::test]
+async fn a_process_holds_one_pubsub_connection_whatever_the_number_of_streams() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = public_room(&app, &ann, &[]).await;
+    let mut streams = Vec::new();
+    for i in 0..5 {
+        let user = person(&app, &format!("user{i}")).await;
+        ok_json(app.call(&user, "join_room", &[("room_id", &room)]).await).await;
+        streams.push(EventReader::open(&app, &user).await);
+        streams.push(EventReader::open(&app, &user).await);
+    }
+    assert_eq!(pubsub_clients(&redis).await, 1);
+
+    let message = send(&app, &ann, &room, "to all ten tabs").await;
+    for stream in &mut streams {
+        assert_eq!(stream.next_named("message").await.json(), message);
+    }
+}
+
+#[tokio::test]
+async fn after_the_pubsub_connection_drops_streams_resync_and_nothing_is_missed() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let room = public_room(&app, &ann, &[&bob]).await;
+    let mut events = EventReader::open(&app, &bob).await;
+    let before = send(&app, &ann, &room, "before the drop").await;
+    assert_eq!(events.next_named("message").await.json(), before);
+
+    let _: () = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
+    // Sent while the hub is reconnecting: Pub/Sub loses it, the stream keeps it.
+    let during = send(&app, &ann, &room, "during the drop").await;
+
+    // The hub reconnects and resubscribes; the client hears `resync` (on the
+    // drop and again once live), and on each it catches up from its last id.
+    wait_for_resubscription(&redis).await;
+    let mut resyncs = 0;
+    while let Some(event) = events.next_within(Duration::from_millis(300)).await {
+        if event.event == "message" {
+            // Only if the hub was back before the send; then it came live.
+            assert_eq!(event.json(), during);
+            continue;
+        }
+        assert_eq!(event.event, "resync", "{event:?}");
+        assert_eq!(event.json()["room_id"], room.as_str());
+        resyncs += 1;
+    }
+    assert!(resyncs >= 1);
+    let caught_up = ok_json(
+        app.call(
+            &bob,
+            "history",
+            &[
+                ("room_id", &room),
+                ("after", before["id"].as_str().unwrap()),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(caught_up.as_array().unwrap(), &vec![during]);
+
+    let after = send(&app, &ann, &room, "after the drop").await;
+    assert_eq!(events.next_named("message").await.json(), after);
+    assert_eq!(
+        pubsub_clients(&redis).await,
+        1,
+        "exactly one connection again"
+    );
+}
