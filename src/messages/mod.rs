@@ -9,6 +9,7 @@
 //! and on the server [`unread::counts`] for the room list.
 
 pub mod api;
+pub mod components;
 pub mod model;
 
 #[cfg(feature = "ssr")]

@@ -119,6 +119,29 @@ impl Ord for MessageId {
     }
 }
 
+/// Adds `incoming` messages to a room's list, which stays sorted by id and
+/// holds each id once, however often or in whatever order a message
+/// arrives (live event, send answer, catch-up page). Returns whether the
+/// list changed.
+pub fn merge_messages(
+    list: &mut Vec<Message>,
+    incoming: impl IntoIterator<Item = Message>,
+) -> bool {
+    let key = |message: &Message| MessageId::parse(&message.id, "id").ok();
+    let mut changed = false;
+    for message in incoming {
+        let id = key(&message);
+        match list.binary_search_by(|probe| key(probe).cmp(&id)) {
+            Ok(_) => {}
+            Err(at) => {
+                list.insert(at, message);
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
 /// How many messages one `history` call returns: default 50, at most 100.
 pub fn history_limit(requested: Option<u32>) -> Result<usize, AppError> {
     match requested {
@@ -180,6 +203,42 @@ mod tests {
             let err = MessageId::parse(bad, "before").unwrap_err();
             assert!(err.to_string().starts_with("before"), "{bad}: {err}");
         }
+    }
+
+    fn message(id: &str) -> Message {
+        Message {
+            id: id.into(),
+            room_id: "r".into(),
+            author: User {
+                id: "u".into(),
+                email: None,
+                handle: "ann".into(),
+                display_name: "Ann".into(),
+            },
+            body: id.into(),
+            sent_at: 0,
+            client_msg_id: id.into(),
+        }
+    }
+
+    fn ids(list: &[Message]) -> Vec<&str> {
+        list.iter().map(|m| m.id.as_str()).collect()
+    }
+
+    #[test]
+    fn merging_keeps_messages_in_id_order_and_each_once() {
+        let mut list = vec![message("1-0"), message("3-0")];
+        assert!(merge_messages(
+            &mut list,
+            [message("2-0"), message("3-0"), message("10-0")]
+        ));
+        assert_eq!(ids(&list), ["1-0", "2-0", "3-0", "10-0"]);
+        assert!(
+            !merge_messages(&mut list, [message("2-0")]),
+            "a duplicate changes nothing"
+        );
+        assert!(merge_messages(&mut list, [message("3-1")]));
+        assert_eq!(ids(&list), ["1-0", "2-0", "3-0", "3-1", "10-0"]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! with.
 
 pub mod api;
+pub mod components;
 pub mod model;
 
 #[cfg(feature = "ssr")]

@@ -1,13 +1,28 @@
-//! The signed-in home: a three-pane chat layout (rooms, conversation,
-//! members) that collapses to one column on a phone.
+//! The signed-in home: the three-pane chat (rooms, conversation, members)
+//! that folds to one column on a phone, kept live by the event stream.
+//!
+//! The life of a message on this side: the event stream delivers it (or
+//! the send answer does, or a catch-up page does); [`merge_messages`] puts it
+//! in place by id, once. Whenever the stream (re)opens, or the server says
+//! `resync`, the open room catches up with `history(after = last id)`.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::components::Redirect;
+use leptos_router::hooks::use_params_map;
 
+use super::live::{self, LiveEvent};
 use crate::auth::components::Auth;
 use crate::auth::User;
+use crate::messages::api::{history, mark_room_read};
+use crate::messages::components::{RoomView, PAGE};
+use crate::messages::model::merge_messages;
+use crate::messages::Message;
+use crate::rooms::api::rooms;
+use crate::rooms::components::RoomsSidebar;
 
-/// `/`: the chat for a signed-in user; everyone else goes to sign in.
+/// `/` and `/rooms/:id`: the chat for a signed-in user; everyone else goes
+/// to sign in.
 #[component]
 pub fn HomePage() -> impl IntoView {
     let auth = Auth::expect();
@@ -31,22 +46,130 @@ pub fn HomePage() -> impl IntoView {
 
 #[component]
 fn ChatLayout(user: User) -> impl IntoView {
+    let params = use_params_map();
+    let current = Memo::new(move |_| params.with(|p| p.get("id")));
+    let version = RwSignal::new(0u32);
+    let room_list = Resource::new(move || version.get(), |_| rooms());
+    let refresh = Callback::new(move |()| version.update(|v| *v += 1));
+    let messages = RwSignal::new(Vec::<Message>::new());
+    let older = RwSignal::new(false);
+    let live = RwSignal::new(false);
+
+    // Catch the open room up from its last known id (or load its newest
+    // page), then mark what is shown as read.
+    let catch_up = move |room_id: String| {
+        spawn_local(async move {
+            let last = messages.with_untracked(|list| list.last().map(|m| m.id.clone()));
+            let fresh = last.is_none();
+            if let Ok(page) = history(
+                room_id.clone(),
+                None,
+                last,
+                Some(if fresh { PAGE } else { 100 }),
+            )
+            .await
+            {
+                if current.get_untracked().as_deref() != Some(room_id.as_str()) {
+                    return;
+                }
+                if fresh {
+                    older.set(page.len() == PAGE as usize);
+                }
+                messages.update(|list| {
+                    merge_messages(list, page);
+                });
+                if let Some(up_to) =
+                    messages.with_untracked(|list| list.last().map(|m| m.id.clone()))
+                {
+                    let _ = mark_room_read(room_id, up_to).await;
+                    refresh.run(());
+                }
+            }
+        });
+    };
+
+    // A new room: start from its newest page.
+    Effect::new(move |_| {
+        let room = current.get();
+        messages.set(Vec::new());
+        older.set(false);
+        if let Some(room) = room {
+            catch_up(room);
+        }
+    });
+
+    // The event stream, for as long as this page is open (browser only:
+    // effects do not run on the server).
+    Effect::new(move |_| {
+        let connection = live::connect(move |event| match event {
+            LiveEvent::Opened => {
+                live.set(true);
+                refresh.run(());
+                if let Some(room) = current.get_untracked() {
+                    catch_up(room);
+                }
+            }
+            LiveEvent::Lost => live.set(false),
+            LiveEvent::Message(message) => {
+                if current.get_untracked().as_deref() == Some(message.room_id.as_str()) {
+                    let room_id = message.room_id.clone();
+                    let up_to = message.id.clone();
+                    messages.update(|list| {
+                        merge_messages(list, [message]);
+                    });
+                    spawn_local(async move {
+                        let _ = mark_room_read(room_id, up_to).await;
+                    });
+                } else {
+                    refresh.run(());
+                }
+            }
+            LiveEvent::Resync(room_id) => {
+                refresh.run(());
+                if current.get_untracked().as_deref() == Some(room_id.as_str()) {
+                    catch_up(room_id);
+                }
+            }
+        });
+        // The connection is browser-only (not Send); the stored value holds
+        // it in this thread and dropping it closes the stream.
+        let connection = StoredValue::new_local(connection);
+        on_cleanup(move || connection.update_value(|open| drop(open.take())));
+    });
+
+    let open_room = move || {
+        let id = current.get()?;
+        let list = room_list.get()?.ok()?;
+        list.joined
+            .into_iter()
+            .find(|joined| joined.room.id == id)
+            .map(|joined| joined.room)
+    };
+
     view! {
         <div class="chat">
-            <nav class="pane pane-rooms" aria-label="Rooms">
-                <h2 class="pane-title">"Rooms"</h2>
-                <p class="muted">"No rooms yet."</p>
-            </nav>
-            <section class="pane pane-conversation" aria-label="Conversation">
-                <div class="empty-state">
-                    <h1>"Welcome, " {user.display_name}</h1>
-                    <p class="muted">
-                        "Pick a room on the left, or create one, to start talking."
-                    </p>
-                </div>
-            </section>
+            <RoomsSidebar rooms=room_list current=current.into() refresh />
+            <Transition>
+                {move || match open_room() {
+                    Some(room) => view! { <RoomView room messages older /> }.into_any(),
+                    None => {
+                        view! {
+                            <section class="pane pane-conversation" aria-label="Conversation">
+                                <div class="empty-state">
+                                    <h1>"Welcome, " {user.display_name.clone()}</h1>
+                                    <p class="muted">"Pick a room on the left, or create one, to start talking."</p>
+                                </div>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                }}
+            </Transition>
             <aside class="pane pane-members" aria-label="Members">
                 <h2 class="pane-title">"Members"</h2>
+                <p role="status" class="live-status" class:live=move || live.get()>
+                    {move || if live.get() { "Live" } else { "Reconnecting…" }}
+                </p>
             </aside>
         </div>
     }

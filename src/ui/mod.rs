@@ -2,3 +2,5 @@
 //! chat layout the features fill in.
 
 pub mod chat;
+pub mod live;
+pub mod time;

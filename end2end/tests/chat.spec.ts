@@ -1,0 +1,104 @@
+import { expect, test, type Browser, type Page } from "@playwright/test";
+import { newPerson, signUp, type Person } from "./helpers";
+
+/** A signed-in person in a browser context of their own. */
+async function personIn(browser: Browser, name: string): Promise<{ page: Page; person: Person }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const person = newPerson(name);
+  await signUp(page, person);
+  await expect(page.getByRole("status")).toHaveText("Live");
+  return { page, person };
+}
+
+async function createRoom(page: Page, name: string) {
+  await page.getByRole("button", { name: "New room" }).click();
+  await page.getByLabel("Room name").fill(name);
+  await page.getByRole("button", { name: "Create room" }).click();
+  await expect(page.getByRole("navigation", { name: "Rooms" }).getByRole("link", { name })).toBeVisible();
+  await expect(page.getByRole("textbox", { name: "Message" })).toBeVisible();
+}
+
+async function joinRoom(page: Page, name: string) {
+  await page.getByRole("button", { name: "Browse rooms" }).click();
+  await page.getByRole("listitem").filter({ hasText: name }).getByRole("button", { name: "Join" }).click();
+  await expect(page.getByRole("textbox", { name: "Message" })).toBeVisible();
+}
+
+async function send(page: Page, text: string) {
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill(text);
+  await box.press("Enter");
+}
+
+function log(page: Page) {
+  return page.getByRole("log", { name: "Messages" });
+}
+
+function uniqueRoom(prefix: string) {
+  return `${prefix} ${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
+
+test("a message sent by one person appears for another without reload", async ({ browser }) => {
+  const ann = await personIn(browser, "Ann");
+  const bob = await personIn(browser, "Bob");
+  const room = uniqueRoom("Lobby");
+  await createRoom(ann.page, room);
+  await joinRoom(bob.page, room);
+
+  await send(ann.page, "Hello from Ann");
+
+  const message = log(bob.page).getByRole("article").filter({ hasText: "Hello from Ann" });
+  await expect(message).toHaveCount(1);
+  await expect(message).toContainText(ann.person.displayName);
+  await expect(log(ann.page).getByRole("article").filter({ hasText: "Hello from Ann" })).toHaveCount(1);
+});
+
+test("a person who was offline sees every missed message exactly once, and again after reload", async ({
+  browser,
+}) => {
+  const ann = await personIn(browser, "Ann");
+  const bob = await personIn(browser, "Bob");
+  const room = uniqueRoom("Offline");
+  await createRoom(ann.page, room);
+  await joinRoom(bob.page, room);
+  await send(ann.page, "before");
+  await expect(log(bob.page).getByRole("article").filter({ hasText: "before" })).toHaveCount(1);
+
+  await bob.page.context().setOffline(true);
+  await expect(bob.page.getByRole("status")).toHaveText("Reconnecting…");
+  for (const text of ["missed one", "missed two", "missed three"]) {
+    await send(ann.page, text);
+  }
+  await expect(log(ann.page).getByRole("article").filter({ hasText: "missed three" })).toHaveCount(1);
+  await bob.page.context().setOffline(false);
+
+  await expect(bob.page.getByRole("status")).toHaveText("Live", { timeout: 20_000 });
+  for (const text of ["missed one", "missed two", "missed three"]) {
+    await expect(log(bob.page).getByRole("article").filter({ hasText: text })).toHaveCount(1);
+  }
+  const order = await log(bob.page).getByRole("article").locator(".body").allTextContents();
+  expect(order).toEqual(["before", "missed one", "missed two", "missed three"]);
+
+  await bob.page.reload();
+  await expect(log(bob.page).getByRole("article")).toHaveCount(4);
+});
+
+test("markup in a message is shown as text and never runs", async ({ browser }) => {
+  const ann = await personIn(browser, "Ann");
+  let dialogs = 0;
+  ann.page.on("dialog", async (dialog) => {
+    dialogs += 1;
+    await dialog.dismiss();
+  });
+  await createRoom(ann.page, uniqueRoom("XSS"));
+
+  const attack = "<img src=x onerror=alert(1)>";
+  await send(ann.page, attack);
+
+  await expect(log(ann.page).getByRole("article").filter({ hasText: attack })).toHaveCount(1);
+  await expect(log(ann.page).locator("img")).toHaveCount(0);
+  await ann.page.reload();
+  await expect(log(ann.page).getByRole("article").filter({ hasText: attack })).toHaveCount(1);
+  expect(dialogs).toBe(0);
+});

@@ -1,0 +1,196 @@
+//! The "Rooms" sidebar: joined rooms with unread badges, "New room" and
+//! "Browse rooms".
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+use super::api::{create_room, join_room};
+use super::model::RoomList;
+use crate::error::AppError;
+
+/// The sidebar. `rooms` is the latest `rooms()` answer; `refresh` asks
+/// for a new one.
+#[component]
+pub fn RoomsSidebar(
+    rooms: Resource<Result<RoomList, AppError>>,
+    current: Signal<Option<String>>,
+    refresh: Callback<()>,
+) -> impl IntoView {
+    let (panel, set_panel) = signal(Panel::None);
+    let toggle = move |which: Panel| {
+        set_panel.update(|open| *open = if *open == which { Panel::None } else { which })
+    };
+    view! {
+        <nav class="pane pane-rooms" aria-label="Rooms">
+            <h2 class="pane-title">"Rooms"</h2>
+            <Transition>
+                {move || {
+                    rooms
+                        .get()
+                        .map(|list| match list {
+                            Ok(list) => {
+                                view! {
+                                    <ul class="room-list">
+                                        {list
+                                            .joined
+                                            .into_iter()
+                                            .map(|joined| {
+                                                let id = joined.room.id.clone();
+                                                let active = Signal::derive(move || current.get().as_deref() == Some(id.as_str()));
+                                                view! {
+                                                    <li>
+                                                        <A
+                                                            href=format!("/rooms/{}", joined.room.id)
+                                                            attr:class=move || if active.get() { "room-link active" } else { "room-link" }
+                                                        >
+                                                            <span class="room-name">{joined.room.name}</span>
+                                                            {(joined.unread > 0 && !active.get_untracked())
+                                                                .then(|| view! { <span class="badge">{joined.unread}</span> })}
+                                                        </A>
+                                                    </li>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                }
+                                    .into_any()
+                            }
+                            Err(err) => view! { <p role="alert">{err.to_string()}</p> }.into_any(),
+                        })
+                }}
+            </Transition>
+            <div class="room-actions">
+                <button type="button" class="button-secondary" on:click=move |_| toggle(Panel::Create)>
+                    "New room"
+                </button>
+                <button
+                    type="button"
+                    class="button-secondary"
+                    on:click=move |_| {
+                        // The directory changes as others create rooms: load it afresh.
+                        refresh.run(());
+                        toggle(Panel::Browse);
+                    }
+                >
+                    "Browse rooms"
+                </button>
+            </div>
+            {move || match panel.get() {
+                Panel::Create => {
+                    view! { <NewRoomForm refresh on_done=Callback::new(move |()| set_panel.set(Panel::None)) /> }
+                        .into_any()
+                }
+                Panel::Browse => {
+                    view! { <BrowseRooms rooms refresh on_done=Callback::new(move |()| set_panel.set(Panel::None)) /> }
+                        .into_any()
+                }
+                Panel::None => ().into_any(),
+            }}
+        </nav>
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Panel {
+    None,
+    Create,
+    Browse,
+}
+
+#[component]
+fn NewRoomForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let private = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match create_room(name.get_untracked(), private.get_untracked()).await {
+                Ok(room) => {
+                    refresh.run(());
+                    on_done.run(());
+                    navigate(&format!("/rooms/{}", room.id), Default::default());
+                }
+                Err(err) => error.set(Some(err.to_string())),
+            }
+        });
+    };
+    view! {
+        <form class="stack panel" on:submit=submit>
+            <label for="new-room-name">"Room name"</label>
+            <input id="new-room-name" type="text" required maxlength="80" bind:value=name />
+            <label class="checkbox">
+                <input type="checkbox" bind:checked=private />
+                "Private"
+            </label>
+            {move || error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
+            <button type="submit" class="button-primary">
+                "Create room"
+            </button>
+        </form>
+    }
+}
+
+#[component]
+fn BrowseRooms(
+    rooms: Resource<Result<RoomList, AppError>>,
+    refresh: Callback<()>,
+    on_done: Callback<()>,
+) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let navigate = use_navigate();
+    let join = move |room_id: String| {
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match join_room(room_id).await {
+                Ok(room) => {
+                    refresh.run(());
+                    on_done.run(());
+                    navigate(&format!("/rooms/{}", room.id), Default::default());
+                }
+                Err(err) => error.set(Some(err.to_string())),
+            }
+        });
+    };
+    view! {
+        <section class="panel" aria-label="Public rooms">
+            {move || error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
+            {move || {
+                rooms
+                    .get()
+                    .and_then(Result::ok)
+                    .map(|list| {
+                        let joined: Vec<String> = list.joined.iter().map(|j| j.room.id.clone()).collect();
+                        let open: Vec<_> = list.public.into_iter().filter(|room| !joined.contains(&room.id)).collect();
+                        if open.is_empty() {
+                            return view! { <p class="muted">"No other public rooms yet."</p> }.into_any();
+                        }
+                        view! {
+                            <ul class="directory">
+                                {open
+                                    .into_iter()
+                                    .map(|room| {
+                                        let join = join.clone();
+                                        let id = room.id.clone();
+                                        view! {
+                                            <li>
+                                                <span class="room-name">{room.name}</span>
+                                                <button type="button" class="button-secondary" on:click=move |_| join(id.clone())>
+                                                    "Join"
+                                                </button>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        }
+                            .into_any()
+                    })
+            }}
+        </section>
+    }
+}
