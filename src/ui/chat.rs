@@ -100,41 +100,55 @@ fn ChatLayout(user: User) -> impl IntoView {
 
     // The event stream, for as long as this page is open (browser only:
     // effects do not run on the server).
+    let on_event = move |event| match event {
+        LiveEvent::Opened => {
+            live.set(true);
+            refresh.run(());
+            if let Some(room) = current.get_untracked() {
+                catch_up(room);
+            }
+        }
+        LiveEvent::Lost => live.set(false),
+        LiveEvent::Message(message) => {
+            if current.get_untracked().as_deref() == Some(message.room_id.as_str()) {
+                let room_id = message.room_id.clone();
+                let up_to = message.id.clone();
+                messages.update(|list| {
+                    merge_messages(list, [message]);
+                });
+                spawn_local(async move {
+                    let _ = mark_room_read(room_id, up_to).await;
+                });
+            } else {
+                refresh.run(());
+            }
+        }
+        LiveEvent::Resync(room_id) => {
+            refresh.run(());
+            if current.get_untracked().as_deref() == Some(room_id.as_str()) {
+                catch_up(room_id);
+            }
+        }
+    };
     Effect::new(move |_| {
-        let connection = live::connect(move |event| match event {
-            LiveEvent::Opened => {
-                live.set(true);
-                refresh.run(());
-                if let Some(room) = current.get_untracked() {
-                    catch_up(room);
-                }
-            }
-            LiveEvent::Lost => live.set(false),
-            LiveEvent::Message(message) => {
-                if current.get_untracked().as_deref() == Some(message.room_id.as_str()) {
-                    let room_id = message.room_id.clone();
-                    let up_to = message.id.clone();
-                    messages.update(|list| {
-                        merge_messages(list, [message]);
-                    });
-                    spawn_local(async move {
-                        let _ = mark_room_read(room_id, up_to).await;
-                    });
-                } else {
-                    refresh.run(());
-                }
-            }
-            LiveEvent::Resync(room_id) => {
-                refresh.run(());
-                if current.get_untracked().as_deref() == Some(room_id.as_str()) {
-                    catch_up(room_id);
-                }
-            }
+        // The connection is browser-only (not Send); the stored value keeps
+        // it on this thread, and dropping it closes the stream.
+        let connection = StoredValue::new_local(live::connect(on_event));
+        // When the device goes offline the open stream may linger without
+        // delivering; close it, and open a fresh one (which catches up) when
+        // the network is back.
+        let offline = window_event_listener(leptos::ev::offline, move |_| {
+            connection.update_value(|open| drop(open.take()));
+            live.set(false);
         });
-        // The connection is browser-only (not Send); the stored value holds
-        // it in this thread and dropping it closes the stream.
-        let connection = StoredValue::new_local(connection);
-        on_cleanup(move || connection.update_value(|open| drop(open.take())));
+        let online = window_event_listener(leptos::ev::online, move |_| {
+            connection.update_value(|open| *open = live::connect(on_event));
+        });
+        on_cleanup(move || {
+            offline.remove();
+            online.remove();
+            connection.update_value(|open| drop(open.take()));
+        });
     });
 
     let open_room = move || {
