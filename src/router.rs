@@ -138,12 +138,13 @@ async fn events(State(state): State<AppState>, session: Session) -> Result<Event
     let user_id = crate::auth::session::user_id(&state, &session)
         .await?
         .ok_or_else(AppError::not_signed_in)?;
+    let personal = sse::subscribe_personal(&state.hub, &state.keys, &user_id).await;
     let room_ids = crate::rooms::access::joined_room_ids(&state, &user_id).await?;
     Ok(sse::open(
         &state.hub,
         &state.keys,
         state.shutdown_signal(),
-        &user_id,
+        personal,
         room_ids,
     )
     .await)

@@ -226,6 +226,79 @@ async fn messages_older_than_the_retention_are_trimmed() {
 }
 
 #[tokio::test]
+async fn a_busy_room_drops_exactly_the_messages_older_than_the_retention() {
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    settings.messages.retention_secs = 2;
+    let app = TestApp::spawn_with(settings).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    // Each send renews the key's TTL, so only MINID trimming can drop "old".
+    ok_json(send(&app, &ann, &room, "old", "c1").await).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    ok_json(send(&app, &ann, &room, "middle", "c2").await).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    ok_json(send(&app, &ann, &room, "new", "c3").await).await;
+    assert_eq!(
+        bodies(&history(&app, &ann, &room, &[]).await),
+        ["middle", "new"]
+    );
+}
+
+#[tokio::test]
+async fn ids_beyond_either_end_are_answered_not_refused() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    ok_json(send(&app, &ann, &room, "only", "c1").await).await;
+    let max = "18446744073709551615-18446744073709551615";
+    assert!(history(&app, &ann, &room, &[("before", "0-0")])
+        .await
+        .is_empty());
+    assert!(history(&app, &ann, &room, &[("after", max)])
+        .await
+        .is_empty());
+    assert!(
+        history(&app, &ann, &room, &[("after", "0-0"), ("before", "0-0")])
+            .await
+            .is_empty()
+    );
+
+    // A read position from the future is clamped to the newest message, so
+    // messages still to come count as unread.
+    ok_json(
+        app.call(
+            &ann,
+            "mark_room_read",
+            &[("room_id", &room), ("up_to", max)],
+        )
+        .await,
+    )
+    .await;
+    let bob = person(&app, "bob").await;
+    ok_json(app.call(&bob, "join_room", &[("room_id", &room)]).await).await;
+    ok_json(send(&app, &bob, &room, "later", "c2").await).await;
+    let rooms = ok_json(app.call(&ann, "rooms", &[]).await).await;
+    assert_eq!(rooms["joined"][0]["unread"], 1);
+}
+
+#[tokio::test]
+async fn one_person_cannot_claim_anothers_client_message_id() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    ok_json(app.call(&bob, "join_room", &[("room_id", &room)]).await).await;
+    let anns = ok_json(send(&app, &ann, &room, "ann's", "shared-id").await).await;
+    let bobs = ok_json(send(&app, &bob, &room, "bob's", "shared-id").await).await;
+    assert_ne!(anns["id"], bobs["id"]);
+    assert_eq!(bobs["body"], "bob's");
+    assert_eq!(history(&app, &ann, &room, &[]).await.len(), 2);
+}
+
+#[tokio::test]
 async fn rooms_keep_at_most_about_max_per_room_messages() {
     let redis = RedisServer::start().await;
     let mut settings = support::test_settings(&redis);

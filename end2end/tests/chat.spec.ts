@@ -25,10 +25,13 @@ async function joinRoom(page: Page, name: string) {
   await expect(page.getByRole("textbox", { name: "Message" })).toBeVisible();
 }
 
+/** Sends with Enter and waits until the server has acknowledged it. */
 async function send(page: Page, text: string) {
   const box = page.getByRole("textbox", { name: "Message" });
   await box.fill(text);
   await box.press("Enter");
+  await expect(box).toHaveValue("");
+  await expect(log(page).locator(".message.pending")).toHaveCount(0);
 }
 
 function log(page: Page) {

@@ -30,12 +30,15 @@ pub fn RoomView(
     room: Room,
     messages: RwSignal<Vec<Message>>,
     older: RwSignal<bool>,
+    /// The room open now: answers for a room left meanwhile are dropped.
+    current: Signal<Option<String>>,
 ) -> impl IntoView {
     let pending = RwSignal::new(Vec::<Pending>::new());
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let log = NodeRef::<Div>::new();
     let room_id = StoredValue::new(room.id.clone());
+    let still_open = move || current.try_get_untracked().flatten() == room_id.try_get_value();
 
     let send = move |item: Pending| {
         spawn_local(async move {
@@ -45,6 +48,11 @@ pub fn RoomView(
                 item.client_msg_id.clone(),
             )
             .await;
+            // The room may have been closed meanwhile: its signals are then
+            // gone or belong to another room.
+            if !still_open() {
+                return;
+            }
             match result {
                 Ok(message) => {
                     pending.update(|list| list.retain(|p| p.client_msg_id != item.client_msg_id));
@@ -85,7 +93,8 @@ pub fn RoomView(
     let load_older = move |_| {
         let first = messages.with_untracked(|list| list.first().map(|m| m.id.clone()));
         spawn_local(async move {
-            if let Ok(page) = history(room_id.get_value(), first, None, Some(PAGE)).await {
+            let page = history(room_id.get_value(), first, None, Some(PAGE)).await;
+            if let (Ok(page), true) = (page, still_open()) {
                 older.set(page.len() == PAGE as usize);
                 messages.update(|list| {
                     merge_messages(list, page);
@@ -127,9 +136,14 @@ pub fn RoomView(
                 }}
                 {move || messages.with(|list| render_messages(list))}
                 {move || {
+                    // A message that has arrived (live or as the answer) is
+                    // shown once, as itself: its pending copy is not shown.
+                    let arrived: Vec<String> = messages
+                        .with(|list| list.iter().map(|m| m.client_msg_id.clone()).collect());
                     pending
                         .get()
                         .into_iter()
+                        .filter(|item| !arrived.contains(&item.client_msg_id))
                         .map(|item| {
                             let retry = item.clone();
                             let failed = item.failed.is_some();

@@ -73,7 +73,7 @@ pub async fn send(
     let settings = &state.settings.messages;
     let (new, id): (i64, String) = SEND
         .key(keys.room_messages(room))
-        .key(keys.room_sent(room, client_msg_id.as_str()))
+        .key(keys.room_sent(room, &author.id, client_msg_id.as_str()))
         .arg(&author.id)
         .arg(body.as_str())
         .arg(client_msg_id.as_str())
@@ -128,6 +128,21 @@ pub async fn entries(
     room_id: &RoomId,
     range: Range<'_>,
 ) -> AppResult<Vec<Message>> {
+    // Exclusive bounds past either end of the id space mean "nothing"; Redis
+    // would reject them instead of answering empty.
+    let first = MessageId { millis: 0, seq: 0 };
+    let last = MessageId {
+        millis: u64::MAX,
+        seq: u64::MAX,
+    };
+    let empty = match &range {
+        Range::After { after, before, .. } => *after == last || *before == Some(first),
+        Range::Before { before, .. } => *before == first,
+        Range::Latest(_) | Range::Exactly(_) => false,
+    };
+    if empty {
+        return Ok(Vec::new());
+    }
     let key = state.keys.room_messages(room_id.as_str());
     let mut conn = state.redis();
     // `(` makes a bound exclusive (Redis 6.2+).

@@ -37,14 +37,31 @@ return 1
     )
 });
 
-/// Moves the user's read position in the room forward to `up_to`.
-/// Returns whether it moved.
+/// Moves the user's read position in the room forward to `up_to`, but
+/// never past the room's newest message (an id from the future would hide
+/// every message still to come). Returns whether it moved.
 pub async fn advance(
     state: &AppState,
     user_id: &str,
     room_id: &RoomId,
     up_to: MessageId,
 ) -> AppResult<bool> {
+    let newest: StreamRangeReply = redis::cmd("XREVRANGE")
+        .arg(state.keys.room_messages(room_id.as_str()))
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut state.redis())
+        .await?;
+    let Some(newest) = newest
+        .ids
+        .first()
+        .and_then(|entry| MessageId::parse(&entry.id, "id").ok())
+    else {
+        return Ok(false);
+    };
+    let up_to = up_to.min(newest);
     let moved: i64 = ADVANCE
         .key(state.keys.user_read(user_id))
         .arg(room_id.as_str())

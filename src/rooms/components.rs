@@ -46,8 +46,10 @@ pub fn RoomsSidebar(
                                                             attr:class=move || if active.get() { "room-link active" } else { "room-link" }
                                                         >
                                                             <span class="room-name">{joined.room.name}</span>
-                                                            {(joined.unread > 0 && !active.get_untracked())
-                                                                .then(|| view! { <span class="badge">{joined.unread}</span> })}
+                                                            {move || {
+                                                                (joined.unread > 0 && !active.get())
+                                                                    .then(|| view! { <span class="badge">{joined.unread}</span> })
+                                                            }}
                                                         </A>
                                                     </li>
                                                 }
@@ -110,12 +112,15 @@ fn NewRoomForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView {
         let navigate = navigate.clone();
         spawn_local(async move {
             match create_room(name.get_untracked(), private.get_untracked()).await {
+                // The form may be gone by now (panel closed, signed out).
                 Ok(room) => {
-                    refresh.run(());
-                    on_done.run(());
+                    let _ = refresh.try_run(());
+                    let _ = on_done.try_run(());
                     navigate(&format!("/rooms/{}", room.id), Default::default());
                 }
-                Err(err) => error.set(Some(err.to_string())),
+                Err(err) => {
+                    error.try_set(Some(err.to_string()));
+                }
             }
         });
     };
@@ -147,12 +152,15 @@ fn BrowseRooms(
         let navigate = navigate.clone();
         spawn_local(async move {
             match join_room(room_id).await {
+                // The form may be gone by now (panel closed, signed out).
                 Ok(room) => {
-                    refresh.run(());
-                    on_done.run(());
+                    let _ = refresh.try_run(());
+                    let _ = on_done.try_run(());
                     navigate(&format!("/rooms/{}", room.id), Default::default());
                 }
-                Err(err) => error.set(Some(err.to_string())),
+                Err(err) => {
+                    error.try_set(Some(err.to_string()));
+                }
             }
         });
     };

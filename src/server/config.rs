@@ -202,10 +202,14 @@ impl Settings {
                 "session.absolute_days must be at least inactivity_days and at most {MAX_SESSION_DAYS}"
             ));
         }
-        if self.messages.retention_secs == 0 || self.messages.max_per_room == 0 {
-            return Err(
-                "messages.retention_secs and messages.max_per_room must be at least 1".into(),
-            );
+        let max_retention = u64::from(MAX_SESSION_DAYS) * 86_400;
+        if !(1..=max_retention).contains(&self.messages.retention_secs) {
+            return Err(format!(
+                "messages.retention_secs must be 1 to {max_retention} (ten years)"
+            ));
+        }
+        if self.messages.max_per_room == 0 {
+            return Err("messages.max_per_room must be at least 1".into());
         }
         if self.auth.max_concurrent_hashes == 0 {
             return Err("auth.max_concurrent_hashes must be at least 1".into());

@@ -15,7 +15,7 @@
 //! behind: a `broadcast` receiver that lags loses its oldest events and is
 //! told so, and the event stream turns that into a `resync` for its client.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -90,33 +90,37 @@ impl Hub {
     /// follows the reconnection), so the caller may then read what it missed
     /// from the stream without a gap.
     pub async fn subscribe(&self, channel: &str) -> Subscription {
-        let (receiver, first) = {
+        let receiver = {
             let mut channels = self.channels();
             match channels.get(channel) {
-                Some(sender) => (sender.subscribe(), false),
+                Some(sender) => sender.subscribe(),
                 None => {
                     let (sender, receiver) = broadcast::channel(CHANNEL_CAPACITY);
                     channels.insert(channel.to_owned(), sender);
-                    (receiver, true)
+                    receiver
                 }
             }
         };
-        if first {
-            let (ack, confirmed) = oneshot::channel();
-            if self
-                .inner
-                .commands
-                .send(Command::Subscribe(channel.to_owned(), ack))
-                .is_ok()
-            {
-                let _ = tokio::time::timeout(SUBSCRIBE_TIMEOUT, confirmed).await;
-            }
-        }
-        Subscription {
+        // The guard exists before the first await: if this future is
+        // dropped while waiting, its Drop still releases the channel.
+        let subscription = Subscription {
             channel: channel.to_owned(),
             receiver: Some(receiver),
             hub: self.clone(),
+        };
+        // Every subscriber waits for the confirmation, not only the first:
+        // the supervisor answers in order, so this answer comes after Redis
+        // confirmed the channel (at once if it already had).
+        let (ack, confirmed) = oneshot::channel();
+        if self
+            .inner
+            .commands
+            .send(Command::Subscribe(channel.to_owned(), ack))
+            .is_ok()
+        {
+            let _ = tokio::time::timeout(SUBSCRIBE_TIMEOUT, confirmed).await;
         }
+        subscription
     }
 
     /// [`Hub::subscribe`], as a stream.
@@ -210,17 +214,18 @@ async fn supervise(
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut backoff = Duration::from_millis(100);
-    let mut connected_before = false;
     loop {
         match client.get_async_pubsub().await {
             Ok(pubsub) => {
                 let (mut sink, mut stream) = pubsub.split();
-                if resubscribe(&hub, &mut sink).await.is_ok() {
-                    if connected_before {
-                        tracing::info!("Pub/Sub reconnected; resyncing listeners");
+                let mut confirmed = HashSet::new();
+                if resubscribe(&hub, &mut sink, &mut confirmed).await.is_ok() {
+                    // Listeners that gave up waiting for a confirmation (Redis
+                    // was down), or were cut off, may have missed events.
+                    if !confirmed.is_empty() {
+                        tracing::info!("Pub/Sub (re)connected; resyncing listeners");
                         hub.resync_all();
                     }
-                    connected_before = true;
                     backoff = Duration::from_millis(100);
                     loop {
                         tokio::select! {
@@ -230,7 +235,7 @@ async fn supervise(
                             },
                             command = commands.recv() => match command {
                                 Some(command) => {
-                                    if run(&hub, &mut sink, command).await.is_err() {
+                                    if run(&hub, &mut sink, &mut confirmed, command).await.is_err() {
                                         break;
                                     }
                                 }
@@ -250,26 +255,40 @@ async fn supervise(
     }
 }
 
-async fn resubscribe(hub: &Hub, sink: &mut PubSubSink) -> redis::RedisResult<()> {
+/// Subscribes a fresh connection to every channel that has listeners.
+async fn resubscribe(
+    hub: &Hub,
+    sink: &mut PubSubSink,
+    confirmed: &mut HashSet<String>,
+) -> redis::RedisResult<()> {
     let wanted: Vec<String> = hub.channels().keys().cloned().collect();
     for channel in wanted {
-        sink.subscribe(channel).await?;
+        sink.subscribe(&channel).await?;
+        confirmed.insert(channel);
     }
     Ok(())
 }
 
-async fn run(hub: &Hub, sink: &mut PubSubSink, command: Command) -> redis::RedisResult<()> {
+/// Runs one command on this connection. `confirmed` holds the channels this
+/// connection is subscribed to.
+async fn run(
+    hub: &Hub,
+    sink: &mut PubSubSink,
+    confirmed: &mut HashSet<String>,
+    command: Command,
+) -> redis::RedisResult<()> {
     match command {
         // Commands run in order, and each checks the map again: a channel
         // left and rejoined meanwhile is never left unsubscribed.
         Command::Subscribe(channel, ack) => {
-            if hub.is_wanted(&channel) {
+            if hub.is_wanted(&channel) && !confirmed.contains(&channel) {
                 sink.subscribe(&channel).await?;
+                confirmed.insert(channel);
             }
             let _ = ack.send(());
         }
         Command::Unsubscribe(channel) => {
-            if !hub.is_wanted(&channel) {
+            if !hub.is_wanted(&channel) && confirmed.remove(&channel) {
                 sink.unsubscribe(&channel).await?;
             }
         }

@@ -16,7 +16,7 @@
 //! | `{p}room:{id}`               | hash   | none                      | create_room       | rooms, join, ...  |
 //! | `{p}room:{id}:members`       | set    | none                      | create/join/leave | authorization     |
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
-//! | `{p}room:{id}:sent:{cmid}`   | string | 24 h                      | send_message      | send_message      |
+//! | `{p}room:{id}:sent:{u}:{c}`  | string | 24 h                      | send_message      | send_message      |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
 //! | `{p}room:{id}:events`        | channel| -                         | send_message      | event streams     |
 //! | `{p}user:{id}:events`        | channel| -                         | join/leave/create | event streams     |
@@ -89,9 +89,13 @@ impl Keys {
         format!("{}room:{{{room_id}}}:messages", self.prefix)
     }
 
-    /// The message id stored for one client message id (deduplication).
-    pub fn room_sent(&self, room_id: &str, client_msg_id: &str) -> String {
-        format!("{}room:{{{room_id}}}:sent:{client_msg_id}", self.prefix)
+    /// The message id stored for one author's client message id
+    /// (deduplication; per author, so nobody can claim another's id).
+    pub fn room_sent(&self, room_id: &str, author_id: &str, client_msg_id: &str) -> String {
+        format!(
+            "{}room:{{{room_id}}}:sent:{author_id}:{client_msg_id}",
+            self.prefix
+        )
     }
 
     /// Pub/Sub channel of a room's live events.
@@ -128,7 +132,7 @@ mod tests {
             keys.room("r1"),
             keys.room_members("r1"),
             keys.room_messages("r1"),
-            keys.room_sent("r1", "c1"),
+            keys.room_sent("r1", "u1", "c1"),
             keys.room_events("r1"),
             keys.public_rooms(),
         ] {

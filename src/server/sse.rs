@@ -11,7 +11,10 @@
 //! Personal control events keep the set of rooms in step with membership:
 //! `{"event":"joined","room_id":…}` adds a room (and sends `resync` for it,
 //! so the client loads its history), `{"event":"left",…}` drops it at once.
-//! Any other personal event is forwarded under its own name.
+//! Any other personal event is forwarded under its own name. If the personal
+//! channel itself may have missed events (a hub reconnect, lag), the stream
+//! ends: its room list could be wrong, and the browser's automatic reconnect
+//! builds a fresh one.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -46,19 +49,23 @@ pub struct PersonalEvent {
 
 pub type EventStream = Sse<KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>>;
 
-/// Opens the stream: subscribes (confirmed by Redis) before answering, so
-/// the client can catch up from history as soon as it sees the stream open.
+/// Subscribes to a user's personal channel. Call this *before* reading the
+/// user's rooms: a join or leave after that read then still reaches the
+/// stream as a control event.
+pub async fn subscribe_personal(hub: &Hub, keys: &Keys, user_id: &str) -> SubscriptionStream {
+    hub.subscribe_stream(keys.user_events(user_id)).await
+}
+
+/// Opens the stream: subscribes to the rooms (confirmed by Redis) before
+/// answering, so the client can catch up from history as soon as it sees
+/// the stream open.
 pub async fn open(
     hub: &Hub,
     keys: &Keys,
     shutdown: watch::Receiver<bool>,
-    user_id: &str,
+    personal: SubscriptionStream,
     room_ids: Vec<String>,
 ) -> EventStream {
-    let personal = hub
-        .subscribe(&keys.user_events(user_id))
-        .await
-        .into_stream();
     let subscriptions = futures::future::join_all(
         room_ids
             .iter()
@@ -73,10 +80,10 @@ pub async fn open(
             hub: hub.clone(),
             keys: keys.clone(),
             queue,
+            shutdown,
         },
         personal,
         rooms,
-        shutdown,
     ));
     Sse::new(ReceiverStream::new(drain)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
@@ -85,12 +92,18 @@ struct Forwarder {
     hub: Hub,
     keys: Keys,
     queue: mpsc::Sender<Result<Event, Infallible>>,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Forwarder {
-    /// Queues an event; false once the client is gone.
+    /// Queues an event, waiting while the client's queue is full; false once
+    /// the client is gone or the server is shutting down.
     async fn send(&self, event: Event) -> bool {
-        self.queue.send(Ok(event)).await.is_ok()
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            sent = self.queue.send(Ok(event)) => sent.is_ok(),
+            () = shutting_down(&mut shutdown) => false,
+        }
     }
 
     async fn resync(&self, room_id: &str) -> bool {
@@ -99,16 +112,35 @@ impl Forwarder {
     }
 }
 
+/// Resolves once the server shuts down (at once if it already has).
+async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|closing| *closing).await;
+}
+
 async fn forward(
     out: Forwarder,
     mut personal: SubscriptionStream,
     mut rooms: StreamMap<String, SubscriptionStream>,
-    mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut shutdown = out.shutdown.clone();
     loop {
         let alive = tokio::select! {
+            // In this order: control events on the personal channel are
+            // handled before room events that Redis published after them
+            // (one connection delivers in publish order), so nothing of a
+            // room just left slips through.
+            biased;
+            () = shutting_down(&mut shutdown) => false,
             () = out.queue.closed() => false,
-            _ = shutdown.changed() => false,
+            item = personal.next() => match item {
+                Some(Ok(HubEvent::Published(published))) => {
+                    personal_event(&out, &mut rooms, &published.json).await
+                }
+                // A control event may have been missed, so this stream's
+                // rooms may be wrong: end it. The browser reconnects at once
+                // and the new stream reads the membership afresh.
+                Some(Ok(HubEvent::Resync) | Err(_)) | None => false,
+            },
             Some((room_id, item)) = rooms.next() => match item {
                 Ok(HubEvent::Published(published)) => {
                     let mut event = Event::default().event("message").data(&published.json);
@@ -119,19 +151,6 @@ async fn forward(
                 }
                 // Lagged behind, or the hub lost Pub/Sub for a while.
                 Ok(HubEvent::Resync) | Err(_) => out.resync(&room_id).await,
-            },
-            item = personal.next() => match item {
-                Some(Ok(HubEvent::Published(published))) => {
-                    personal_event(&out, &mut rooms, &published.json).await
-                }
-                Some(Ok(HubEvent::Resync) | Err(_)) => {
-                    let mut alive = true;
-                    for room_id in rooms.keys() {
-                        alive = alive && out.resync(room_id).await;
-                    }
-                    alive
-                }
-                None => false,
             },
         };
         if !alive {

@@ -16,7 +16,7 @@ use crate::auth::components::Auth;
 use crate::auth::User;
 use crate::messages::api::{history, mark_room_read};
 use crate::messages::components::{RoomView, PAGE};
-use crate::messages::model::merge_messages;
+use crate::messages::model::{merge_messages, MessageId};
 use crate::messages::Message;
 use crate::rooms::api::rooms;
 use crate::rooms::components::RoomsSidebar;
@@ -52,38 +52,67 @@ fn ChatLayout(user: User) -> impl IntoView {
     let room_list = Resource::new(move || version.get(), |_| rooms());
     let refresh = Callback::new(move |()| version.update(|v| *v += 1));
     let messages = RwSignal::new(Vec::<Message>::new());
+    // The newest id known to be in step with the stream (from catch-up pages
+    // and live events, not from our own send answers, which may have
+    // overtaken messages that are still to be fetched).
+    let synced = RwSignal::new(None::<String>);
     let older = RwSignal::new(false);
     let live = RwSignal::new(false);
 
-    // Catch the open room up from its last known id (or load its newest
-    // page), then mark what is shown as read.
+    // `synced` only moves forward.
+    let advance_synced = move |id: &str| {
+        let newer = |current: &Option<String>| match current {
+            None => true,
+            Some(current) => {
+                let parse = |id: &str| MessageId::parse(id, "id").ok();
+                parse(id) > parse(current)
+            }
+        };
+        synced.try_update(|synced| {
+            if newer(synced) {
+                *synced = Some(id.to_owned());
+            }
+        });
+    };
+
+    // Catch the open room up from the last id in step with the stream (or
+    // load its newest page), page by page with a cursor of its own, then mark
+    // what is shown as read.
     let catch_up = move |room_id: String| {
         spawn_local(async move {
-            let last = messages.with_untracked(|list| list.last().map(|m| m.id.clone()));
-            let fresh = last.is_none();
-            if let Ok(page) = history(
-                room_id.clone(),
-                None,
-                last,
-                Some(if fresh { PAGE } else { 100 }),
-            )
-            .await
-            {
-                if current.get_untracked().as_deref() != Some(room_id.as_str()) {
+            let is_open =
+                |room_id: &str| current.try_get_untracked().flatten().as_deref() == Some(room_id);
+            let Some(mut after) = synced.try_get_untracked() else {
+                return;
+            };
+            loop {
+                let fresh = after.is_none();
+                let limit = if fresh { PAGE } else { 100 };
+                let Ok(page) = history(room_id.clone(), None, after.clone(), Some(limit)).await
+                else {
+                    return;
+                };
+                if !is_open(&room_id) {
                     return;
                 }
+                let full = page.len() == limit as usize;
                 if fresh {
-                    older.set(page.len() == PAGE as usize);
+                    older.set(full);
+                }
+                if let Some(last) = page.last() {
+                    advance_synced(&last.id);
+                    after = Some(last.id.clone());
                 }
                 messages.update(|list| {
                     merge_messages(list, page);
                 });
-                if let Some(up_to) =
-                    messages.with_untracked(|list| list.last().map(|m| m.id.clone()))
-                {
-                    let _ = mark_room_read(room_id, up_to).await;
-                    refresh.run(());
+                if fresh || !full {
+                    break;
                 }
+            }
+            if let Some(up_to) = synced.try_get_untracked().flatten() {
+                let _ = mark_room_read(room_id, up_to).await;
+                let _ = refresh.try_run(());
             }
         });
     };
@@ -92,6 +121,7 @@ fn ChatLayout(user: User) -> impl IntoView {
     Effect::new(move |_| {
         let room = current.get();
         messages.set(Vec::new());
+        synced.set(None);
         older.set(false);
         if let Some(room) = room {
             catch_up(room);
@@ -113,6 +143,7 @@ fn ChatLayout(user: User) -> impl IntoView {
             if current.get_untracked().as_deref() == Some(message.room_id.as_str()) {
                 let room_id = message.room_id.clone();
                 let up_to = message.id.clone();
+                advance_synced(&up_to);
                 messages.update(|list| {
                     merge_messages(list, [message]);
                 });
@@ -151,21 +182,23 @@ fn ChatLayout(user: User) -> impl IntoView {
         });
     });
 
-    let open_room = move || {
+    // A memo, so refreshing the room list (unread counts) does not rebuild
+    // the open room and lose its draft.
+    let open_room = Memo::new(move |_| {
         let id = current.get()?;
         let list = room_list.get()?.ok()?;
         list.joined
             .into_iter()
             .find(|joined| joined.room.id == id)
             .map(|joined| joined.room)
-    };
+    });
 
     view! {
         <div class="chat">
             <RoomsSidebar rooms=room_list current=current.into() refresh />
             <Transition>
-                {move || match open_room() {
-                    Some(room) => view! { <RoomView room messages older /> }.into_any(),
+                {move || match open_room.get() {
+                    Some(room) => view! { <RoomView room messages older current=current.into() /> }.into_any(),
                     None => {
                         view! {
                             <section class="pane pane-conversation" aria-label="Conversation">

@@ -258,7 +258,8 @@ impl SseEvent {
 /// Reads `GET /api/events` as a browser's EventSource would.
 pub struct EventReader {
     body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buffer: String,
+    /// Raw bytes: a chunk may end inside a multi-byte character.
+    buffer: Vec<u8>,
 }
 
 impl EventReader {
@@ -272,7 +273,7 @@ impl EventReader {
         assert_eq!(response.status(), 200, "event stream status");
         Self {
             body: Box::pin(response.bytes_stream()),
-            buffer: String::new(),
+            buffer: Vec::new(),
         }
     }
 
@@ -282,8 +283,9 @@ impl EventReader {
         use futures::StreamExt;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
+            if let Some(end) = self.buffer.windows(2).position(|pair| pair == b"\n\n") {
+                let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let block = String::from_utf8(block).expect("events are UTF-8");
                 let mut event = SseEvent {
                     event: "message".into(),
                     id: None,
@@ -310,9 +312,8 @@ impl EventReader {
             let chunk = tokio::time::timeout_at(deadline, self.body.next())
                 .await
                 .ok()??;
-            self.buffer.push_str(&String::from_utf8_lossy(
-                &chunk.expect("the stream stays readable"),
-            ));
+            self.buffer
+                .extend_from_slice(&chunk.expect("the stream stays readable"));
         }
     }
 
