@@ -8,6 +8,9 @@
 //! (`auth`, ...) -> server infrastructure (`server`), never backwards.
 //! `router` is the composition root that wires them together.
 
+// Leptos views are deeply nested types; the chat page exceeds the default.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod auth;
 pub mod error;

@@ -482,6 +482,120 @@ async fn a_private_room_does_not_exist_for_anyone_outside_it() {
 }
 
 #[tokio::test]
+async fn an_invitee_sees_a_private_room_and_may_accept_or_decline() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let cid = person(&app, "cid").await;
+    let room = create_room(&app, &ann, "secret", true).await;
+    let mut bobs_events = support::EventReader::open(&app, &bob).await;
+
+    // Only a member may invite; the invitee must exist; members cannot be invited again.
+    assert_eq!(
+        app.call(&bob, "invite", &[("room_id", &room), ("handle", "cid")])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.call(&ann, "invite", &[("room_id", &room), ("handle", "nobody")])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.call(
+            &ann,
+            "invite",
+            &[("room_id", &room), ("handle", "no spaces")]
+        )
+        .await
+        .status(),
+        400
+    );
+    assert_eq!(
+        app.call(&ann, "invite", &[("room_id", &room), ("handle", "ann")])
+            .await
+            .status(),
+        409
+    );
+    ok_json(
+        app.call(&ann, "invite", &[("room_id", &room), ("handle", "@Bob")])
+            .await,
+    )
+    .await;
+    ok_json(
+        app.call(&ann, "invite", &[("room_id", &room), ("handle", "cid")])
+            .await,
+    )
+    .await;
+
+    let invite = bobs_events.next_named("invite").await.json();
+    assert_eq!(invite["room"]["id"], room.as_str());
+    assert_eq!(invite["from"]["handle"], "ann");
+    assert!(invite["from"].get("email").is_none());
+
+    // An invitee sees the room but may not read it before accepting.
+    assert_eq!(
+        app.call(&bob, "history", &[("room_id", &room)])
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.call(
+            &bob,
+            "respond_invite",
+            &[("room_id", &room), ("accept", "maybe")]
+        )
+        .await
+        .status(),
+        400
+    );
+    ok_json(
+        app.call(
+            &bob,
+            "respond_invite",
+            &[("room_id", &room), ("accept", "true")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(history(&app, &bob, &room, &[]).await.len(), 0);
+    let rooms = ok_json(app.call(&bob, "rooms", &[]).await).await;
+    assert_eq!(rooms["joined"][0]["id"], room.as_str());
+    assert_eq!(
+        app.call(
+            &bob,
+            "respond_invite",
+            &[("room_id", &room), ("accept", "true")]
+        )
+        .await
+        .status(),
+        404,
+        "answered already"
+    );
+
+    ok_json(
+        app.call(
+            &cid,
+            "respond_invite",
+            &[("room_id", &room), ("accept", "false")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        app.call(&cid, "join_room", &[("room_id", &room)])
+            .await
+            .status(),
+        404,
+        "declined: gone again"
+    );
+}
+
+#[tokio::test]
 async fn a_message_body_must_not_be_blank_or_longer_than_4000_characters() {
     let redis = RedisServer::start().await;
     let app = TestApp::spawn(&redis).await;

@@ -1,9 +1,19 @@
-import { expect, test, type Browser, type Page } from "@playwright/test";
-import { newPerson, signUp, type Person } from "./helpers";
+import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { newPerson, registerThroughApi, signUp, type Person } from "./helpers";
+
+// Each open page holds an event stream, and Chromium allows six HTTP/1.1
+// connections per host: contexts must be closed after each test.
+const contexts: BrowserContext[] = [];
+test.afterEach(async () => {
+  for (const context of contexts.splice(0)) {
+    await context.close();
+  }
+});
 
 /** A signed-in person in a browser context of their own. */
 async function personIn(browser: Browser, name: string): Promise<{ page: Page; person: Person }> {
   const context = await browser.newContext();
+  contexts.push(context);
   const page = await context.newPage();
   const person = newPerson(name);
   await signUp(page, person);
@@ -85,6 +95,28 @@ test("a person who was offline sees every missed message exactly once, and again
 
   await bob.page.reload();
   await expect(log(bob.page).getByRole("article")).toHaveCount(4);
+});
+
+test("a member invites someone to a private room by handle", async ({ browser, request }) => {
+  const ann = await personIn(browser, "Ann");
+  const bob = newPerson("Bob");
+  await registerThroughApi(request, bob);
+  await ann.page.getByRole("button", { name: "New room" }).click();
+  const room = uniqueRoom("Private");
+  await ann.page.getByLabel("Room name").fill(room);
+  await ann.page.getByLabel("Private").check();
+  await ann.page.getByRole("button", { name: "Create room" }).click();
+  await expect(ann.page.getByRole("textbox", { name: "Message" })).toBeVisible();
+
+  await ann.page.getByRole("button", { name: "Invite", exact: true }).first().click();
+  const form = ann.page.getByRole("form", { name: "Invite someone" });
+  await form.getByLabel("Handle").fill(`@${bob.handle}`);
+  await form.getByRole("button", { name: "Invite" }).click();
+  await expect(form.getByText(`Invited @${bob.handle}.`)).toBeVisible();
+
+  await form.getByLabel("Handle").fill("nobody-here");
+  await form.getByRole("button", { name: "Invite" }).click();
+  await expect(ann.page.getByRole("alert")).toHaveText("Nobody has the handle @nobody-here.");
 });
 
 test("markup in a message is shown as text and never runs", async ({ browser }) => {

@@ -20,4 +20,4 @@ pub use model::User;
 #[cfg(feature = "ssr")]
 pub use password::warm_up as warm_up_password_hashing;
 #[cfg(feature = "ssr")]
-pub use store::profiles;
+pub use store::{profiles, user_id_by_handle};

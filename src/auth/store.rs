@@ -115,6 +115,14 @@ pub async fn find_credentials(
     Ok(user_from_fields(fields).map(|user| (user, hash)))
 }
 
+/// The id of the account with this handle, if there is one.
+pub async fn user_id_by_handle(state: &AppState, handle: &Handle) -> AppResult<Option<String>> {
+    Ok(redis::cmd("GET")
+        .arg(state.keys.user_by_handle(handle.as_str()))
+        .query_async(&mut state.redis())
+        .await?)
+}
+
 /// The account with this id, email included (for its owner).
 pub async fn find_user(state: &AppState, id: &str) -> AppResult<Option<User>> {
     Ok(user_from_fields(user_fields(state, id).await?))

@@ -1,24 +1,25 @@
 //! Who may see and use a room. Every room and message endpoint goes through
 //! here, so the rules live in one place:
 //!
-//! - a private room is invisible (404) to everyone but its members;
+//! - a private room is invisible (404) to everyone but its members and
+//!   invitees;
 //! - a public room is visible to every signed-in user, but only members may
-//!   read or post in it (403 for the others).
+//!   read or post in it (403 for the others, invitees included).
 
-use super::model::{no_such_room, Room, RoomId};
+use super::model::{no_such_room, Room, RoomId, Standing};
 use super::store;
 use crate::error::{AppError, AppResult};
 use crate::server::state::AppState;
 
-/// The room, if the caller may see it, and whether they are a member.
+/// The room, if the caller may see it, and where they stand with it.
 pub async fn visible_room(
     state: &AppState,
     room_id: &RoomId,
     user_id: &str,
-) -> AppResult<(Room, bool)> {
-    let (room, member) = store::room_and_membership(state, room_id, user_id).await?;
+) -> AppResult<(Room, Standing)> {
+    let (room, standing) = store::room_and_standing(state, room_id, user_id).await?;
     match room {
-        Some(room) if member || !room.private => Ok((room, member)),
+        Some(room) if standing != Standing::Outsider || !room.private => Ok((room, standing)),
         _ => Err(no_such_room()),
     }
 }
@@ -31,7 +32,7 @@ pub async fn joined_room_ids(state: &AppState, user_id: &str) -> AppResult<Vec<S
 /// The room, if the caller is a member of it (404 or 403 otherwise).
 pub async fn member_room(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<Room> {
     match visible_room(state, room_id, user_id).await? {
-        (room, true) => Ok(room),
-        (_, false) => Err(AppError::Forbidden("Join this room first.".into())),
+        (room, Standing::Member) => Ok(room),
+        _ => Err(AppError::Forbidden("Join this room first.".into())),
     }
 }

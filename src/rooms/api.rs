@@ -45,11 +45,12 @@ pub async fn rooms() -> Result<RoomList, AppError> {
     })
 }
 
-/// Joins a public room. (Private rooms are joined by accepting an invitation.)
+/// Joins a public room, or a private room the caller was invited to (which
+/// accepts the invitation).
 #[server(endpoint = "join_room")]
 pub async fn join_room(room_id: String) -> Result<Room, AppError> {
     use super::access::visible_room;
-    use super::model::{no_such_room, RoomId};
+    use super::model::{RoomId, Standing};
     use super::store;
     use crate::auth::session::require_user_id;
     use crate::server::state::AppState;
@@ -57,14 +58,83 @@ pub async fn join_room(room_id: String) -> Result<Room, AppError> {
     let user_id = require_user_id().await?;
     let state = AppState::current()?;
     let room_id = RoomId::parse(&room_id)?;
-    let (room, member) = visible_room(&state, &room_id, &user_id).await?;
-    if !member {
-        if room.private {
-            return Err(no_such_room());
-        }
+    // Visible means: public, or private with the caller a member or invitee.
+    let (room, standing) = visible_room(&state, &room_id, &user_id).await?;
+    if standing != Standing::Member {
         store::set_membership(&state, &room_id, &user_id, true).await?;
     }
     Ok(room)
+}
+
+/// Invites someone, by handle, to a room the caller is a member of. The
+/// invitee's open tabs get an `invite` event; the invitation stays pending
+/// until answered with `respond_invite` (or `join_room`).
+#[server(endpoint = "invite")]
+pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
+    use super::access::{member_room, visible_room};
+    use super::model::{RoomId, Standing};
+    use super::store;
+    use crate::auth::model::Handle;
+    use crate::auth::session::require_user;
+    use crate::server::sse::PersonalEvent;
+    use crate::server::state::AppState;
+
+    let inviter = require_user().await?;
+    let state = AppState::current()?;
+    let room_id = RoomId::parse(&room_id)?;
+    let handle = Handle::parse(&handle)?;
+    let room = member_room(&state, &room_id, &inviter.id).await?;
+    let invitee = crate::auth::user_id_by_handle(&state, &handle)
+        .await?
+        .ok_or_else(|| {
+            AppError::NotFound(format!("Nobody has the handle @{}.", handle.as_str()))
+        })?;
+    match visible_room(&state, &room_id, &invitee)
+        .await
+        .map(|(_, standing)| standing)
+    {
+        Ok(Standing::Member) => {
+            return Err(AppError::Conflict(format!(
+                "@{} is already in this room.",
+                handle.as_str()
+            )));
+        }
+        Ok(Standing::Invited) => return Ok(()),
+        _ => {}
+    }
+    store::add_invitation(&state, &room_id, &invitee).await?;
+    let event = PersonalEvent {
+        event: "invite".into(),
+        room_id: Some(room.id.clone()),
+        data: Some(serde_json::json!({ "room": room, "from": inviter })),
+    };
+    store::notify(&state, &invitee, &event).await
+}
+
+/// Answers an invitation: `accept=true` joins the room, `false` declines.
+/// 404 when there is no pending invitation the caller may see.
+#[server(endpoint = "respond_invite")]
+pub async fn respond_invite(room_id: String, accept: bool) -> Result<(), AppError> {
+    use super::access::visible_room;
+    use super::model::{RoomId, Standing};
+    use super::store;
+    use crate::auth::session::require_user_id;
+    use crate::server::state::AppState;
+
+    let user_id = require_user_id().await?;
+    let state = AppState::current()?;
+    let room_id = RoomId::parse(&room_id)?;
+    let (_, standing) = visible_room(&state, &room_id, &user_id).await?;
+    if standing != Standing::Invited {
+        return Err(AppError::NotFound(
+            "No pending invitation to this room.".into(),
+        ));
+    }
+    if accept {
+        store::set_membership(&state, &room_id, &user_id, true).await
+    } else {
+        store::remove_invitation(&state, &room_id, &user_id).await
+    }
 }
 
 /// Leaves a room. Leaving a visible room one is not in is a no-op.

@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
-use super::api::{create_room, join_room};
+use super::api::{create_room, invite, join_room};
 use super::model::RoomList;
 use crate::error::AppError;
 
@@ -200,5 +200,62 @@ fn BrowseRooms(
                     })
             }}
         </section>
+    }
+}
+
+/// "Invite": a button opening a form that invites someone by handle.
+#[component]
+pub fn InviteForm(room_id: String) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let handle = RwSignal::new(String::new());
+    let status = RwSignal::new(None::<Result<String, String>>);
+    let room_id = StoredValue::new(room_id);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let who = handle.get_untracked();
+        spawn_local(async move {
+            let outcome = invite(room_id.get_value(), who.clone()).await;
+            status.try_set(Some(match outcome {
+                Ok(()) => {
+                    handle.try_set(String::new());
+                    Ok(format!("Invited @{}.", who.trim().trim_start_matches('@')))
+                }
+                Err(err) => Err(err.to_string()),
+            }));
+        });
+    };
+    view! {
+        <div class="invite">
+            <button type="button" class="button-secondary" on:click=move |_| open.update(|o| *o = !*o)>
+                "Invite"
+            </button>
+            {move || {
+                open.get()
+                    .then(|| {
+                        view! {
+                            <form class="stack panel" aria-label="Invite someone" on:submit=submit>
+                                <label for="invite-handle">"Handle"</label>
+                                <input id="invite-handle" type="text" required bind:value=handle />
+                                {move || {
+                                    status
+                                        .get()
+                                        .map(|status| match status {
+                                            Ok(done) => {
+                                                view! { <p class="hint" aria-live="polite">{done}</p> }.into_any()
+                                            }
+                                            Err(message) => {
+                                                view! { <p role="alert" class="form-error">{message}</p> }
+                                                    .into_any()
+                                            }
+                                        })
+                                }}
+                                <button type="submit" class="button-primary">
+                                    "Invite"
+                                </button>
+                            </form>
+                        }
+                    })
+            }}
+        </div>
     }
 }

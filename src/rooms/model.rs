@@ -30,6 +30,15 @@ pub struct RoomList {
     pub public: Vec<Room>,
 }
 
+/// Where a user stands with a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Member,
+    /// Invited and not yet answered: may see the room and join it.
+    Invited,
+    Outsider,
+}
+
 /// A room name: 1 to 80 characters after trimming, any Unicode except
 /// control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]

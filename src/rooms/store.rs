@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Room, RoomId, RoomName};
+use super::model::{Room, RoomId, RoomName, Standing};
 use crate::error::AppResult;
 use crate::server::sse::PersonalEvent;
 use crate::server::state::AppState;
@@ -74,17 +74,54 @@ pub async fn create(
 }
 
 /// The room and whether the user is a member, in one round trip.
-pub async fn room_and_membership(
+pub async fn room_and_standing(
     state: &AppState,
     room_id: &RoomId,
     user_id: &str,
-) -> AppResult<(Option<Room>, bool)> {
-    let (fields, member): (HashMap<String, String>, bool) = redis::pipe()
-        .hgetall(state.keys.room(room_id.as_str()))
-        .sismember(state.keys.room_members(room_id.as_str()), user_id)
+) -> AppResult<(Option<Room>, Standing)> {
+    let room = room_id.as_str();
+    let (fields, member, invited): (HashMap<String, String>, bool, bool) = redis::pipe()
+        .hgetall(state.keys.room(room))
+        .sismember(state.keys.room_members(room), user_id)
+        .sismember(state.keys.room_invited(room), user_id)
         .query_async(&mut state.redis())
         .await?;
-    Ok((room_from_fields(fields), member))
+    let standing = match (member, invited) {
+        (true, _) => Standing::Member,
+        (false, true) => Standing::Invited,
+        (false, false) => Standing::Outsider,
+    };
+    Ok((room_from_fields(fields), standing))
+}
+
+/// Records an invitation (a set member until it is answered).
+pub async fn add_invitation(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
+    let () = redis::cmd("SADD")
+        .arg(state.keys.room_invited(room_id.as_str()))
+        .arg(user_id)
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(())
+}
+
+/// Forgets an invitation (declined).
+pub async fn remove_invitation(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
+    let () = redis::cmd("SREM")
+        .arg(state.keys.room_invited(room_id.as_str()))
+        .arg(user_id)
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(())
+}
+
+/// Tells a user's open event streams something (a personal event).
+pub async fn notify(state: &AppState, user_id: &str, event: &PersonalEvent) -> AppResult<()> {
+    let () = redis::cmd("PUBLISH")
+        .arg(state.keys.user_events(user_id))
+        .arg(personal_json(event)?)
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(())
 }
 
 /// Adds the user to the room (or removes them) in both sets, and tells the
@@ -103,9 +140,12 @@ pub async fn set_membership(
     let mut pipe = redis::pipe();
     pipe.atomic();
     if member {
+        // Joining answers any pending invitation.
         pipe.sadd(members, user_id)
             .ignore()
             .sadd(rooms, room)
+            .ignore()
+            .srem(state.keys.room_invited(room), user_id)
             .ignore();
     } else {
         pipe.srem(members, user_id)

@@ -15,6 +15,7 @@
 //! | `{p}user:{id}:read`          | hash   | none                      | mark_room_read    | rooms (unread)    |
 //! | `{p}room:{id}`               | hash   | none                      | create_room       | rooms, join, ...  |
 //! | `{p}room:{id}:members`       | set    | none                      | create/join/leave | authorization     |
+//! | `{p}room:{id}:invited`       | set    | none                      | invite, answer    | authorization     |
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
 //! | `{p}room:{id}:sent:{u}:{c}`  | string | 24 h                      | send_message      | send_message      |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
@@ -84,6 +85,11 @@ impl Keys {
         format!("{}room:{{{room_id}}}:members", self.prefix)
     }
 
+    /// Set of the ids of users invited to a room who have not answered yet.
+    pub fn room_invited(&self, room_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:invited", self.prefix)
+    }
+
     /// Stream of a room's messages; entry ids are message ids.
     pub fn room_messages(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}:messages", self.prefix)
@@ -131,6 +137,7 @@ mod tests {
             keys.user_events("u1"),
             keys.room("r1"),
             keys.room_members("r1"),
+            keys.room_invited("r1"),
             keys.room_messages("r1"),
             keys.room_sent("r1", "u1", "c1"),
             keys.room_events("r1"),

@@ -19,7 +19,7 @@ use crate::messages::components::{RoomView, PAGE};
 use crate::messages::model::{merge_messages, MessageId};
 use crate::messages::Message;
 use crate::rooms::api::rooms;
-use crate::rooms::components::RoomsSidebar;
+use crate::rooms::components::{InviteForm, RoomsSidebar};
 
 /// `/` and `/rooms/:id`: the chat for a signed-in user; everyone else goes
 /// to sign in.
@@ -214,6 +214,7 @@ fn ChatLayout(user: User) -> impl IntoView {
             </Transition>
             <aside class="pane pane-members" aria-label="Members">
                 <h2 class="pane-title">"Members"</h2>
+                {move || open_room.get().map(|room| view! { <InviteForm room_id=room.id /> })}
                 <p role="status" class="live-status" class:live=move || live.get()>
                     {move || if live.get() { "Live" } else { "Reconnecting…" }}
                 </p>
