@@ -260,3 +260,50 @@ async fn after_the_pubsub_connection_drops_streams_resync_and_nothing_is_missed(
         "exactly one connection again"
     );
 }
+
+#[tokio::test]
+async fn a_listener_that_falls_behind_is_told_so_and_others_get_everything() {
+    use futures::StreamExt;
+    use redchat::server::hub::{Hub, HubEvent};
+
+    let redis = RedisServer::start().await;
+    let hub = Hub::start(redis::Client::open(redis.url()).unwrap());
+    let mut slow = hub.subscribe_stream("room".into()).await;
+    let mut fast = hub.subscribe_stream("room".into()).await;
+    let mut conn = redis.connection().await;
+
+    // More than a room's broadcast holds (256), while `slow` reads nothing.
+    let total = 300;
+    let reader = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        while ids.len() < total {
+            match fast.next().await {
+                Some(Ok(HubEvent::Published(published))) => ids.push(published.id.clone().unwrap()),
+                other => panic!("the fast listener got {other:?}"),
+            }
+        }
+        ids
+    });
+    for i in 0..total {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("room")
+            .arg(format!(r#"{{"id":"{i}"}}"#))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let ids = tokio::time::timeout(Duration::from_secs(10), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    let expected: Vec<String> = (0..total).map(|i| i.to_string()).collect();
+    assert_eq!(ids, expected, "the fast listener got every event, in order");
+
+    // The slow one first learns that it lagged (its stream turns that into
+    // a `resync`), then reads on from the oldest event still held.
+    assert!(matches!(slow.next().await, Some(Err(_))), "lag is reported");
+    assert!(matches!(
+        slow.next().await,
+        Some(Ok(HubEvent::Published(_)))
+    ));
+}
