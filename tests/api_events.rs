@@ -307,3 +307,75 @@ async fn a_listener_that_falls_behind_is_told_so_and_others_get_everything() {
         Some(Ok(HubEvent::Published(_)))
     ));
 }
+
+#[tokio::test]
+async fn two_server_processes_on_one_redis_deliver_to_each_others_streams() {
+    let redis = RedisServer::start().await;
+    let prefix = format!("test{}:", uuid::Uuid::new_v4().simple());
+    let first = support::ServerProcess::start(&redis, &prefix).await;
+    let second = support::ServerProcess::start(&redis, &prefix).await;
+    let call = |server: &support::ServerProcess,
+                client: &reqwest::Client,
+                endpoint: &str,
+                form: &[(&str, &str)]| {
+        client
+            .post(server.url(&format!("/api/{endpoint}")))
+            .form(form)
+            .send()
+    };
+    let (ann, bob) = (TestApp::client(), TestApp::client());
+    for (client, handle) in [(&ann, "ann"), (&bob, "bob")] {
+        let email = format!("{handle}@example.com");
+        let form = [
+            ("email", email.as_str()),
+            ("password", support::PASSWORD),
+            ("display_name", handle),
+            ("handle", handle),
+        ];
+        ok_json(call(&first, client, "register", &form).await.unwrap()).await;
+    }
+    let room = ok_json(
+        call(
+            &first,
+            &ann,
+            "create_room",
+            &[("name", "general"), ("private", "false")],
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    let room = room["id"].as_str().unwrap().to_owned();
+    ok_json(
+        call(&second, &bob, "join_room", &[("room_id", &room)])
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    // Bob listens on the second process, Ann on the first; Ann sends through the first.
+    let mut events = EventReader::open_at(&second.url("/api/events"), &bob).await;
+    let mut anns_events = EventReader::open_at(&first.url("/api/events"), &ann).await;
+    let message = ok_json(
+        call(
+            &first,
+            &ann,
+            "send_message",
+            &[
+                ("room_id", &room),
+                ("body", "hello"),
+                ("client_msg_id", "c1"),
+            ],
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(events.next_named("message").await.json(), message);
+    assert_eq!(anns_events.next_named("message").await.json(), message);
+    assert_eq!(
+        pubsub_clients(&redis).await,
+        2,
+        "one Pub/Sub connection per process"
+    );
+}

@@ -265,8 +265,13 @@ pub struct EventReader {
 impl EventReader {
     /// Opens the stream (the server has subscribed once this returns).
     pub async fn open(app: &TestApp, client: &reqwest::Client) -> Self {
+        Self::open_at(&app.url("/api/events"), client).await
+    }
+
+    /// Opens the stream at this URL.
+    pub async fn open_at(url: &str, client: &reqwest::Client) -> Self {
         let response = client
-            .get(app.url("/api/events"))
+            .get(url)
             .send()
             .await
             .expect("the event stream opens");
@@ -332,5 +337,56 @@ impl EventReader {
                 return event;
             }
         }
+    }
+}
+
+/// The real server binary, started as its own OS process on a free port.
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `redchat` against this Redis under this key prefix and waits
+    /// until its health check answers 200.
+    pub async fn start(redis: &RedisServer, key_prefix: &str) -> Self {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}")
+            .parse()
+            .expect("a socket address");
+        let child = Command::new(env!("CARGO_BIN_EXE_redchat"))
+            .env("LEPTOS_OUTPUT_NAME", "redchat")
+            .env("LEPTOS_SITE_ROOT", "target/site")
+            .env("LEPTOS_SITE_PKG_DIR", "pkg")
+            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("LEPTOS_RELOAD_PORT", free_port().to_string())
+            .env("REDCHAT_REDIS__URL", redis.url())
+            .env("REDCHAT_REDIS__KEY_PREFIX", key_prefix)
+            .env("REDCHAT_SESSION__COOKIE_SECURE", "false")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the redchat binary starts");
+        let server = Self { child, addr };
+        for _ in 0..100 {
+            if let Ok(response) = reqwest::get(server.url("/healthz")).await {
+                if response.status() == 200 {
+                    return server;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the redchat process did not become healthy on {addr}");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
