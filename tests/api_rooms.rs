@@ -619,3 +619,25 @@ async fn a_message_body_must_not_be_blank_or_longer_than_4000_characters() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_room_page_is_rendered_on_the_server_without_stalling() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "Rendered room", false).await;
+    for path in [format!("/rooms/{room}"), "/".to_owned()] {
+        let page = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            ann.get(app.url(&path)).header("accept", "text/html").send(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{path} stalled"))
+        .unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        assert!(
+            page.text().await.unwrap().contains("Rendered room"),
+            "{path}"
+        );
+    }
+}

@@ -44,6 +44,12 @@ async function send(page: Page, text: string) {
   await expect(log(page).locator(".message.pending")).toHaveCount(0);
 }
 
+/** Loads the page again from the server, as a reload does, and waits until it is hydrated. */
+async function reopen(page: Page) {
+  await page.goto(page.url(), { waitUntil: "domcontentloaded" });
+  await page.locator("body[data-hydrated]").waitFor();
+}
+
 function log(page: Page) {
   return page.getByRole("log", { name: "Messages" });
 }
@@ -93,7 +99,7 @@ test("a person who was offline sees every missed message exactly once, and again
   const order = await log(bob.page).getByRole("article").locator(".body").allTextContents();
   expect(order).toEqual(["before", "missed one", "missed two", "missed three"]);
 
-  await bob.page.reload();
+  await reopen(bob.page);
   await expect(log(bob.page).getByRole("article")).toHaveCount(4);
 });
 
@@ -133,7 +139,14 @@ test("markup in a message is shown as text and never runs", async ({ browser }) 
 
   await expect(log(ann.page).getByRole("article").filter({ hasText: attack })).toHaveCount(1);
   await expect(log(ann.page).locator("img")).toHaveCount(0);
-  await ann.page.reload();
+
+  // Web links become links; other schemes stay text.
+  await send(ann.page, "docs at http://127.0.0.1:9/guide. and javascript:alert(1)");
+  const link = log(ann.page).getByRole("link", { name: "http://127.0.0.1:9/guide" });
+  await expect(link).toHaveAttribute("href", "http://127.0.0.1:9/guide");
+  await expect(link).toHaveAttribute("rel", "noopener noreferrer nofollow");
+  await expect(log(ann.page).getByRole("link")).toHaveCount(1);
+  await reopen(ann.page);
   await expect(log(ann.page).getByRole("article").filter({ hasText: attack })).toHaveCount(1);
   expect(dialogs).toBe(0);
 });

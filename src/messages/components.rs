@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 use super::api::{history, send_message};
 use super::model::{merge_messages, Message};
 use crate::rooms::Room;
+use crate::ui::linkify::{self, Piece};
 use crate::ui::time;
 
 /// How many messages a page of history holds.
@@ -209,6 +210,22 @@ pub fn RoomView(
     }
 }
 
+/// A body as text nodes, with web links as `<a>` elements (see `linkify`).
+fn body_view(body: &str) -> impl IntoView {
+    linkify::pieces(body)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Text(text) => text.to_owned().into_any(),
+            Piece::Link(url) => view! {
+                <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow">
+                    {url.to_owned()}
+                </a>
+            }
+            .into_any(),
+        })
+        .collect_view()
+}
+
 /// Messages grouped by day, with the author shown once per run of
 /// messages by the same person.
 fn render_messages(list: &[Message]) -> impl IntoView {
@@ -229,7 +246,7 @@ fn render_messages(list: &[Message]) -> impl IntoView {
                         <span class="author">{message.author.display_name.clone()}</span>
                         <span class="time">{time::clock(message.sent_at)}</span>
                     </div>
-                    <p class="body">{message.body.clone()}</p>
+                    <p class="body">{body_view(&message.body)}</p>
                 </article>
             }
         })

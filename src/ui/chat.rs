@@ -214,7 +214,11 @@ fn ChatLayout(user: User) -> impl IntoView {
             </Transition>
             <aside class="pane pane-members" aria-label="Members">
                 <h2 class="pane-title">"Members"</h2>
-                {move || open_room.get().map(|room| view! { <InviteForm room_id=room.id /> })}
+                // Inside a Transition: `open_room` reads the rooms resource, and
+                // a resource read outside one stalls server rendering.
+                <Transition>
+                    {move || open_room.get().map(|room| view! { <InviteForm room_id=room.id /> })}
+                </Transition>
                 <p role="status" class="live-status" class:live=move || live.get()>
                     {move || if live.get() { "Live" } else { "Reconnecting…" }}
                 </p>

@@ -2,5 +2,6 @@
 //! chat layout the features fill in.
 
 pub mod chat;
+pub mod linkify;
 pub mod live;
 pub mod time;
