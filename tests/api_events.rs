@@ -7,23 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{EventReader, RedisServer, TestApp};
-
-async fn person(app: &TestApp, handle: &str) -> reqwest::Client {
-    let client = TestApp::client();
-    let response = app
-        .register(&client, &format!("{handle}@example.com"), handle)
-        .await;
-    assert_eq!(response.status(), 200);
-    client
-}
-
-async fn ok_json(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
+use support::{ok_json, person, EventReader, RedisServer, TestApp};
 
 async fn public_room(
     app: &TestApp,

@@ -6,25 +6,9 @@ mod support;
 
 use redis::AsyncCommands;
 use serde_json::Value;
-use support::{RedisServer, TestApp};
+use support::{ok_json, person, RedisServer, TestApp};
 
 /// A signed-in client.
-async fn person(app: &TestApp, handle: &str) -> reqwest::Client {
-    let client = TestApp::client();
-    let response = app
-        .register(&client, &format!("{handle}@example.com"), handle)
-        .await;
-    assert_eq!(response.status(), 200);
-    client
-}
-
-async fn ok_json(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
 async fn create_room(app: &TestApp, client: &reqwest::Client, name: &str, private: bool) -> String {
     let private = if private { "true" } else { "false" };
     let room = ok_json(

@@ -390,3 +390,21 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A signed-in client: a fresh account with this handle.
+pub async fn person(app: &TestApp, handle: &str) -> reqwest::Client {
+    let client = TestApp::client();
+    let response = app
+        .register(&client, &format!("{handle}@example.com"), handle)
+        .await;
+    assert_eq!(response.status(), 200);
+    client
+}
+
+/// The JSON of a response that must be 200.
+pub async fn ok_json(response: reqwest::Response) -> serde_json::Value {
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
