@@ -5,9 +5,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
+use leptos_router::NavigateOptions;
 
 use super::api::{create_room, invite, join_room};
-use super::model::RoomList;
+use super::model::{Room, RoomList};
 use crate::error::AppError;
 
 /// The sidebar. `rooms` is the latest `rooms()` answer; `refresh` asks
@@ -101,6 +102,28 @@ enum Panel {
     Browse,
 }
 
+/// After creating or joining a room: refresh the list, close the panel and
+/// open the room; or show the error. The panel may be gone by now (closed,
+/// or the user signed out), hence the `try_` calls.
+fn enter_or_report(
+    result: Result<Room, AppError>,
+    refresh: Callback<()>,
+    on_done: Callback<()>,
+    error: RwSignal<Option<String>>,
+    navigate: impl Fn(&str, NavigateOptions),
+) {
+    match result {
+        Ok(room) => {
+            let _ = refresh.try_run(());
+            let _ = on_done.try_run(());
+            navigate(&format!("/rooms/{}", room.id), NavigateOptions::default());
+        }
+        Err(err) => {
+            error.try_set(Some(err.to_string()));
+        }
+    }
+}
+
 #[component]
 fn NewRoomForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView {
     let name = RwSignal::new(String::new());
@@ -111,17 +134,8 @@ fn NewRoomForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView {
         event.prevent_default();
         let navigate = navigate.clone();
         spawn_local(async move {
-            match create_room(name.get_untracked(), private.get_untracked()).await {
-                // The form may be gone by now (panel closed, signed out).
-                Ok(room) => {
-                    let _ = refresh.try_run(());
-                    let _ = on_done.try_run(());
-                    navigate(&format!("/rooms/{}", room.id), Default::default());
-                }
-                Err(err) => {
-                    error.try_set(Some(err.to_string()));
-                }
-            }
+            let created = create_room(name.get_untracked(), private.get_untracked()).await;
+            enter_or_report(created, refresh, on_done, error, navigate);
         });
     };
     view! {
@@ -151,17 +165,8 @@ fn BrowseRooms(
     let join = move |room_id: String| {
         let navigate = navigate.clone();
         spawn_local(async move {
-            match join_room(room_id).await {
-                // The form may be gone by now (panel closed, signed out).
-                Ok(room) => {
-                    let _ = refresh.try_run(());
-                    let _ = on_done.try_run(());
-                    navigate(&format!("/rooms/{}", room.id), Default::default());
-                }
-                Err(err) => {
-                    error.try_set(Some(err.to_string()));
-                }
-            }
+            let joined = join_room(room_id).await;
+            enter_or_report(joined, refresh, on_done, error, navigate);
         });
     };
     view! {
