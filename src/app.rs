@@ -6,6 +6,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
 use crate::auth::components::{Auth, SignInPage, SignUpPage, UserMenu};
+use crate::notifications::components::NotificationFeed;
 use crate::ui::chat::HomePage;
 
 /// The document around the app, rendered on the server only.
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Frame() -> impl IntoView {
     Auth::provide();
+    NotificationFeed::provide();
     // Async SSR: the pages read the session before the first byte is sent,
     // so a signed-out visitor gets a real 302 instead of a client redirect.
     view! {

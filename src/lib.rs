@@ -15,6 +15,8 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod messages;
+pub mod notifications;
+pub mod presence;
 pub mod rooms;
 pub mod ui;
 

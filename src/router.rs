@@ -64,6 +64,8 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// The whole app: pages, server functions, health check, static files.
+/// Also starts the process's background tasks (the presence sweeper and the
+/// profile cache's invalidation listener).
 ///
 /// `leptos_routes_with_context` mounts every server function at its
 /// `/api/{endpoint}` path and every page route, each with the state in the
@@ -74,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         move || provide_context(state.clone())
     };
     let sessions = session_layer(&state);
+    crate::presence::start_sweeper(&state);
+    crate::auth::start_profile_invalidation(&state);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/events", get(events))
@@ -140,12 +144,15 @@ async fn events(State(state): State<AppState>, session: Session) -> Result<Event
         .ok_or_else(AppError::not_signed_in)?;
     let personal = sse::subscribe_personal(&state.hub, &state.keys, &user_id).await;
     let room_ids = crate::rooms::access::joined_room_ids(&state, &user_id).await?;
+    // The user is online while this stream is open.
+    let presence = crate::presence::connect(state.clone(), user_id).await;
     Ok(sse::open(
         &state.hub,
         &state.keys,
         state.shutdown_signal(),
         personal,
         room_ids,
+        presence,
     )
     .await)
 }

@@ -1,4 +1,5 @@
-//! The account endpoints: `register`, `login`, `logout`, `me`.
+//! The account endpoints: `register`, `login`, `logout`, `me`,
+//! `update_profile`.
 //!
 //! Thin adapters: parse the input into domain types, call the store and the
 //! password hasher, update the session, return a DTO.
@@ -90,4 +91,23 @@ pub async fn me() -> Result<Option<User>, AppError> {
         return Ok(None);
     };
     store::find_user(&state, &user_id).await
+}
+
+/// Changes the caller's display name; every process's profile cache drops
+/// the old one.
+#[server(endpoint = "update_profile")]
+pub async fn update_profile(display_name: String) -> Result<User, AppError> {
+    use super::model::DisplayName;
+    use super::{profiles, session, store};
+    use crate::server::state::AppState;
+
+    let user = session::require_user().await?;
+    let state = AppState::current()?;
+    let display_name = DisplayName::parse(&display_name)?;
+    store::set_display_name(&state, &user.id, &display_name).await?;
+    profiles::announce_change(&state, &user.id).await?;
+    Ok(User {
+        display_name: display_name.as_str().to_owned(),
+        ..user
+    })
 }

@@ -12,9 +12,10 @@ use leptos::server_fn::ServerFn;
 use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_query_map;
 
-use super::api::{me, Login, Logout, Register};
+use super::api::{me, Login, Logout, Register, UpdateProfile};
 use super::model::User;
 use crate::error::AppError;
+use crate::notifications::components::NotificationsButton;
 
 /// The auth actions and the signed-in user, shared through the context.
 #[derive(Clone, Copy)]
@@ -22,6 +23,7 @@ pub struct Auth {
     pub register: ServerAction<Register>,
     pub login: ServerAction<Login>,
     pub logout: ServerAction<Logout>,
+    pub update_profile: ServerAction<UpdateProfile>,
     /// `me()`, fetched again whenever one of the actions completes.
     pub user: Resource<Result<Option<User>, AppError>>,
 }
@@ -33,12 +35,14 @@ impl Auth {
         let register = ServerAction::<Register>::new();
         let login = ServerAction::<Login>::new();
         let logout = ServerAction::<Logout>::new();
+        let update_profile = ServerAction::<UpdateProfile>::new();
         let user = Resource::new(
             move || {
                 (
                     register.version().get(),
                     login.version().get(),
                     logout.version().get(),
+                    update_profile.version().get(),
                 )
             },
             |_| me(),
@@ -47,6 +51,7 @@ impl Auth {
             register,
             login,
             logout,
+            update_profile,
             user,
         };
         provide_context(auth);
@@ -198,16 +203,71 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn UserMenu() -> impl IntoView {
     let auth = Auth::expect();
+    let editing = RwSignal::new(false);
+    // Close the form once a save went through.
+    Effect::new(move |_| {
+        if matches!(auth.update_profile.value().get(), Some(Ok(_))) {
+            editing.set(false);
+        }
+    });
+    let save_error = move || {
+        auth.update_profile
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|err| err.to_string())
+    };
     view! {
         <Transition>
             {move || {
                 auth.current()
                     .map(|user| {
+                        let current_name = StoredValue::new(user.display_name.clone());
                         view! {
                             <div class="user-menu">
-                                <span class="user-name" title=format!("@{}", user.handle)>
-                                    {user.display_name}
-                                </span>
+                                <NotificationsButton />
+                                <Show
+                                    when=move || editing.get()
+                                    fallback={
+                                        let user = user.clone();
+                                        move || {
+                                            view! {
+                                                <span class="user-name" title=format!("@{}", user.handle)>
+                                                    {user.display_name.clone()}
+                                                </span>
+                                                <button
+                                                    type="button"
+                                                    class="button-secondary"
+                                                    on:click=move |_| editing.set(true)
+                                                >
+                                                    "Edit name"
+                                                </button>
+                                            }
+                                        }
+                                    }
+                                >
+                                    <ActionForm action=auth.update_profile attr:class="inline-form">
+                                        <input
+                                            type="text"
+                                            name="display_name"
+                                            aria-label="Display name"
+                                            required
+                                            maxlength="64"
+                                            value=current_name.get_value()
+                                        />
+                                        <button type="submit" class="button-primary">
+                                            "Save"
+                                        </button>
+                                        <button
+                                            type="button"
+                                            class="button-secondary"
+                                            on:click=move |_| editing.set(false)
+                                        >
+                                            "Cancel"
+                                        </button>
+                                        {move || save_error().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
+                                    </ActionForm>
+                                </Show>
                                 <ActionForm action=auth.logout>
                                     <button type="submit" class="button-secondary">
                                         "Sign out"

@@ -13,6 +13,8 @@ mod password;
 #[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
+mod profiles;
+#[cfg(feature = "ssr")]
 mod store;
 
 pub use model::User;
@@ -20,4 +22,6 @@ pub use model::User;
 #[cfg(feature = "ssr")]
 pub use password::warm_up as warm_up_password_hashing;
 #[cfg(feature = "ssr")]
-pub use store::{profiles, user_id_by_handle};
+pub use profiles::{profile, profiles, start_invalidation as start_profile_invalidation, ProfileCache};
+#[cfg(feature = "ssr")]
+pub use store::user_id_by_handle;

@@ -104,12 +104,8 @@ pub async fn require_user_id() -> AppResult<String> {
 pub async fn require_user() -> AppResult<crate::auth::User> {
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
-    super::store::find_user(&state, &user_id)
+    super::profiles::profile(&state, &user_id)
         .await?
-        .map(|user| crate::auth::User {
-            email: None,
-            ..user
-        })
         .ok_or_else(AppError::not_signed_in)
 }
 

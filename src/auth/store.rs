@@ -129,7 +129,8 @@ pub async fn find_user(state: &AppState, id: &str) -> AppResult<Option<User>> {
 }
 
 /// Public profiles (no email) of these users, in one pipelined round trip.
-/// Unknown ids are left out.
+/// Unknown ids are left out. Other code goes through the cache in
+/// [`super::profiles`].
 pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<String, User>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
@@ -154,6 +155,21 @@ pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<Str
         })
         .map(|user| (user.id.clone(), user))
         .collect())
+}
+
+/// Changes a user's display name.
+pub async fn set_display_name(
+    state: &AppState,
+    user_id: &str,
+    display_name: &DisplayName,
+) -> AppResult<()> {
+    let () = redis::cmd("HSET")
+        .arg(state.keys.user(user_id))
+        .arg("display_name")
+        .arg(display_name.as_str())
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(())
 }
 
 async fn user_fields(state: &AppState, id: &str) -> AppResult<HashMap<String, String>> {

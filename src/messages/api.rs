@@ -16,6 +16,7 @@ pub async fn send_message(
     use super::model::{ClientMsgId, MessageBody};
     use super::store;
     use crate::auth::session::require_user;
+    use crate::notifications::{notify_mentions, Mentioning};
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
     use crate::server::state::AppState;
@@ -25,8 +26,23 @@ pub async fn send_message(
     let room_id = RoomId::parse(&room_id)?;
     let body = MessageBody::parse(body)?;
     let client_msg_id = ClientMsgId::parse(&client_msg_id)?;
-    member_room(&state, &room_id, &author.id).await?;
-    store::send(&state, &room_id, author, body, client_msg_id).await
+    let room = member_room(&state, &room_id, &author.id).await?;
+    let (message, new) = store::send(&state, &room_id, author, body, client_msg_id).await?;
+    if new {
+        // Stored and delivered already: a failure here must not turn the
+        // send into an error the client would retry.
+        let mentioning = Mentioning {
+            room_id: &room.id,
+            room_name: &room.name,
+            message_id: &message.id,
+            author: &message.author,
+            body: &message.body,
+        };
+        if let Err(err) = notify_mentions(&state, mentioning).await {
+            tracing::warn!(%err, "could not notify mentions");
+        }
+    }
+    Ok(message)
 }
 
 /// A page of a room's history, oldest first, paged by message id: the
@@ -77,6 +93,7 @@ pub async fn mark_room_read(room_id: String, up_to: String) -> Result<(), AppErr
     use super::model::MessageId;
     use super::unread;
     use crate::auth::session::require_user_id;
+    use crate::server::sse::{publish_personal, PersonalEvent};
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
     use crate::server::state::AppState;
@@ -86,6 +103,13 @@ pub async fn mark_room_read(room_id: String, up_to: String) -> Result<(), AppErr
     let room_id = RoomId::parse(&room_id)?;
     let up_to = MessageId::parse(&up_to, "up_to")?;
     member_room(&state, &room_id, &user_id).await?;
-    unread::advance(&state, &user_id, &room_id, up_to).await?;
+    if let Some(read) = unread::advance(&state, &user_id, &room_id, up_to).await? {
+        // The user's other tabs update their unread badges.
+        let event = PersonalEvent::forwarded(
+            "room_read",
+            &serde_json::json!({ "room_id": room_id.as_str(), "up_to": read.to_string() }),
+        )?;
+        publish_personal(&mut state.redis(), &state.keys, &user_id, &event).await?;
+    }
     Ok(())
 }

@@ -9,6 +9,8 @@ use leptos::task::spawn_local;
 
 use super::api::{history, send_message};
 use super::model::{merge_messages, Message};
+use crate::presence::api::typing;
+use crate::presence::model::TYPING_EVERY_MS;
 use crate::rooms::Room;
 use crate::ui::linkify::{self, Piece};
 use crate::ui::time;
@@ -33,7 +35,12 @@ pub fn RoomView(
     older: RwSignal<bool>,
     /// The room open now: answers for a room left meanwhile are dropped.
     current: Signal<Option<String>>,
+    /// The reader's handle, to highlight mentions of them.
+    me: String,
+    /// Who is typing here ("Ann is typing…"), kept by the page.
+    typing_text: Signal<Option<String>>,
 ) -> impl IntoView {
+    let me = StoredValue::new(me);
     let pending = RwSignal::new(Vec::<Pending>::new());
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
@@ -91,17 +98,49 @@ pub fn RoomView(
         draft.set(String::new());
         send(item);
     };
-    let load_older = move |_| {
+    // One page at a time, whether asked for by the button or by scrolling
+    // to the top; the reader keeps their place when the page lands above.
+    let loading_older = RwSignal::new(false);
+    let load_older = move || {
+        if loading_older.get_untracked() {
+            return;
+        }
+        loading_older.set(true);
         let first = messages.with_untracked(|list| list.first().map(|m| m.id.clone()));
         spawn_local(async move {
             let page = history(room_id.get_value(), first, None, Some(PAGE)).await;
             if let (Ok(page), true) = (page, still_open()) {
+                let height_before = log.get_untracked().map(|log| log.scroll_height());
                 older.set(page.len() == PAGE as usize);
                 messages.update(|list| {
                     merge_messages(list, page);
                 });
+                request_animation_frame(move || {
+                    if let (Some(log), Some(before)) = (log.get_untracked(), height_before) {
+                        log.set_scroll_top(log.scroll_top() + log.scroll_height() - before);
+                    }
+                });
             }
+            let _ = loading_older.try_set(false);
         });
+    };
+    let on_scroll = move |_| {
+        let near_top = log.get_untracked().is_some_and(|log| log.scroll_top() < 40);
+        if near_top && older.get_untracked() {
+            load_older();
+        }
+    };
+    // Tell the room we are typing, at most once per throttle window (the
+    // server throttles too).
+    let last_typing = StoredValue::new(0.0_f64);
+    let announce_typing = move || {
+        let now = js_sys::Date::now();
+        if now - last_typing.get_value() >= TYPING_EVERY_MS as f64 {
+            last_typing.set_value(now);
+            spawn_local(async move {
+                let _ = typing(room_id.get_value()).await;
+            });
+        }
     };
 
     // Stay at the bottom when new messages arrive, unless the reader has
@@ -123,19 +162,19 @@ pub fn RoomView(
                 <h1>{room.name.clone()}</h1>
                 {room.private.then(|| view! { <span class="tag">"private"</span> })}
             </header>
-            <div class="log" role="log" aria-label="Messages" node_ref=log>
+            <div class="log" role="log" aria-label="Messages" node_ref=log on:scroll=on_scroll>
                 {move || {
                     older
                         .get()
                         .then(|| {
                             view! {
-                                <button type="button" class="button-secondary load-older" on:click=load_older>
+                                <button type="button" class="button-secondary load-older" on:click=move |_| load_older()>
                                     "Load older"
                                 </button>
                             }
                         })
                 }}
-                {move || messages.with(|list| render_messages(list))}
+                {move || messages.with(|list| render_messages(list, &me.read_value()))}
                 {move || {
                     // A message that has arrived (live or as the answer) is
                     // shown once, as itself: its pending copy is not shown.
@@ -181,6 +220,7 @@ pub fn RoomView(
                         .collect_view()
                 }}
             </div>
+            <p class="typing" aria-live="polite">{move || typing_text.get()}</p>
             {move || error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
             <form
                 class="composer"
@@ -194,7 +234,10 @@ pub fn RoomView(
                     rows="2"
                     placeholder=format!("Message {}", room.name)
                     prop:value=move || draft.get()
-                    on:input=move |event| draft.set(event_target_value(&event))
+                    on:input=move |event| {
+                        draft.set(event_target_value(&event));
+                        announce_typing();
+                    }
                     on:keydown=move |event: leptos::ev::KeyboardEvent| {
                         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
                             event.prevent_default();
@@ -210,12 +253,18 @@ pub fn RoomView(
     }
 }
 
-/// A body as text nodes, with web links as `<a>` elements (see `linkify`).
-fn body_view(body: &str) -> impl IntoView {
+/// A body as text nodes, with web links as `<a>` elements and mentions
+/// highlighted (see `linkify`); a mention of `me` stands out more.
+fn body_view(body: &str, me: &str) -> impl IntoView {
     linkify::pieces(body)
         .into_iter()
         .map(|piece| match piece {
             Piece::Text(text) => text.to_owned().into_any(),
+            Piece::Mention(mention) => {
+                let mine = mention[1..].eq_ignore_ascii_case(me);
+                view! { <span class="mention" class:mention-me=mine>{mention.to_owned()}</span> }
+                    .into_any()
+            }
             Piece::Link(url) => view! {
                 <a href=url.to_owned() target="_blank" rel="noopener noreferrer nofollow">
                     {url.to_owned()}
@@ -228,7 +277,7 @@ fn body_view(body: &str) -> impl IntoView {
 
 /// Messages grouped by day, with the author shown once per run of
 /// messages by the same person.
-fn render_messages(list: &[Message]) -> impl IntoView {
+fn render_messages(list: &[Message], me: &str) -> impl IntoView {
     let mut previous: Option<(&str, String)> = None;
     list.iter()
         .map(|message| {
@@ -246,7 +295,7 @@ fn render_messages(list: &[Message]) -> impl IntoView {
                         <span class="author">{message.author.display_name.clone()}</span>
                         <span class="time">{time::clock(message.sent_at)}</span>
                     </div>
-                    <p class="body">{body_view(&message.body)}</p>
+                    <p class="body">{body_view(&message.body, me)}</p>
                 </article>
             }
         })

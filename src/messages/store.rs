@@ -60,14 +60,14 @@ return {1, id}
 });
 
 /// Stores and publishes a message; a repeated client message id returns the
-/// first message instead.
+/// first message instead. The flag says whether the message is new.
 pub async fn send(
     state: &AppState,
     room_id: &RoomId,
     author: User,
     body: MessageBody,
     client_msg_id: ClientMsgId,
-) -> AppResult<Message> {
+) -> AppResult<(Message, bool)> {
     let keys = &state.keys;
     let room = room_id.as_str();
     let settings = &state.settings.messages;
@@ -92,17 +92,18 @@ pub async fn send(
     if new == 0 {
         // A retry: answer with what was stored the first time, if still kept.
         if let Some(first) = entries(state, room_id, Range::Exactly(&id)).await?.pop() {
-            return Ok(first);
+            return Ok((first, false));
         }
     }
-    Ok(Message {
+    let message = Message {
         id,
         room_id: room.to_owned(),
         author,
         body: body.as_str().to_owned(),
         sent_at,
         client_msg_id: client_msg_id.as_str().to_owned(),
-    })
+    };
+    Ok((message, new == 1))
 }
 
 /// Which part of a room's stream to read.

@@ -39,13 +39,13 @@ return 1
 
 /// Moves the user's read position in the room forward to `up_to`, but
 /// never past the room's newest message (an id from the future would hide
-/// every message still to come). Returns whether it moved.
+/// every message still to come). Returns the new position if it moved.
 pub async fn advance(
     state: &AppState,
     user_id: &str,
     room_id: &RoomId,
     up_to: MessageId,
-) -> AppResult<bool> {
+) -> AppResult<Option<MessageId>> {
     let newest: StreamRangeReply = redis::cmd("XREVRANGE")
         .arg(state.keys.room_messages(room_id.as_str()))
         .arg("+")
@@ -59,7 +59,7 @@ pub async fn advance(
         .first()
         .and_then(|entry| MessageId::parse(&entry.id, "id").ok())
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let up_to = up_to.min(newest);
     let moved: i64 = ADVANCE
@@ -69,7 +69,7 @@ pub async fn advance(
         .arg(up_to.seq)
         .invoke_async(&mut state.redis())
         .await?;
-    Ok(moved == 1)
+    Ok((moved == 1).then_some(up_to))
 }
 
 /// Unread counts for these rooms, in order: others' messages after the

@@ -1,4 +1,5 @@
-//! The room endpoints: `create_room`, `rooms`, `join_room`, `leave_room`.
+//! The room endpoints: `create_room`, `rooms`, `join_room`, `leave_room`,
+//! `invite`, `respond_invite`.
 
 use leptos::prelude::*;
 
@@ -52,23 +53,28 @@ pub async fn join_room(room_id: String) -> Result<Room, AppError> {
     use super::access::visible_room;
     use super::model::{RoomId, Standing};
     use super::store;
-    use crate::auth::session::require_user_id;
+    use crate::auth::session::require_user;
+    use crate::notifications::answer_invite;
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
+    let user = require_user().await?;
     let state = AppState::current()?;
     let room_id = RoomId::parse(&room_id)?;
     // Visible means: public, or private with the caller a member or invitee.
-    let (room, standing) = visible_room(&state, &room_id, &user_id).await?;
+    let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
     if standing != Standing::Member {
-        store::set_membership(&state, &room_id, &user_id, true).await?;
+        store::set_membership(&state, &room_id, &user.id, true).await?;
+    }
+    if standing == Standing::Invited {
+        answer_invite(&state, &room.id, &room.name, &user, true).await?;
     }
     Ok(room)
 }
 
 /// Invites someone, by handle, to a room the caller is a member of. The
-/// invitee's open tabs get an `invite` event; the invitation stays pending
-/// until answered with `respond_invite` (or `join_room`).
+/// invitee gets an `invite` notification (stored, and live on their open
+/// tabs); the invitation stays pending until answered with `respond_invite`
+/// (or `join_room`). Inviting someone already invited changes nothing.
 #[server(endpoint = "invite")]
 pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
     use super::access::{member_room, visible_room};
@@ -76,7 +82,7 @@ pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
     use super::store;
     use crate::auth::model::Handle;
     use crate::auth::session::require_user;
-    use crate::server::sse::PersonalEvent;
+    use crate::notifications::notify_invite;
     use crate::server::state::AppState;
 
     let inviter = require_user().await?;
@@ -103,12 +109,7 @@ pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
         _ => {}
     }
     store::add_invitation(&state, &room_id, &invitee).await?;
-    let event = PersonalEvent {
-        event: "invite".into(),
-        room_id: Some(room.id.clone()),
-        data: Some(serde_json::json!({ "room": room, "from": inviter })),
-    };
-    store::notify(&state, &invitee, &event).await
+    notify_invite(&state, &room.id, &room.name, &inviter, &invitee).await
 }
 
 /// Answers an invitation: `accept=true` joins the room, `false` declines.
@@ -118,23 +119,25 @@ pub async fn respond_invite(room_id: String, accept: bool) -> Result<(), AppErro
     use super::access::visible_room;
     use super::model::{RoomId, Standing};
     use super::store;
-    use crate::auth::session::require_user_id;
+    use crate::auth::session::require_user;
+    use crate::notifications::answer_invite;
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
+    let user = require_user().await?;
     let state = AppState::current()?;
     let room_id = RoomId::parse(&room_id)?;
-    let (_, standing) = visible_room(&state, &room_id, &user_id).await?;
+    let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
     if standing != Standing::Invited {
         return Err(AppError::NotFound(
             "No pending invitation to this room.".into(),
         ));
     }
     if accept {
-        store::set_membership(&state, &room_id, &user_id, true).await
+        store::set_membership(&state, &room_id, &user.id, true).await?;
     } else {
-        store::remove_invitation(&state, &room_id, &user_id).await
+        store::remove_invitation(&state, &room_id, &user.id).await?;
     }
+    answer_invite(&state, &room.id, &room.name, &user, accept).await
 }
 
 /// Leaves a room. Leaving a visible room one is not in is a no-op.

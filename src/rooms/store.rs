@@ -55,11 +55,12 @@ pub async fn create(
         .ignore()
         .publish(
             keys.user_events(creator),
-            personal_json(&PersonalEvent {
+            (PersonalEvent {
                 event: "joined".into(),
                 room_id: Some(id.clone()),
                 data: None,
-            })?,
+            })
+            .to_json()?,
         )
         .ignore();
     if !private {
@@ -114,16 +115,6 @@ pub async fn remove_invitation(state: &AppState, room_id: &RoomId, user_id: &str
     Ok(())
 }
 
-/// Tells a user's open event streams something (a personal event).
-pub async fn notify(state: &AppState, user_id: &str, event: &PersonalEvent) -> AppResult<()> {
-    let () = redis::cmd("PUBLISH")
-        .arg(state.keys.user_events(user_id))
-        .arg(personal_json(event)?)
-        .query_async(&mut state.redis())
-        .await?;
-    Ok(())
-}
-
 /// Adds the user to the room (or removes them) in both sets, and tells the
 /// user's open event streams to start (or stop) carrying the room.
 pub async fn set_membership(
@@ -158,15 +149,10 @@ pub async fn set_membership(
         room_id: Some(room.to_owned()),
         data: None,
     };
-    pipe.publish(state.keys.user_events(user_id), personal_json(&event)?)
+    pipe.publish(state.keys.user_events(user_id), event.to_json()?)
         .ignore();
     let () = pipe.query_async(&mut state.redis()).await?;
     Ok(())
-}
-
-fn personal_json(event: &PersonalEvent) -> AppResult<String> {
-    serde_json::to_string(event)
-        .map_err(|err| crate::error::AppError::internal("encode personal event", err))
 }
 
 /// The ids of the rooms the user has joined.

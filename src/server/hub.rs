@@ -32,9 +32,13 @@ pub enum HubEvent {
     Resync,
 }
 
-/// A published payload: the JSON text, and its `id` field if it has one.
+/// A published payload: the JSON text, and its `event` and `id` fields if
+/// it has them (read once here, not once per listener).
 #[derive(Debug)]
 pub struct Published {
+    /// The SSE event name the payload asks for (`presence`, `typing`);
+    /// none for a message.
+    pub event: Option<String>,
     pub id: Option<String>,
     pub json: String,
 }
@@ -297,8 +301,9 @@ async fn run(
 }
 
 fn deliver(hub: &Hub, message: &redis::Msg) {
-    #[derive(serde::Deserialize)]
-    struct WithId {
+    #[derive(Default, serde::Deserialize)]
+    struct Envelope {
+        event: Option<String>,
         id: Option<String>,
     }
     let Ok(json) = std::str::from_utf8(message.get_payload_bytes()) else {
@@ -308,11 +313,12 @@ fn deliver(hub: &Hub, message: &redis::Msg) {
         );
         return;
     };
-    let id = serde_json::from_str::<WithId>(json)
-        .ok()
-        .and_then(|with| with.id);
+    // Payloads that are not JSON objects (the profile channel carries bare
+    // user ids) have neither field.
+    let envelope = serde_json::from_str::<Envelope>(json).unwrap_or_default();
     let published = Published {
-        id,
+        event: envelope.event,
+        id: envelope.id,
         json: json.to_owned(),
     };
     hub.deliver(

@@ -21,6 +21,12 @@
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
 //! | `{p}room:{id}:events`        | channel| -                         | send_message      | event streams     |
 //! | `{p}user:{id}:events`        | channel| -                         | join/leave/create | event streams     |
+//! | `{p}user:{id}:connections`   | zset   | 2 x connection TTL        | event streams     | presence sweeper  |
+//! | `{p}presence`                | zset   | none (entries pruned)     | event streams     | presence sweeper  |
+//! | `{p}room:{id}:online`        | set    | none (entries pruned)     | presence          | online, members   |
+//! | `{p}room:{id}:typing:{u}`    | string | 3 s                       | typing            | typing (throttle) |
+//! | `{p}user:{id}:notifications` | list   | 30 days, reset per push   | mention, invite   | notifications     |
+//! | `{p}profiles`                | channel| -                         | update_profile    | profile caches    |
 //!
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)
 //! handle, so both indexes are case-insensitive.
@@ -114,6 +120,41 @@ impl Keys {
         format!("{}rooms:public", self.prefix)
     }
 
+    /// Sorted set of one user's open event streams: connection id -> the
+    /// time (ms) it counts as gone unless its heartbeat refreshes it.
+    pub fn user_connections(&self, user_id: &str) -> String {
+        format!("{}user:{user_id}:connections", self.prefix)
+    }
+
+    /// Sorted set of users with open (or recently closed) event streams:
+    /// user id -> when their last connection expires (ms). The sweeper's
+    /// to-do list.
+    pub fn presence(&self) -> String {
+        format!("{}presence", self.prefix)
+    }
+
+    /// Set of the ids of a room's members who are online.
+    pub fn room_online(&self, room_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:online", self.prefix)
+    }
+
+    /// Present while a user's last `typing` event in a room is fresh (the
+    /// throttle).
+    pub fn room_typing(&self, room_id: &str, user_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:typing:{user_id}", self.prefix)
+    }
+
+    /// List of a user's notifications as JSON, newest first.
+    pub fn user_notifications(&self, user_id: &str) -> String {
+        format!("{}user:{user_id}:notifications", self.prefix)
+    }
+
+    /// Pub/Sub channel on which a changed profile's user id is announced, so
+    /// every process drops it from its profile cache.
+    pub fn profiles_changed(&self) -> String {
+        format!("{}profiles", self.prefix)
+    }
+
     /// One session record, as JSON.
     pub fn session(&self, session_id: &str) -> String {
         format!("{}session:{session_id}", self.prefix)
@@ -142,6 +183,12 @@ mod tests {
             keys.room_sent("r1", "u1", "c1"),
             keys.room_events("r1"),
             keys.public_rooms(),
+            keys.user_connections("u1"),
+            keys.presence(),
+            keys.room_online("r1"),
+            keys.room_typing("r1", "u1"),
+            keys.user_notifications("u1"),
+            keys.profiles_changed(),
         ] {
             assert!(key.starts_with("test:"), "{key}");
         }
@@ -154,6 +201,8 @@ mod tests {
             keys.room("r1"),
             keys.room_members("r1"),
             keys.room_messages("r1"),
+            keys.room_online("r1"),
+            keys.room_typing("r1", "u1"),
         ] {
             assert!(key.contains("{r1}"), "{key}");
         }

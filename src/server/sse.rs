@@ -25,8 +25,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamMap;
 
+use redis::aio::ConnectionManager;
+
 use super::hub::{Hub, HubEvent, SubscriptionStream};
 use super::keys::Keys;
+use crate::error::{AppError, AppResult};
 
 /// Comments sent on an idle stream, so proxies keep it open and the
 /// browser notices a dead one.
@@ -47,6 +50,39 @@ pub struct PersonalEvent {
     pub data: Option<serde_json::Value>,
 }
 
+impl PersonalEvent {
+    /// A forwarded event: `name`, with `data` as its JSON.
+    pub fn forwarded(name: &str, data: &impl serde::Serialize) -> AppResult<Self> {
+        Ok(Self {
+            event: name.to_owned(),
+            room_id: None,
+            data: Some(
+                serde_json::to_value(data)
+                    .map_err(|err| AppError::internal("encode personal event", err))?,
+            ),
+        })
+    }
+
+    pub fn to_json(&self) -> AppResult<String> {
+        serde_json::to_string(self).map_err(|err| AppError::internal("encode personal event", err))
+    }
+}
+
+/// Sends a personal event to all of a user's open event streams.
+pub async fn publish_personal(
+    redis: &mut ConnectionManager,
+    keys: &Keys,
+    user_id: &str,
+    event: &PersonalEvent,
+) -> AppResult<()> {
+    let () = redis::cmd("PUBLISH")
+        .arg(keys.user_events(user_id))
+        .arg(event.to_json()?)
+        .query_async(redis)
+        .await?;
+    Ok(())
+}
+
 pub type EventStream = Sse<KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>>;
 
 /// Subscribes to a user's personal channel. Call this *before* reading the
@@ -58,13 +94,15 @@ pub async fn subscribe_personal(hub: &Hub, keys: &Keys, user_id: &str) -> Subscr
 
 /// Opens the stream: subscribes to the rooms (confirmed by Redis) before
 /// answering, so the client can catch up from history as soon as it sees
-/// the stream open.
+/// the stream open. `guard` is kept for as long as the stream lives and
+/// dropped when it ends (presence uses that to know the tab is gone).
 pub async fn open(
     hub: &Hub,
     keys: &Keys,
     shutdown: watch::Receiver<bool>,
     personal: SubscriptionStream,
     room_ids: Vec<String>,
+    guard: impl Send + 'static,
 ) -> EventStream {
     let subscriptions = futures::future::join_all(
         room_ids
@@ -75,16 +113,16 @@ pub async fn open(
     let rooms: StreamMap<String, SubscriptionStream> =
         room_ids.into_iter().zip(subscriptions).collect();
     let (queue, drain) = mpsc::channel(QUEUE);
-    tokio::spawn(forward(
-        Forwarder {
-            hub: hub.clone(),
-            keys: keys.clone(),
-            queue,
-            shutdown,
-        },
-        personal,
-        rooms,
-    ));
+    let forwarder = Forwarder {
+        hub: hub.clone(),
+        keys: keys.clone(),
+        queue,
+        shutdown,
+    };
+    tokio::spawn(async move {
+        forward(forwarder, personal, rooms).await;
+        drop(guard);
+    });
     Sse::new(ReceiverStream::new(drain)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
@@ -143,7 +181,8 @@ async fn forward(
             },
             Some((room_id, item)) = rooms.next() => match item {
                 Ok(HubEvent::Published(published)) => {
-                    let mut event = Event::default().event("message").data(&published.json);
+                    let name = published.event.as_deref().unwrap_or("message");
+                    let mut event = Event::default().event(name).data(&published.json);
                     if let Some(id) = &published.id {
                         event = event.id(id);
                     }

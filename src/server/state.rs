@@ -26,6 +26,9 @@ pub struct AppState {
     pub cpu: CpuGate,
     /// The process's one Pub/Sub connection, fanned out to event streams.
     pub hub: Hub,
+    /// Public profiles, cached in this process (the one piece of a
+    /// feature's data the shared state holds; see `auth::profiles`).
+    pub profiles: crate::auth::ProfileCache,
     /// Turns true when the server shuts down; event streams end then, so
     /// graceful shutdown does not wait on them forever.
     shutdown: Arc<watch::Sender<bool>>,
@@ -46,6 +49,7 @@ impl AppState {
             leptos_options,
             keys: Keys::new(&settings.redis.key_prefix),
             cpu: CpuGate::new(settings.auth.max_concurrent_hashes),
+            profiles: crate::auth::ProfileCache::new(),
             settings: Arc::new(settings),
             redis,
         })

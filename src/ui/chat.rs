@@ -18,6 +18,10 @@ use crate::messages::api::{history, mark_room_read};
 use crate::messages::components::{RoomView, PAGE};
 use crate::messages::model::{merge_messages, MessageId};
 use crate::messages::Message;
+use crate::notifications::components::{desktop_notify, NotificationFeed};
+use crate::presence::api::members;
+use crate::presence::components::MemberLists;
+use crate::presence::model::{apply_presence, typing_text, Member, TYPING_SHOWN_MS};
 use crate::rooms::api::rooms;
 use crate::rooms::components::{InviteForm, RoomsSidebar};
 
@@ -58,6 +62,21 @@ fn ChatLayout(user: User) -> impl IntoView {
     let synced = RwSignal::new(None::<String>);
     let older = RwSignal::new(false);
     let live = RwSignal::new(false);
+    let member_list = RwSignal::new(Vec::<Member>::new());
+    // Who is typing in the open room: (user id, display name, shown until).
+    let typists = RwSignal::new(Vec::<(String, String, f64)>::new());
+    let feed = NotificationFeed::expect();
+    let me = StoredValue::new(user.id.clone());
+
+    let load_members = move |room_id: String| {
+        spawn_local(async move {
+            if let Ok(list) = members(room_id.clone()).await {
+                if current.try_get_untracked().flatten().as_deref() == Some(room_id.as_str()) {
+                    member_list.set(list);
+                }
+            }
+        });
+    };
 
     // `synced` only moves forward.
     let advance_synced = move |id: &str| {
@@ -123,7 +142,10 @@ fn ChatLayout(user: User) -> impl IntoView {
         messages.set(Vec::new());
         synced.set(None);
         older.set(false);
+        member_list.set(Vec::new());
+        typists.set(Vec::new());
         if let Some(room) = room {
+            load_members(room.clone());
             catch_up(room);
         }
     });
@@ -134,12 +156,15 @@ fn ChatLayout(user: User) -> impl IntoView {
         LiveEvent::Opened => {
             live.set(true);
             refresh.run(());
+            feed.changed();
             if let Some(room) = current.get_untracked() {
+                load_members(room.clone());
                 catch_up(room);
             }
         }
         LiveEvent::Lost => live.set(false),
         LiveEvent::Message(message) => {
+            typists.update(|list| list.retain(|(id, ..)| *id != message.author.id));
             if current.get_untracked().as_deref() == Some(message.room_id.as_str()) {
                 let room_id = message.room_id.clone();
                 let up_to = message.id.clone();
@@ -157,10 +182,52 @@ fn ChatLayout(user: User) -> impl IntoView {
         LiveEvent::Resync(room_id) => {
             refresh.run(());
             if current.get_untracked().as_deref() == Some(room_id.as_str()) {
+                load_members(room_id.clone());
                 catch_up(room_id);
             }
         }
+        LiveEvent::Presence(change) => {
+            if current.get_untracked().as_deref() == Some(change.room_id.as_str()) {
+                member_list.update(|list| apply_presence(list, &change));
+            }
+        }
+        LiveEvent::Typing(typing) => {
+            let open = current.get_untracked().as_deref() == Some(typing.room_id.as_str());
+            if open && me.with_value(|me| typing.user.id != *me) {
+                let until = js_sys::Date::now() + TYPING_SHOWN_MS as f64;
+                typists.update(|list| {
+                    list.retain(|(id, ..)| *id != typing.user.id);
+                    list.push((typing.user.id, typing.user.display_name, until));
+                });
+            }
+        }
+        LiveEvent::Notification(notification) => {
+            desktop_notify(&notification);
+            feed.changed();
+        }
+        LiveEvent::NotificationsRead => feed.changed(),
+        LiveEvent::RoomRead => refresh.run(()),
     };
+    // Typing indicators fade after a few seconds without news.
+    Effect::new(move |_| {
+        let timer = set_interval_with_handle(
+            move || {
+                let now = js_sys::Date::now();
+                if typists.with_untracked(|list| list.iter().any(|(_, _, until)| *until <= now)) {
+                    typists.update(|list| list.retain(|(_, _, until)| *until > now));
+                }
+            },
+            std::time::Duration::from_secs(1),
+        );
+        on_cleanup(move || {
+            if let Ok(timer) = timer {
+                timer.clear();
+            }
+        });
+    });
+    let typing_line = Signal::derive(move || {
+        typists.with(|list| typing_text(&list.iter().map(|(_, name, _)| name.clone()).collect::<Vec<_>>()))
+    });
     Effect::new(move |_| {
         // The connection is browser-only (not Send); the stored value keeps
         // it on this thread, and dropping it closes the stream.
@@ -198,7 +265,19 @@ fn ChatLayout(user: User) -> impl IntoView {
             <RoomsSidebar rooms=room_list current=current.into() refresh />
             <Transition>
                 {move || match open_room.get() {
-                    Some(room) => view! { <RoomView room messages older current=current.into() /> }.into_any(),
+                    Some(room) => {
+                        view! {
+                            <RoomView
+                                room
+                                messages
+                                older
+                                current=current.into()
+                                me=user.handle.clone()
+                                typing_text=typing_line
+                            />
+                        }
+                            .into_any()
+                    }
                     None => {
                         view! {
                             <section class="pane pane-conversation" aria-label="Conversation">
@@ -219,6 +298,7 @@ fn ChatLayout(user: User) -> impl IntoView {
                 <Transition>
                     {move || open_room.get().map(|room| view! { <InviteForm room_id=room.id /> })}
                 </Transition>
+                {move || current.get().is_some().then(|| view! { <MemberLists members=member_list /> })}
                 <p role="status" class="live-status" class:live=move || live.get()>
                     {move || if live.get() { "Live" } else { "Reconnecting…" }}
                 </p>

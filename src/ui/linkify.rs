@@ -1,5 +1,6 @@
-//! Splitting a message body into text and web links, so links can be made
-//! clickable without ever rendering the body as HTML.
+//! Splitting a message body into text, web links and `@mentions`, so links
+//! can be made clickable and mentions highlighted without ever rendering the
+//! body as HTML.
 //!
 //! Only `http://` and `https://` links count: a `javascript:` or `data:` URL
 //! stays plain text. Each piece is rendered as a text node or as an `<a>`
@@ -11,11 +12,39 @@
 pub enum Piece<'a> {
     Text(&'a str),
     Link(&'a str),
+    /// `@handle`, the `@` included.
+    Mention(&'a str),
 }
 
-/// Splits `body` into text and links, in order; joined again they give
-/// `body` back exactly.
+/// Splits `body` into text, links and mentions, in order; joined again they
+/// give `body` back exactly.
 pub fn pieces(body: &str) -> Vec<Piece<'_>> {
+    links(body)
+        .into_iter()
+        .flat_map(|piece| match piece {
+            Piece::Text(text) => mentions(text),
+            other => vec![other],
+        })
+        .collect()
+}
+
+fn mentions(text: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut done = 0;
+    for span in crate::notifications::model::mention_spans(text) {
+        if span.start > done {
+            out.push(Piece::Text(&text[done..span.start]));
+        }
+        out.push(Piece::Mention(&text[span.clone()]));
+        done = span.end;
+    }
+    if done < text.len() {
+        out.push(Piece::Text(&text[done..]));
+    }
+    out
+}
+
+fn links(body: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
     let mut rest = body;
     while let Some(start) = next_link_start(rest) {
@@ -59,7 +88,7 @@ mod tests {
         pieces
             .iter()
             .map(|piece| match piece {
-                Piece::Text(text) | Piece::Link(text) => *text,
+                Piece::Text(text) | Piece::Link(text) | Piece::Mention(text) => *text,
             })
             .collect()
     }
@@ -106,5 +135,21 @@ mod tests {
     fn text_without_links_is_one_piece() {
         assert_eq!(pieces("hello ünïcode"), [Piece::Text("hello ünïcode")]);
         assert!(pieces("").is_empty());
+    }
+
+    #[test]
+    fn mentions_are_split_out_of_text_but_not_out_of_links() {
+        let body = "hi @ann, see https://x.example/@bob";
+        let found = pieces(body);
+        assert_eq!(
+            found,
+            [
+                Piece::Text("hi "),
+                Piece::Mention("@ann"),
+                Piece::Text(", see "),
+                Piece::Link("https://x.example/@bob"),
+            ]
+        );
+        assert_eq!(joined(&found), body);
     }
 }

@@ -1,0 +1,227 @@
+//! NotificationList as the API and the event stream carry them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::User;
+use crate::error::AppError;
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// Someone wrote `@you` in a room you are in.
+    Mention,
+    /// Someone invited you to a private room.
+    Invite,
+    /// Someone accepted your invitation.
+    InviteAccepted,
+}
+
+/// One notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// 32 hex digits.
+    pub id: String,
+    pub kind: NotificationKind,
+    pub room_id: String,
+    pub room_name: String,
+    /// Who caused it.
+    pub from: User,
+    /// The mentioning message (the start of it), or empty.
+    pub text: String,
+    /// Milliseconds since the epoch.
+    pub created_at: u64,
+    pub read: bool,
+    /// The mentioning message's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// For invitations: `accepted` or `declined` once answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+}
+
+impl Notification {
+    /// One line for a list or a desktop notification.
+    pub fn headline(&self) -> String {
+        let who = &self.from.display_name;
+        let room = &self.room_name;
+        match self.kind {
+            NotificationKind::Mention => format!("{who} mentioned you in {room}"),
+            NotificationKind::Invite => format!("{who} invited you to {room}"),
+            NotificationKind::InviteAccepted => format!("{who} accepted your invitation to {room}"),
+        }
+    }
+
+    /// Whether this is an invitation still waiting for an answer.
+    pub fn is_open_invite(&self) -> bool {
+        self.kind == NotificationKind::Invite && self.answer.is_none()
+    }
+}
+
+/// The answer of `notifications`: the unread count and the newest items.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationList {
+    pub unread: usize,
+    pub items: Vec<Notification>,
+}
+
+/// NotificationList kept per user: older ones fall off the end of the list.
+pub const KEEP: usize = 100;
+/// How long a user's notifications are kept after the newest one arrived.
+pub const KEEP_SECS: u64 = 30 * 24 * 3600;
+/// Characters of the mentioning message copied into a notification.
+pub const TEXT_CHARS: usize = 200;
+
+/// `notifications(limit)`: 1 to [`KEEP`], default 50.
+pub fn notifications_limit(requested: Option<u32>) -> Result<usize, AppError> {
+    match requested {
+        None => Ok(50),
+        Some(n @ 1..=100) => Ok(n as usize),
+        Some(_) => Err(AppError::BadRequest(
+            "limit must be between 1 and 100.".into(),
+        )),
+    }
+}
+
+/// What `mark_read` marks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkRead {
+    All,
+    One(String),
+}
+
+impl MarkRead {
+    /// `all`, or a notification id (32 hex digits).
+    pub fn parse(id: &str) -> Result<Self, AppError> {
+        if id == "all" {
+            return Ok(Self::All);
+        }
+        if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Self::One(id.to_ascii_lowercase()));
+        }
+        Err(AppError::BadRequest(
+            "id must be a notification id or \"all\".".into(),
+        ))
+    }
+}
+
+/// The start of a message, for a notification's text.
+pub fn excerpt(body: &str) -> String {
+    match body.char_indices().nth(TEXT_CHARS) {
+        Some((cut, _)) => format!("{}…", &body[..cut]),
+        None => body.to_owned(),
+    }
+}
+
+/// Mentions in a message body, as byte ranges of `@handle` (the `@`
+/// included): an `@` at the start or after a character that cannot be part
+/// of a handle or an email address, then 2 to 32 handle characters. Trailing
+/// `.` and `-` are sentence punctuation, not part of the handle.
+pub fn mention_spans(body: &str) -> Vec<std::ops::Range<usize>> {
+    let is_handle_char = |c: char| c.is_ascii_alphanumeric() || "_.-".contains(c);
+    let mut spans = Vec::new();
+    let mut previous: Option<char> = None;
+    for (at, c) in body.char_indices() {
+        let starts = c == '@' && previous.is_none_or(|p| !(is_handle_char(p) || p == '@'));
+        previous = Some(c);
+        if !starts {
+            continue;
+        }
+        let rest = &body[at + 1..];
+        let len = rest.find(|c: char| !is_handle_char(c)).unwrap_or(rest.len());
+        let handle = rest[..len].trim_end_matches(['.', '-']);
+        if (2..=32).contains(&handle.len()) {
+            spans.push(at..at + 1 + handle.len());
+        }
+    }
+    spans
+}
+
+/// The distinct handles mentioned in a body, lowercased, at most
+/// [`MAX_MENTIONS`] (more are not notified).
+pub fn mentioned_handles(body: &str) -> Vec<String> {
+    let mut handles: Vec<String> = Vec::new();
+    for span in mention_spans(body) {
+        let handle = body[span.start + 1..span.end].to_ascii_lowercase();
+        if !handles.contains(&handle) {
+            handles.push(handle);
+        }
+        if handles.len() == MAX_MENTIONS {
+            break;
+        }
+    }
+    handles
+}
+
+/// Mentions notified per message.
+pub const MAX_MENTIONS: usize = 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mark_read_takes_all_or_an_id() {
+        assert_eq!(MarkRead::parse("all").unwrap(), MarkRead::All);
+        let id = "0123456789abcdef0123456789ABCDEF";
+        assert_eq!(
+            MarkRead::parse(id).unwrap(),
+            MarkRead::One(id.to_ascii_lowercase())
+        );
+        for bad in ["", "ALL", "123", &"g".repeat(32), &"a".repeat(33)] {
+            assert!(MarkRead::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_limit_defaults_to_50_and_stays_within_1_to_100() {
+        assert_eq!(notifications_limit(None).unwrap(), 50);
+        assert_eq!(notifications_limit(Some(100)).unwrap(), 100);
+        assert!(notifications_limit(Some(0)).is_err());
+        assert!(notifications_limit(Some(101)).is_err());
+    }
+
+    #[test]
+    fn an_excerpt_cuts_long_text_on_a_character_boundary() {
+        assert_eq!(excerpt("short"), "short");
+        let long = "é".repeat(TEXT_CHARS + 5);
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), TEXT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn kinds_are_snake_case_on_the_wire() {
+        assert_eq!(
+            serde_json::to_string(&NotificationKind::InviteAccepted).unwrap(),
+            "\"invite_accepted\""
+        );
+    }
+
+    #[test]
+    fn mentions_are_found_at_the_start_and_after_spaces_or_punctuation() {
+        let body = "@ann hi (@Bo.) and @cy-d, mail ann@example.com @x @";
+        let spans: Vec<&str> = mention_spans(body).into_iter().map(|s| &body[s]).collect();
+        assert_eq!(spans, ["@ann", "@Bo", "@cy-d"]);
+    }
+
+    #[test]
+    fn mentioned_handles_are_lowercased_and_distinct() {
+        assert_eq!(mentioned_handles("@Ann @ann @bo"), ["ann", "bo"]);
+    }
+
+    #[test]
+    fn mentions_beyond_the_limit_are_ignored() {
+        let body: String = (0..30).map(|i| format!("@user{i} ")).collect();
+        assert_eq!(mentioned_handles(&body).len(), MAX_MENTIONS);
+    }
+
+    #[test]
+    fn mentions_survive_multibyte_text() {
+        let body = "é@ann ü @zoë";
+        let spans: Vec<&str> = mention_spans(body).into_iter().map(|s| &body[s]).collect();
+        // "é" is not a handle character, so "é@ann" holds a mention; "@zo"
+        // stops at "ë".
+        assert_eq!(spans, ["@ann", "@zo"]);
+    }
+}

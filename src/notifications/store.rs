@@ -1,0 +1,257 @@
+//! NotificationList in Redis: one List per user, `{p}user:{id}:notifications`,
+//! newest first, each item a `Notification` as JSON.
+//!
+//! A push is `LPUSH` + `LTRIM` (keep the newest [`KEEP`]) + `EXPIRE` (the
+//! list goes [`KEEP_SECS`] after its newest item) + `PUBLISH` on the user's
+//! personal channel, in one `MULTI`: stored and delivered, or neither.
+//! Marking read rewrites items in place (`LSET`) inside a Lua script, so a
+//! push in the middle cannot shift the positions it writes to.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+use super::model::{
+    excerpt, mentioned_handles, MarkRead, Notification, NotificationKind, NotificationList, KEEP, KEEP_SECS,
+};
+use crate::auth::User;
+use crate::error::{AppError, AppResult};
+use crate::server::sse::{publish_personal, PersonalEvent};
+use crate::server::state::AppState;
+
+/// Marks items of a user's list. Modes: `all` (every item read), `id` (the
+/// item with that id read), `invite` (the open invitation(s) to a room read
+/// and answered). Returns `{found, inviter ids...}`.
+static MARK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] list; ARGV[1] mode, ARGV[2] id or room id, ARGV[3] answer
+local mode, target = ARGV[1], ARGV[2]
+local found, inviters = 0, {}
+for i, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local ok, item = pcall(cjson.decode, raw)
+  if ok and type(item) == 'table' then
+    local hit = mode == 'all'
+      or (mode == 'id' and item.id == target)
+      or (mode == 'invite' and item.kind == 'invite' and item.room_id == target
+          and item.answer == nil)
+    if hit then
+      found = 1
+      local changed = false
+      if item.read ~= true then item.read = true; changed = true end
+      if mode == 'invite' then
+        item.answer = ARGV[3]
+        changed = true
+        table.insert(inviters, item.from.id)
+      end
+      if changed then redis.call('LSET', KEYS[1], i - 1, cjson.encode(item)) end
+    end
+  end
+end
+local reply = {found}
+for _, id in ipairs(inviters) do table.insert(reply, id) end
+return reply
+",
+    )
+});
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        .try_into()
+        .unwrap_or(u64::MAX)
+}
+
+/// A new notification for `kind`, unread.
+fn new_notification(
+    kind: NotificationKind,
+    room_id: &str,
+    room_name: &str,
+    from: &User,
+) -> Notification {
+    Notification {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        kind,
+        room_id: room_id.to_owned(),
+        room_name: room_name.to_owned(),
+        from: User {
+            email: None,
+            ..from.clone()
+        },
+        text: String::new(),
+        created_at: now_millis(),
+        read: false,
+        message_id: None,
+        answer: None,
+    }
+}
+
+/// Stores a notification and delivers it to the user's open tabs.
+async fn push(state: &AppState, user_id: &str, notification: &Notification) -> AppResult<()> {
+    let json = serde_json::to_string(notification)
+        .map_err(|err| AppError::internal("encode notification", err))?;
+    let event = PersonalEvent::forwarded("notification", notification)?;
+    let key = state.keys.user_notifications(user_id);
+    let () = redis::pipe()
+        .atomic()
+        .lpush(&key, json)
+        .ignore()
+        .ltrim(&key, 0, KEEP as isize - 1)
+        .ignore()
+        .expire(&key, KEEP_SECS as i64)
+        .ignore()
+        .publish(state.keys.user_events(user_id), event.to_json()?)
+        .ignore()
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(())
+}
+
+/// Tells the user's other tabs to refetch their notifications.
+async fn announce_read(state: &AppState, user_id: &str) -> AppResult<()> {
+    let event = PersonalEvent {
+        event: "notifications_read".into(),
+        room_id: None,
+        data: None,
+    };
+    publish_personal(&mut state.redis(), &state.keys, user_id, &event).await
+}
+
+/// A message that may mention people.
+pub struct Mentioning<'a> {
+    pub room_id: &'a str,
+    pub room_name: &'a str,
+    pub message_id: &'a str,
+    pub author: &'a User,
+    pub body: &'a str,
+}
+
+/// Notifies everyone mentioned (`@handle`) in a message who can read the
+/// room, except its author.
+pub async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -> AppResult<()> {
+    let Mentioning {
+        room_id,
+        room_name,
+        message_id,
+        author,
+        body,
+    } = message;
+    let handles = mentioned_handles(body);
+    if handles.is_empty() {
+        return Ok(());
+    }
+    let mut pipe = redis::pipe();
+    for handle in &handles {
+        pipe.get(state.keys.user_by_handle(handle));
+    }
+    let ids: Vec<Option<String>> = pipe.query_async(&mut state.redis()).await?;
+    let mut ids: Vec<String> = ids
+        .into_iter()
+        .flatten()
+        .filter(|id| *id != author.id)
+        .collect();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let members: Vec<bool> = redis::cmd("SMISMEMBER")
+        .arg(state.keys.room_members(room_id))
+        .arg(&ids)
+        .query_async(&mut state.redis())
+        .await?;
+    for (user_id, member) in ids.iter().zip(members) {
+        if !member {
+            continue;
+        }
+        let mut notification =
+            new_notification(NotificationKind::Mention, room_id, room_name, author);
+        notification.text = excerpt(body);
+        notification.message_id = Some(message_id.to_owned());
+        push(state, user_id, &notification).await?;
+    }
+    Ok(())
+}
+
+/// Notifies a user of an invitation to a room.
+pub async fn notify_invite(
+    state: &AppState,
+    room_id: &str,
+    room_name: &str,
+    inviter: &User,
+    invitee_id: &str,
+) -> AppResult<()> {
+    let notification = new_notification(NotificationKind::Invite, room_id, room_name, inviter);
+    push(state, invitee_id, &notification).await
+}
+
+/// Records the answer to an invitation on its notification(s) and, when
+/// accepted, tells whoever invited the user.
+pub async fn answer_invite(
+    state: &AppState,
+    room_id: &str,
+    room_name: &str,
+    invitee: &User,
+    accepted: bool,
+) -> AppResult<()> {
+    let reply: Vec<String> = MARK
+        .key(state.keys.user_notifications(&invitee.id))
+        .arg("invite")
+        .arg(room_id)
+        .arg(if accepted { "accepted" } else { "declined" })
+        .invoke_async(&mut state.redis())
+        .await?;
+    let mut inviters: Vec<String> = reply.into_iter().skip(1).collect();
+    inviters.sort_unstable();
+    inviters.dedup();
+    if !inviters.is_empty() {
+        announce_read(state, &invitee.id).await?;
+    }
+    if accepted {
+        for inviter in inviters {
+            let notification =
+                new_notification(NotificationKind::InviteAccepted, room_id, room_name, invitee);
+            push(state, &inviter, &notification).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks one notification, or all, as read. 404 for an unknown id.
+pub async fn mark_read(state: &AppState, user_id: &str, mark: &MarkRead) -> AppResult<()> {
+    let (mode, id) = match mark {
+        MarkRead::All => ("all", ""),
+        MarkRead::One(id) => ("id", id.as_str()),
+    };
+    let reply: Vec<String> = MARK
+        .key(state.keys.user_notifications(user_id))
+        .arg(mode)
+        .arg(id)
+        .arg("")
+        .invoke_async(&mut state.redis())
+        .await?;
+    let found = reply.first().is_some_and(|found| found == "1");
+    if !found && *mark != MarkRead::All {
+        return Err(AppError::NotFound("No such notification.".into()));
+    }
+    announce_read(state, user_id).await
+}
+
+/// The newest `limit` notifications and the unread count of all kept.
+pub async fn list(state: &AppState, user_id: &str, limit: usize) -> AppResult<NotificationList> {
+    let raw: Vec<String> = redis::cmd("LRANGE")
+        .arg(state.keys.user_notifications(user_id))
+        .arg(0)
+        .arg(KEEP - 1)
+        .query_async(&mut state.redis())
+        .await?;
+    let all: Vec<Notification> = raw
+        .iter()
+        .filter_map(|json| serde_json::from_str(json).ok())
+        .collect();
+    Ok(NotificationList {
+        unread: all.iter().filter(|item| !item.read).count(),
+        items: all.into_iter().take(limit).collect(),
+    })
+}

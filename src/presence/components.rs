@@ -1,0 +1,43 @@
+//! The room's "Online" list (and who else is in the room).
+//!
+//! The page keeps the member list: loaded with `members` when the room
+//! opens or the stream reopens, then changed in place by `presence` events.
+
+use leptos::prelude::*;
+
+use super::model::Member;
+
+/// The members pane's lists: online members under "Online", the others
+/// under "Offline".
+#[component]
+pub fn MemberLists(members: RwSignal<Vec<Member>>) -> impl IntoView {
+    let names = move |online: bool| {
+        members.with(|list| {
+            list.iter()
+                .filter(|member| member.online == online)
+                .map(|member| {
+                    let user = &member.user;
+                    view! {
+                        <li title=format!("@{}", user.handle)>
+                            <span class="presence-dot" class:online=online aria-hidden="true"></span>
+                            {user.display_name.clone()}
+                        </li>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    let offline_count = move || members.with(|list| list.iter().filter(|m| !m.online).count());
+    view! {
+        <h3 class="list-title">"Online"</h3>
+        <ul class="member-list" aria-label="Online">
+            {move || names(true)}
+        </ul>
+        <details class="offline-members">
+            <summary>"Offline (" {offline_count} ")"</summary>
+            <ul class="member-list" aria-label="Offline">
+                {move || names(false)}
+            </ul>
+        </details>
+    }
+}

@@ -1,0 +1,393 @@
+//! Presence in Redis.
+//!
+//! - `{p}user:{id}:connections` (sorted set): the user's open event streams,
+//!   each scored with the time (ms, Redis clock) after which it counts as
+//!   gone. A stream's heartbeat pushes its time forward every
+//!   [`HEARTBEAT`]; a closing stream sets it to now + [`GRACE`].
+//! - `{p}presence` (sorted set): user id -> when their latest connection
+//!   runs out. The sweeper's to-do list: every process, every
+//!   [`SWEEP_EVERY`], takes the users whose time has passed and prunes
+//!   their expired connections.
+//! - `{p}room:{id}:online` (set): the room's online members, what `online`
+//!   and `members` read. A user is added to all their rooms' sets while a
+//!   connection lives and removed when the last one is pruned.
+//!
+//! Announcements follow the Sets: a `presence` event goes out only when
+//! `SADD` or `SREM` really changed the set, so two tabs, two processes or two
+//! sweepers never announce the same change twice.
+//!
+//! Not one atomic step: the connection set and the room sets live in
+//! different cluster slots. If a sweeper takes a user offline at the very
+//! moment one of their streams opens on another process, the user can show
+//! offline for up to one heartbeat, whose `SADD` puts them back.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::Script;
+use tokio::sync::oneshot;
+
+use super::model::{Member, PresenceChange, Typing};
+use crate::auth::User;
+use crate::error::{AppError, AppResult};
+use crate::rooms::model::RoomId;
+use crate::server::hub::{HubEvent, SubscriptionStream};
+use crate::server::sse::PersonalEvent;
+use crate::server::state::AppState;
+
+/// How often an open stream refreshes its connection.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How long a connection counts without a heartbeat: three missed beats.
+/// A crashed process's users go offline after this plus one sweep.
+const CONNECTION_TTL: Duration = Duration::from_secs(45);
+/// How long a closed stream still counts, so a reload is not announced as
+/// offline-then-online.
+const GRACE: Duration = Duration::from_secs(5);
+/// How often each process looks for expired connections.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// Users handled per sweep (the rest wait for the next one).
+const SWEEP_BATCH: usize = 200;
+
+/// Sets one connection's expiry to Redis's now + `ttl`, after dropping the
+/// user's expired connections. Returns the latest expiry of the user's
+/// connections (ms).
+static TOUCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] connections; ARGV[1] connection id, ARGV[2] ttl ms, ARGV[3] key ttl ms
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
+",
+    )
+});
+
+/// Drops a user's expired connections. Returns the latest expiry of those
+/// left (ms), or 0 when none are left: the user is offline.
+static PRUNE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] connections
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if #last == 0 then return '0' end
+return last[2]
+",
+    )
+});
+
+/// The users whose latest connection has run out, by Redis's clock.
+static DUE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] presence index; ARGV[1] how many
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, ARGV[1])
+",
+    )
+});
+
+/// Publishes a `typing` event unless this user announced one in this room
+/// within the throttle window.
+static TYPING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] throttle key; ARGV[1] window ms, ARGV[2] channel, ARGV[3] event
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+",
+    )
+});
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Registers an event stream as one of the user's connections, and keeps it
+/// fresh until the returned guard is dropped (the stream ended); then the
+/// connection lapses after the grace period.
+///
+/// While it lives, it also follows the user's personal channel: joining a
+/// room puts the user in its online set at once, leaving takes them out.
+pub async fn connect(state: AppState, user_id: String) -> oneshot::Sender<()> {
+    let connection = uuid::Uuid::new_v4().simple().to_string();
+    let personal = state
+        .hub
+        .subscribe_stream(state.keys.user_events(&user_id))
+        .await;
+    if let Err(err) = touch(&state, &user_id, &connection, CONNECTION_TTL).await {
+        tracing::warn!(%err, "presence: could not register a connection");
+    }
+    let (guard, closed) = oneshot::channel();
+    tokio::spawn(heartbeat(
+        Connection {
+            state,
+            user_id,
+            connection,
+        },
+        personal,
+        closed,
+    ));
+    guard
+}
+
+struct Connection {
+    state: AppState,
+    user_id: String,
+    connection: String,
+}
+
+impl Connection {
+    async fn touch(&self, ttl: Duration) {
+        if let Err(err) = touch(&self.state, &self.user_id, &self.connection, ttl).await {
+            tracing::warn!(%err, "presence: could not refresh a connection");
+        }
+    }
+
+    /// Follows a personal control event (`joined`, `left`).
+    async fn membership_changed(&self, json: &str) {
+        let Ok(event) = serde_json::from_str::<PersonalEvent>(json) else {
+            return;
+        };
+        let online = match event.event.as_str() {
+            "joined" => true,
+            "left" => false,
+            _ => return,
+        };
+        if let Some(room_id) = event.room_id {
+            if let Err(err) = set_online(&self.state, &self.user_id, &[room_id], online).await {
+                tracing::warn!(%err, "presence: could not follow a membership change");
+            }
+        }
+    }
+}
+
+async fn heartbeat(
+    connection: Connection,
+    mut personal: SubscriptionStream,
+    mut closed: oneshot::Receiver<()>,
+) {
+    let mut beats = tokio::time::interval(HEARTBEAT);
+    beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate; `connect` has just touched.
+    beats.tick().await;
+    loop {
+        tokio::select! {
+            _ = &mut closed => break,
+            _ = beats.tick() => connection.touch(CONNECTION_TTL).await,
+            event = personal.next() => match event {
+                Some(Ok(HubEvent::Published(published))) => {
+                    connection.membership_changed(&published.json).await;
+                }
+                // Changes may have been missed: the touch re-adds the user
+                // to every room they are in now.
+                Some(Ok(HubEvent::Resync) | Err(_)) => connection.touch(CONNECTION_TTL).await,
+                None => break,
+            },
+        }
+    }
+    connection.touch(GRACE).await;
+}
+
+/// Sets the connection's expiry, files the user for the sweeper and, for a
+/// live connection, makes sure the user is in all their rooms' online sets.
+async fn touch(state: &AppState, user_id: &str, connection: &str, ttl: Duration) -> AppResult<()> {
+    let keys = &state.keys;
+    let latest: f64 = TOUCH
+        .key(keys.user_connections(user_id))
+        .arg(connection)
+        .arg(millis(ttl))
+        .arg(millis(CONNECTION_TTL * 2))
+        .invoke_async(&mut state.redis())
+        .await?;
+    // Not `GT`: a closing stream may move the user's time back (to the
+    // grace period's end), and a stale time is corrected by the sweeper.
+    let ((), rooms): ((), Vec<String>) = redis::pipe()
+        .zadd(keys.presence(), user_id, latest)
+        .smembers(keys.user_rooms(user_id))
+        .query_async(&mut state.redis())
+        .await?;
+    if ttl == CONNECTION_TTL {
+        set_online(state, user_id, &rooms, true).await?;
+    }
+    Ok(())
+}
+
+/// Adds the user to (or removes them from) these rooms' online sets, and
+/// announces the change in each room where the set really changed.
+async fn set_online(state: &AppState, user_id: &str, rooms: &[String], online: bool) -> AppResult<()> {
+    if rooms.is_empty() {
+        return Ok(());
+    }
+    let mut pipe = redis::pipe();
+    for room in rooms {
+        let key = state.keys.room_online(room);
+        if online {
+            pipe.sadd(key, user_id);
+        } else {
+            pipe.srem(key, user_id);
+        }
+    }
+    let changed: Vec<i64> = pipe.query_async(&mut state.redis()).await?;
+    let changed: Vec<&String> = rooms
+        .iter()
+        .zip(changed)
+        .filter_map(|(room, count)| (count > 0).then_some(room))
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let Some(user) = crate::auth::profile(state, user_id).await? else {
+        return Ok(());
+    };
+    let mut pipe = redis::pipe();
+    for room in changed {
+        let change = PresenceChange {
+            room_id: room.clone(),
+            user: user.clone(),
+            online,
+        };
+        pipe.publish(state.keys.room_events(room), event_json("presence", &change)?)
+            .ignore();
+    }
+    let () = pipe.query_async(&mut state.redis()).await?;
+    Ok(())
+}
+
+/// A room event's JSON: the data's fields plus `event`, the SSE event name
+/// the hub forwards it under.
+fn event_json(name: &str, data: &impl serde::Serialize) -> AppResult<String> {
+    let mut value =
+        serde_json::to_value(data).map_err(|err| AppError::internal("encode event", err))?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("event".into(), name.into());
+    }
+    Ok(value.to_string())
+}
+
+/// Starts this process's sweeper, which runs until shutdown.
+pub fn start_sweeper(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut shutdown = state.shutdown_signal();
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = async { let _ = shutdown.wait_for(|closing| *closing).await; } => return,
+                _ = every.tick() => {
+                    if let Err(err) = sweep(&state).await {
+                        tracing::debug!(%err, "presence: sweep failed");
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Takes users whose connections all expired offline in all their rooms.
+async fn sweep(state: &AppState) -> AppResult<()> {
+    let keys = &state.keys;
+    let due: Vec<String> = DUE
+        .key(keys.presence())
+        .arg(SWEEP_BATCH)
+        .invoke_async(&mut state.redis())
+        .await?;
+    for user_id in due {
+        let latest: f64 = PRUNE
+            .key(keys.user_connections(&user_id))
+            .invoke_async(&mut state.redis())
+            .await?;
+        if latest > 0.0 {
+            // Another connection is still alive: file the user again.
+            let () = redis::cmd("ZADD")
+                .arg(keys.presence())
+                .arg(latest)
+                .arg(&user_id)
+                .query_async(&mut state.redis())
+                .await?;
+            continue;
+        }
+        // Announce first, unfile after: a sweeper that dies in between
+        // leaves the user filed, and the next sweep finishes the job (the
+        // `SREM`s make announcing twice impossible).
+        let rooms: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(keys.user_rooms(&user_id))
+            .query_async(&mut state.redis())
+            .await?;
+        set_online(state, &user_id, &rooms, false).await?;
+        let () = redis::cmd("ZREM")
+            .arg(keys.presence())
+            .arg(&user_id)
+            .query_async(&mut state.redis())
+            .await?;
+    }
+    Ok(())
+}
+
+/// Everyone in the room, online ones first.
+pub async fn members(state: &AppState, room_id: &RoomId) -> AppResult<Vec<Member>> {
+    let room = room_id.as_str();
+    let (members, online): (Vec<String>, std::collections::HashSet<String>) = redis::pipe()
+        .smembers(state.keys.room_members(room))
+        .smembers(state.keys.room_online(room))
+        .query_async(&mut state.redis())
+        .await?;
+    let profiles = crate::auth::profiles(state, &members).await?;
+    let mut list: Vec<Member> = members
+        .iter()
+        .filter_map(|id| profiles.get(id))
+        .map(|user| Member {
+            online: online.contains(&user.id),
+            user: user.clone(),
+        })
+        .collect();
+    super::model::sort_members(&mut list);
+    Ok(list)
+}
+
+/// The room's online members, by display name.
+pub async fn online(state: &AppState, room_id: &RoomId) -> AppResult<Vec<User>> {
+    let room = room_id.as_str();
+    // Both sets share the room's hash tag, so SINTER works on a cluster too.
+    let ids: Vec<String> = redis::cmd("SINTER")
+        .arg(state.keys.room_online(room))
+        .arg(state.keys.room_members(room))
+        .query_async(&mut state.redis())
+        .await?;
+    let profiles = crate::auth::profiles(state, &ids).await?;
+    let mut users: Vec<User> = profiles.into_values().collect();
+    users.sort_by_cached_key(|user| (user.display_name.to_lowercase(), user.id.clone()));
+    Ok(users)
+}
+
+/// Announces that the user is typing, at most once per throttle window.
+/// Returns whether an event went out.
+pub async fn typing(state: &AppState, room_id: &RoomId, user: &User) -> AppResult<bool> {
+    let room = room_id.as_str();
+    let event = event_json(
+        "typing",
+        &Typing {
+            room_id: room.to_owned(),
+            user: user.clone(),
+        },
+    )?;
+    let sent: i64 = TYPING
+        .key(state.keys.room_typing(room, &user.id))
+        .arg(super::model::TYPING_EVERY_MS)
+        .arg(state.keys.room_events(room))
+        .arg(event)
+        .invoke_async(&mut state.redis())
+        .await?;
+    Ok(sent == 1)
+}
