@@ -7,40 +7,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{ok_json, person, EventReader, RedisServer, TestApp};
-
-async fn public_room(
-    app: &TestApp,
-    owner: &reqwest::Client,
-    members: &[&reqwest::Client],
-) -> String {
-    let room = ok_json(
-        app.call(
-            owner,
-            "create_room",
-            &[("name", "general"), ("private", "false")],
-        )
-        .await,
-    )
-    .await;
-    let id = room["id"].as_str().unwrap().to_owned();
-    for member in members {
-        ok_json(app.call(member, "join_room", &[("room_id", &id)]).await).await;
-    }
-    id
-}
+use support::{ok_json, person, public_room, EventReader, RedisServer, TestApp};
 
 async fn send(app: &TestApp, client: &reqwest::Client, room: &str, body: &str) -> Value {
-    let cmid = uuid::Uuid::new_v4().to_string();
-    ok_json(
-        app.call(
-            client,
-            "send_message",
-            &[("room_id", room), ("body", body), ("client_msg_id", &cmid)],
-        )
-        .await,
-    )
-    .await
+    support::send_text(app, client, room, body).await
 }
 
 async fn pubsub_clients(redis: &RedisServer) -> usize {

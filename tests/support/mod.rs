@@ -329,6 +329,19 @@ impl EventReader {
             .expect("an event within 5 s")
     }
 
+    /// The next event named `name`, skipping others, or `None` if none
+    /// comes within `wait`.
+    pub async fn named_within(&mut self, name: &str, wait: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next_within(left).await?;
+            if event.event == name {
+                return Some(event);
+            }
+        }
+    }
+
     /// The next event named `name`, skipping others, within five seconds.
     pub async fn next_named(&mut self, name: &str) -> SseEvent {
         loop {
@@ -407,4 +420,94 @@ pub async fn ok_json(response: reqwest::Response) -> serde_json::Value {
     let body = response.text().await.unwrap();
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
+}
+
+/// Anything serving the app over HTTP: an in-process [`TestApp`] or a
+/// [`ServerProcess`].
+pub trait Server {
+    fn url(&self, path: &str) -> String;
+}
+
+impl Server for TestApp {
+    fn url(&self, path: &str) -> String {
+        TestApp::url(self, path)
+    }
+}
+
+impl Server for ServerProcess {
+    fn url(&self, path: &str) -> String {
+        ServerProcess::url(self, path)
+    }
+}
+
+/// Calls a server function on any server.
+pub async fn call_on(
+    server: &impl Server,
+    client: &reqwest::Client,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(server.url(&format!("/api/{endpoint}")))
+        .form(form)
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+/// A signed-in client of any server: a fresh account with this handle.
+pub async fn person_on(server: &impl Server, handle: &str) -> reqwest::Client {
+    let client = TestApp::client();
+    let email = format!("{handle}@example.com");
+    let form = [
+        ("email", email.as_str()),
+        ("password", PASSWORD),
+        ("display_name", handle),
+        ("handle", handle),
+    ];
+    ok_json(call_on(server, &client, "register", &form).await).await;
+    client
+}
+
+/// A public room "general" created by `owner` and joined by `members`.
+pub async fn public_room(
+    server: &impl Server,
+    owner: &reqwest::Client,
+    members: &[&reqwest::Client],
+) -> String {
+    let room = ok_json(
+        call_on(
+            server,
+            owner,
+            "create_room",
+            &[("name", "general"), ("private", "false")],
+        )
+        .await,
+    )
+    .await;
+    let id = room["id"].as_str().expect("a room id").to_owned();
+    for member in members {
+        ok_json(call_on(server, member, "join_room", &[("room_id", &id)]).await).await;
+    }
+    id
+}
+
+/// Sends a message with a fresh client message id; the stored message.
+pub async fn send_text(
+    server: &impl Server,
+    client: &reqwest::Client,
+    room: &str,
+    body: &str,
+) -> serde_json::Value {
+    let cmid = uuid::Uuid::new_v4().to_string();
+    ok_json(
+        call_on(
+            server,
+            client,
+            "send_message",
+            &[("room_id", room), ("body", body), ("client_msg_id", &cmid)],
+        )
+        .await,
+    )
+    .await
 }
