@@ -20,8 +20,12 @@ async fn notifications(app: &TestApp, client: &reqwest::Client) -> Value {
 
 async fn private_room(app: &TestApp, owner: &reqwest::Client) -> String {
     ok_json(
-        app.call(owner, "create_room", &[("name", "secret"), ("private", "true")])
-            .await,
+        app.call(
+            owner,
+            "create_room",
+            &[("name", "secret"), ("private", "true")],
+        )
+        .await,
     )
     .await["id"]
         .as_str()
@@ -84,7 +88,11 @@ async fn an_invitation_is_a_notification_that_accepting_answers_and_reports_back
     let mut bobs_events = EventReader::open(&app, &bob).await;
     let mut anns_events = EventReader::open(&app, &ann).await;
 
-    ok_json(app.call(&ann, "invite", &[("room_id", &room), ("handle", "bob")]).await).await;
+    ok_json(
+        app.call(&ann, "invite", &[("room_id", &room), ("handle", "bob")])
+            .await,
+    )
+    .await;
     let invite = bobs_events.next_named("notification").await.json();
     assert_eq!(invite["kind"], "invite");
     assert_eq!(invite["room_name"], "secret");
@@ -92,8 +100,12 @@ async fn an_invitation_is_a_notification_that_accepting_answers_and_reports_back
     assert!(invite.get("answer").is_none());
 
     ok_json(
-        app.call(&bob, "respond_invite", &[("room_id", &room), ("accept", "true")])
-            .await,
+        app.call(
+            &bob,
+            "respond_invite",
+            &[("room_id", &room), ("accept", "true")],
+        )
+        .await,
     )
     .await;
     let list = notifications(&app, &bob).await;
@@ -111,13 +123,24 @@ async fn a_declined_invitation_is_marked_so_and_tells_nobody() {
     let ann = person(&app, "ann").await;
     let bob = person(&app, "bob").await;
     let room = private_room(&app, &ann).await;
-    ok_json(app.call(&ann, "invite", &[("room_id", &room), ("handle", "bob")]).await).await;
     ok_json(
-        app.call(&bob, "respond_invite", &[("room_id", &room), ("accept", "false")])
+        app.call(&ann, "invite", &[("room_id", &room), ("handle", "bob")])
             .await,
     )
     .await;
-    assert_eq!(notifications(&app, &bob).await["items"][0]["answer"], "declined");
+    ok_json(
+        app.call(
+            &bob,
+            "respond_invite",
+            &[("room_id", &room), ("accept", "false")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        notifications(&app, &bob).await["items"][0]["answer"],
+        "declined"
+    );
     assert_eq!(notifications(&app, &ann).await["unread"], 0);
 }
 
@@ -147,16 +170,33 @@ async fn mark_read_marks_one_or_all_and_other_tabs_are_told() {
     assert_eq!(notifications(&app, &bob).await["unread"], 0);
 
     let unknown = "0".repeat(32);
-    assert_eq!(app.call(&bob, "mark_read", &[("id", &unknown)]).await.status(), 404);
-    assert_eq!(app.call(&bob, "mark_read", &[("id", "nope")]).await.status(), 400);
-    // Someone else's notification is unknown to Ann.
-    assert_eq!(app.call(&ann, "mark_read", &[("id", id)]).await.status(), 404);
     assert_eq!(
-        app.call(&TestApp::client(), "mark_read", &[("id", "all")]).await.status(),
+        app.call(&bob, "mark_read", &[("id", &unknown)])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.call(&bob, "mark_read", &[("id", "nope")])
+            .await
+            .status(),
+        400
+    );
+    // Someone else's notification is unknown to Ann.
+    assert_eq!(
+        app.call(&ann, "mark_read", &[("id", id)]).await.status(),
+        404
+    );
+    assert_eq!(
+        app.call(&TestApp::client(), "mark_read", &[("id", "all")])
+            .await
+            .status(),
         401
     );
     assert_eq!(
-        app.call(&TestApp::client(), "notifications", &[]).await.status(),
+        app.call(&TestApp::client(), "notifications", &[])
+            .await
+            .status(),
         401
     );
 }
@@ -177,13 +217,18 @@ async fn the_list_keeps_the_newest_hundred_and_expires_after_thirty_days() {
     assert_eq!(list["items"][0]["text"], "@bob number 104");
     assert_eq!(list["items"][99]["text"], "@bob number 5");
     assert_eq!(
-        app.call(&bob, "notifications", &[("limit", "101")]).await.status(),
+        app.call(&bob, "notifications", &[("limit", "101")])
+            .await
+            .status(),
         400
     );
 
     let mut redis_conn = redis.connection().await;
     let keys: Vec<String> = redis_conn
-        .keys(format!("{}user:*:notifications", app.settings.redis.key_prefix))
+        .keys(format!(
+            "{}user:*:notifications",
+            app.settings.redis.key_prefix
+        ))
         .await
         .unwrap();
     assert_eq!(keys.len(), 1);
@@ -243,7 +288,13 @@ async fn a_changed_display_name_is_seen_at_once_by_another_process() {
     assert!(names(before).contains(&"ann".to_owned()));
 
     let updated = ok_json(
-        call_on(&first, &ann, "update_profile", &[("display_name", "Ann Lee")]).await,
+        call_on(
+            &first,
+            &ann,
+            "update_profile",
+            &[("display_name", "Ann Lee")],
+        )
+        .await,
     )
     .await;
     assert_eq!(updated["display_name"], "Ann Lee");
@@ -260,7 +311,9 @@ async fn a_changed_display_name_is_seen_at_once_by_another_process() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        call_on(&first, &ann, "update_profile", &[("display_name", "  ")]).await.status(),
+        call_on(&first, &ann, "update_profile", &[("display_name", "  ")])
+            .await
+            .status(),
         400
     );
 }

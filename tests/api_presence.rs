@@ -86,7 +86,10 @@ async fn a_user_is_online_while_any_of_their_tabs_is_open() {
 
     // Closing the last one takes Bob offline, announced once.
     drop(second_tab);
-    let took = wait_for_online(&app, &ann, &room, Duration::from_secs(20), |h| !has(h, "bob")).await;
+    let took = wait_for_online(&app, &ann, &room, Duration::from_secs(20), |h| {
+        !has(h, "bob")
+    })
+    .await;
     assert!(took.is_some(), "bob went offline");
     let change = presence_of(&mut anns_events, "bob", Duration::from_secs(5))
         .await
@@ -142,7 +145,10 @@ async fn the_users_of_a_killed_server_process_go_offline_within_a_minute() {
     .await
     .expect("bob shown offline within 60 s");
     println!("offline after {took:?}");
-    assert!(took > Duration::from_secs(5), "not before the connection TTL");
+    assert!(
+        took > Duration::from_secs(5),
+        "not before the connection TTL"
+    );
 }
 
 #[tokio::test]
@@ -232,10 +238,18 @@ async fn only_members_may_see_presence_or_announce_typing() {
     let outsider = person(&app, "otto").await;
     let invitee = person(&app, "ivy").await;
     let public = public_room(&app, &ann, &[&former]).await;
-    ok_json(app.call(&former, "leave_room", &[("room_id", &public)]).await).await;
-    let private = ok_json(
-        app.call(&ann, "create_room", &[("name", "secret"), ("private", "true")])
+    ok_json(
+        app.call(&former, "leave_room", &[("room_id", &public)])
             .await,
+    )
+    .await;
+    let private = ok_json(
+        app.call(
+            &ann,
+            "create_room",
+            &[("name", "secret"), ("private", "true")],
+        )
+        .await,
     )
     .await["id"]
         .as_str()
@@ -259,12 +273,32 @@ async fn only_members_may_see_presence_or_announce_typing() {
                     .as_u16()
             }
         };
-        assert_eq!(status(&anonymous, &public).await, 401, "{endpoint} anonymous");
+        assert_eq!(
+            status(&anonymous, &public).await,
+            401,
+            "{endpoint} anonymous"
+        );
         assert_eq!(status(&ann, &public).await, 200, "{endpoint} member");
-        assert_eq!(status(&outsider, &public).await, 403, "{endpoint} outsider, public");
-        assert_eq!(status(&former, &public).await, 403, "{endpoint} former member");
-        assert_eq!(status(&outsider, &private).await, 404, "{endpoint} outsider, private");
+        assert_eq!(
+            status(&outsider, &public).await,
+            403,
+            "{endpoint} outsider, public"
+        );
+        assert_eq!(
+            status(&former, &public).await,
+            403,
+            "{endpoint} former member"
+        );
+        assert_eq!(
+            status(&outsider, &private).await,
+            404,
+            "{endpoint} outsider, private"
+        );
         assert_eq!(status(&invitee, &private).await, 403, "{endpoint} invitee");
-        assert_eq!(status(&ann, "nonsense").await, 404, "{endpoint} bad room id");
+        assert_eq!(
+            status(&ann, "nonsense").await,
+            404,
+            "{endpoint} bad room id"
+        );
     }
 }

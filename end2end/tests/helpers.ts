@@ -1,4 +1,4 @@
-import { expect, type APIRequestContext, type Page } from "@playwright/test";
+import { expect, type APIRequestContext, type Browser, type BrowserContext, type Page } from "@playwright/test";
 
 /** A fresh account's details; unique per call so tests never collide. */
 export function newPerson(name = "Ann") {
@@ -67,4 +67,63 @@ export async function expectSignedInAs(page: Page, person: Person) {
   await expect(header.getByText(person.displayName)).toBeVisible();
   await expect(header.getByRole("button", { name: "Sign out" })).toBeVisible();
   await expect(page).toHaveURL(/\/$/);
+}
+
+// Each open page holds an event stream, and Chromium allows six HTTP/1.1
+// connections per host: contexts must be closed after each test.
+const contexts: BrowserContext[] = [];
+
+/** Closes the contexts `personIn` opened; call it after each test. */
+export async function closeContexts() {
+  for (const context of contexts.splice(0)) {
+    await context.close();
+  }
+}
+
+/** A signed-in person in a browser context of their own. */
+export async function personIn(browser: Browser, name: string): Promise<{ page: Page; person: Person }> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  const person = newPerson(name);
+  await signUp(page, person);
+  await expect(page.getByRole("status")).toHaveText("Live");
+  return { page, person };
+}
+
+export async function createRoom(page: Page, name: string) {
+  await page.getByRole("button", { name: "New room" }).click();
+  await page.getByLabel("Room name").fill(name);
+  await page.getByRole("button", { name: "Create room" }).click();
+  await expect(page.getByRole("navigation", { name: "Rooms" }).getByRole("link", { name })).toBeVisible();
+  await expect(page.getByRole("textbox", { name: "Message" })).toBeVisible();
+}
+
+export async function joinRoom(page: Page, name: string) {
+  await page.getByRole("button", { name: "Browse rooms" }).click();
+  await page.getByRole("listitem").filter({ hasText: name }).getByRole("button", { name: "Join" }).click();
+  await expect(page.getByRole("textbox", { name: "Message" })).toBeVisible();
+}
+
+/** Sends with Enter and waits until the server has acknowledged it. */
+export async function send(page: Page, text: string) {
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill(text);
+  await box.press("Enter");
+  await expect(box).toHaveValue("");
+  await expect(log(page).locator(".message.pending")).toHaveCount(0);
+}
+
+/** Loads the page again from the server, as a reload does, and waits until it is hydrated. */
+export async function reopen(page: Page) {
+  await page.goto(page.url(), { waitUntil: "domcontentloaded" });
+  await page.locator("body[data-hydrated]").waitFor();
+}
+
+export function log(page: Page) {
+  return page.getByRole("log", { name: "Messages" });
+}
+
+export function uniqueRoom(prefix: string) {
+  return `${prefix} ${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 }

@@ -11,9 +11,9 @@ pub mod model;
 #[cfg(feature = "ssr")]
 mod password;
 #[cfg(feature = "ssr")]
-pub mod session;
-#[cfg(feature = "ssr")]
 mod profiles;
+#[cfg(feature = "ssr")]
+pub mod session;
 #[cfg(feature = "ssr")]
 mod store;
 
@@ -22,6 +22,8 @@ pub use model::User;
 #[cfg(feature = "ssr")]
 pub use password::warm_up as warm_up_password_hashing;
 #[cfg(feature = "ssr")]
-pub use profiles::{profile, profiles, start_invalidation as start_profile_invalidation, ProfileCache};
+pub use profiles::{
+    profile, profiles, start_invalidation as start_profile_invalidation, ProfileCache,
+};
 #[cfg(feature = "ssr")]
 pub use store::user_id_by_handle;

@@ -93,9 +93,9 @@ pub async fn mark_room_read(room_id: String, up_to: String) -> Result<(), AppErr
     use super::model::MessageId;
     use super::unread;
     use crate::auth::session::require_user_id;
-    use crate::server::sse::{publish_personal, PersonalEvent};
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
+    use crate::server::sse::{publish_personal, PersonalEvent};
     use crate::server::state::AppState;
 
     let user_id = require_user_id().await?;

@@ -10,22 +10,38 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 use super::api::{mark_read, notifications};
-use super::model::Notification;
+use super::model::{Notification, NotificationList};
+use crate::auth::components::Auth;
+use crate::error::AppError;
 use crate::rooms::api::respond_invite;
 use crate::ui::time;
 
-/// A counter bumped whenever the notification list may have changed.
+/// The signed-in user's notifications, refetched whenever they may have
+/// changed.
 #[derive(Clone, Copy)]
 pub struct NotificationFeed {
     version: RwSignal<u32>,
+    list: Resource<Result<NotificationList, AppError>>,
 }
 
 impl NotificationFeed {
-    /// Creates the feed and provides it. Call once, above the header.
-    pub fn provide() -> Self {
-        let feed = Self {
-            version: RwSignal::new(0),
-        };
+    /// Creates the feed and provides it. Call once, right after
+    /// [`Auth::provide`]: resources must be created in the same order on the
+    /// server and in the browser (hydration matches them by order), so this
+    /// one is made here rather than inside a `Transition` that renders later
+    /// on one side than on the other.
+    pub fn provide(auth: Auth) -> Self {
+        let version = RwSignal::new(0);
+        let list = Resource::new(
+            move || (version.get(), auth.current().map(|user| user.id)),
+            |(_, user)| async move {
+                match user {
+                    Some(_) => notifications(Some(50)).await,
+                    None => Ok(NotificationList::default()),
+                }
+            },
+        );
+        let feed = Self { version, list };
         provide_context(feed);
         feed
     }
@@ -44,7 +60,7 @@ impl NotificationFeed {
 #[component]
 pub fn NotificationsButton() -> impl IntoView {
     let feed = NotificationFeed::expect();
-    let list = Resource::new(move || feed.version.get(), |_| notifications(Some(50)));
+    let list = feed.list;
     let open = RwSignal::new(false);
     let unread = move || {
         list.get()
@@ -71,12 +87,13 @@ pub fn NotificationsButton() -> impl IntoView {
                 on:click=move |_| open.update(|open| *open = !*open)
             >
                 <span aria-hidden="true">"🔔"</span>
-                <Transition>
-                    {move || {
-                        let n = unread();
-                        (n > 0).then(|| view! { <span class="badge" aria-hidden="true">{n}</span> })
-                    }}
-                </Transition>
+                // No `Transition` of its own: this button is rendered inside
+                // the header's, and a nested one would number the page's
+                // async parts differently on the server and in the browser.
+                {move || {
+                    let n = unread();
+                    (n > 0).then(|| view! { <span class="badge" aria-hidden="true">{n}</span> })
+                }}
             </button>
             <Show when=move || open.get()>
                 <section class="notification-panel" aria-label="Notification list">

@@ -128,7 +128,9 @@ pub fn mention_spans(body: &str) -> Vec<std::ops::Range<usize>> {
             continue;
         }
         let rest = &body[at + 1..];
-        let len = rest.find(|c: char| !is_handle_char(c)).unwrap_or(rest.len());
+        let len = rest
+            .find(|c: char| !is_handle_char(c))
+            .unwrap_or(rest.len());
         let handle = rest[..len].trim_end_matches(['.', '-']);
         if (2..=32).contains(&handle.len()) {
             spans.push(at..at + 1 + handle.len());

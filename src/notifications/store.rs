@@ -12,7 +12,8 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::model::{
-    excerpt, mentioned_handles, MarkRead, Notification, NotificationKind, NotificationList, KEEP, KEEP_SECS,
+    excerpt, mentioned_handles, MarkRead, Notification, NotificationKind, NotificationList, KEEP,
+    KEEP_SECS,
 };
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
@@ -210,8 +211,12 @@ pub async fn answer_invite(
     }
     if accepted {
         for inviter in inviters {
-            let notification =
-                new_notification(NotificationKind::InviteAccepted, room_id, room_name, invitee);
+            let notification = new_notification(
+                NotificationKind::InviteAccepted,
+                room_id,
+                room_name,
+                invitee,
+            );
             push(state, &inviter, &notification).await?;
         }
     }

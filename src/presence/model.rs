@@ -99,7 +99,10 @@ mod tests {
             member("3", "bo", true),
         ];
         sort_members(&mut members);
-        let names: Vec<_> = members.iter().map(|m| m.user.display_name.as_str()).collect();
+        let names: Vec<_> = members
+            .iter()
+            .map(|m| m.user.display_name.as_str())
+            .collect();
         assert_eq!(names, ["bo", "zed", "Ann"]);
     }
 

@@ -225,7 +225,12 @@ async fn touch(state: &AppState, user_id: &str, connection: &str, ttl: Duration)
 
 /// Adds the user to (or removes them from) these rooms' online sets, and
 /// announces the change in each room where the set really changed.
-async fn set_online(state: &AppState, user_id: &str, rooms: &[String], online: bool) -> AppResult<()> {
+async fn set_online(
+    state: &AppState,
+    user_id: &str,
+    rooms: &[String],
+    online: bool,
+) -> AppResult<()> {
     if rooms.is_empty() {
         return Ok(());
     }
@@ -257,8 +262,11 @@ async fn set_online(state: &AppState, user_id: &str, rooms: &[String], online: b
             user: user.clone(),
             online,
         };
-        pipe.publish(state.keys.room_events(room), event_json("presence", &change)?)
-            .ignore();
+        pipe.publish(
+            state.keys.room_events(room),
+            event_json("presence", &change)?,
+        )
+        .ignore();
     }
     let () = pipe.query_async(&mut state.redis()).await?;
     Ok(())

@@ -226,7 +226,14 @@ fn ChatLayout(user: User) -> impl IntoView {
         });
     });
     let typing_line = Signal::derive(move || {
-        typists.with(|list| typing_text(&list.iter().map(|(_, name, _)| name.clone()).collect::<Vec<_>>()))
+        typists.with(|list| {
+            typing_text(
+                &list
+                    .iter()
+                    .map(|(_, name, _)| name.clone())
+                    .collect::<Vec<_>>(),
+            )
+        })
     });
     Effect::new(move |_| {
         // The connection is browser-only (not Send); the stored value keeps

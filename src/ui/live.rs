@@ -42,6 +42,9 @@ impl Drop for Live {
     }
 }
 
+/// Turns a raw stream event into what the page is told, if anything.
+type Translate = Box<dyn Fn(&web_sys::Event) -> Option<LiveEvent>>;
+
 #[derive(serde::Deserialize)]
 struct RoomOnly {
     room_id: String,
@@ -52,7 +55,7 @@ pub fn connect(on_event: impl Fn(LiveEvent) + 'static) -> Option<Live> {
     let source = EventSource::new("/api/events").ok()?;
     let on_event = std::rc::Rc::new(on_event);
     let mut handlers = Vec::new();
-    let mut listen = |name: &str, to_event: Box<dyn Fn(&web_sys::Event) -> Option<LiveEvent>>| {
+    let mut listen = |name: &str, to_event: Translate| {
         let on_event = on_event.clone();
         let closure = Closure::wrap(Box::new(move |event: web_sys::Event| {
             if let Some(event) = to_event(&event) {
@@ -65,11 +68,17 @@ pub fn connect(on_event: impl Fn(LiveEvent) + 'static) -> Option<Live> {
     listen("open", Box::new(|_| Some(LiveEvent::Opened)));
     listen("error", Box::new(|_| Some(LiveEvent::Lost)));
     listen("message", json(LiveEvent::Message));
-    listen("resync", json(|room: RoomOnly| LiveEvent::Resync(room.room_id)));
+    listen(
+        "resync",
+        json(|room: RoomOnly| LiveEvent::Resync(room.room_id)),
+    );
     listen("presence", json(LiveEvent::Presence));
     listen("typing", json(LiveEvent::Typing));
     listen("notification", json(LiveEvent::Notification));
-    listen("notifications_read", Box::new(|_| Some(LiveEvent::NotificationsRead)));
+    listen(
+        "notifications_read",
+        Box::new(|_| Some(LiveEvent::NotificationsRead)),
+    );
     listen("room_read", Box::new(|_| Some(LiveEvent::RoomRead)));
     Some(Live {
         source,
@@ -79,9 +88,7 @@ pub fn connect(on_event: impl Fn(LiveEvent) + 'static) -> Option<Live> {
 
 /// A handler that parses the event's JSON data as `T` (and drops events
 /// it cannot parse).
-fn json<T: DeserializeOwned>(
-    to_event: impl Fn(T) -> LiveEvent + 'static,
-) -> Box<dyn Fn(&web_sys::Event) -> Option<LiveEvent>> {
+fn json<T: DeserializeOwned>(to_event: impl Fn(T) -> LiveEvent + 'static) -> Translate {
     Box::new(move |event| {
         let data = event.dyn_ref::<MessageEvent>()?.data().as_string()?;
         serde_json::from_str(&data).ok().map(&to_event)
