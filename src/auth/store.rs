@@ -8,6 +8,7 @@ use redis::Script;
 
 use super::model::{DisplayName, Email, Handle, User};
 use crate::error::{AppError, AppResult};
+use crate::server::clock::now_millis;
 use crate::server::state::AppState;
 
 /// Creates a user only if neither its email nor its handle is taken.
@@ -63,11 +64,7 @@ pub async fn ensure_available(state: &AppState, email: &Email, handle: &Handle) 
 /// Stores a new account; 409 when the email or handle is taken.
 pub async fn create_user(state: &AppState, new: NewUser) -> AppResult<User> {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let created_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
-        .to_string();
+    let created_at = now_millis().to_string();
     let outcome: i64 = CREATE_USER
         .key(state.keys.user_by_email(&new.email.normalized()))
         .key(state.keys.user_by_handle(new.handle.as_str()))

@@ -17,6 +17,7 @@ use super::model::{
 };
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
+use crate::server::clock::now_millis;
 use crate::server::sse::{publish_personal, PersonalEvent};
 use crate::server::state::AppState;
 
@@ -55,15 +56,6 @@ return reply
 ",
     )
 });
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
-        .try_into()
-        .unwrap_or(u64::MAX)
-}
 
 /// A new notification for `kind`, unread.
 fn new_notification(

@@ -5,17 +5,9 @@ use std::collections::HashMap;
 
 use super::model::{Room, RoomId, RoomName, Standing};
 use crate::error::AppResult;
+use crate::server::clock::now_millis;
 use crate::server::sse::PersonalEvent;
 use crate::server::state::AppState;
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
-        .try_into()
-        .unwrap_or(u64::MAX)
-}
 
 fn room_from_fields(mut fields: HashMap<String, String>) -> Option<Room> {
     Some(Room {

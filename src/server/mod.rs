@@ -5,6 +5,7 @@
 //! Nothing here knows about a feature or the UI: features depend on this
 //! module, never the other way round.
 
+pub mod clock;
 pub mod config;
 pub mod cpu;
 pub mod hub;
