@@ -333,3 +333,90 @@ async fn two_server_processes_on_one_redis_deliver_to_each_others_streams() {
         "one Pub/Sub connection per process"
     );
 }
+
+#[tokio::test]
+async fn an_http_client_that_stops_reading_gets_a_resync_and_slows_nobody_else() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let carol = person(&app, "carol").await;
+    // Bob's cookie, for a hand-made HTTP client with a tiny receive buffer.
+    let response = app
+        .register(&reqwest::Client::new(), "bob@example.com", "bob")
+        .await;
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let bob = TestApp::client();
+    ok_json(
+        app.call(
+            &bob,
+            "login",
+            &[("email", "bob@example.com"), ("password", support::PASSWORD)],
+        )
+        .await,
+    )
+    .await;
+    let room = public_room(&app, &ann, &[&carol, &bob]).await;
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(app.addr).await.unwrap();
+    let request = format!(
+        "GET /api/events HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n",
+        app.addr
+    );
+    stalled.write_all(request.as_bytes()).await.unwrap();
+
+    // Carol reads everything as it comes, in a task of her own.
+    let mut carols_events = EventReader::open(&app, &carol).await;
+    let total = 1500;
+    let reader = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        while ids.len() < total {
+            let event = carols_events.next_named("message").await;
+            ids.push(event.id.expect("message events carry their id"));
+        }
+        ids
+    });
+    // Far more than the socket buffers, the tab's queue (64) and the room's
+    // broadcast (256) hold together, while Bob's client reads nothing.
+    let body = "x".repeat(4000);
+    let mut sent = Vec::new();
+    for _ in 0..total {
+        sent.push(send(&app, &ann, &room, &body).await["id"].as_str().unwrap().to_owned());
+    }
+    let received = tokio::time::timeout(Duration::from_secs(30), reader)
+        .await
+        .expect("carol is not slowed down")
+        .unwrap();
+    assert_eq!(received, sent, "carol got every message, in order");
+
+    // Bob's client reads again: somewhere in what it gets is a resync.
+    let mut seen = Vec::new();
+    let mut buffer = vec![0; 64 * 1024];
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let n = stalled.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "the stream stays open");
+            seen.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if text.contains("event: resync") || text.contains("event:resync") {
+                return text.contains(&room);
+            }
+            if seen.len() > 1 << 20 {
+                // Keep the tail only: the resync names the room.
+                seen.drain(..seen.len() - 64 * 1024);
+            }
+        }
+    })
+    .await
+    .expect("a resync within 30 s");
+    assert!(found, "the resync names the room");
+}

@@ -106,3 +106,26 @@ test("markup in a message is shown as text and never runs", async ({ browser }) 
   await expect(log(ann.page).getByRole("article").filter({ hasText: attack })).toHaveCount(1);
   expect(dialogs).toBe(0);
 });
+
+test("scrolling to the top of a long room loads older messages", async ({ browser }) => {
+  const ann = await personIn(browser, "Ann");
+  const room = uniqueRoom("Long");
+  await createRoom(ann.page, room);
+  const roomId = ann.page.url().split("/rooms/")[1];
+  // 60 messages: more than the first page (50) shows.
+  for (let i = 1; i <= 60; i++) {
+    const response = await ann.page.request.post("/api/send_message", {
+      form: { room_id: roomId, body: `message ${i}`, client_msg_id: `long-${i}` },
+    });
+    expect(response.status()).toBe(200);
+  }
+  await reopen(ann.page);
+  const articles = log(ann.page).getByRole("article");
+  await expect(articles).toHaveCount(50);
+  await expect(ann.page.getByRole("button", { name: "Load older" })).toBeVisible();
+
+  await log(ann.page).evaluate((element) => element.scrollTo(0, 0));
+  await expect(articles).toHaveCount(60);
+  await expect(articles.first()).toContainText("message 1");
+  await expect(ann.page.getByRole("button", { name: "Load older" })).toHaveCount(0);
+});
