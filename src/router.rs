@@ -25,6 +25,7 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use crate::app::{shell, App};
 use crate::error::AppError;
 use crate::server::config::Settings;
+use crate::server::http_security;
 use crate::server::session_store::RedisSessionStore;
 use crate::server::sse::{self, EventStream};
 use crate::server::state::AppState;
@@ -83,17 +84,40 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events", get(events))
         .leptos_routes_with_context(&state, generate_route_list(App), provide_state.clone(), {
             let options = state.leptos_options.clone();
-            move || shell(options.clone())
+            move || page(options.clone())
         })
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             provide_state,
-            shell,
+            page,
         ))
         .layer(middleware::from_fn(error_status))
         .layer(sessions)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http_security::same_origin_only,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            http_security::security_headers,
+        ))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A page: the shell, answered with a Content-Security-Policy that allows
+/// exactly the inline scripts carrying this response's nonce (Leptos's
+/// hydration and resource scripts).
+fn page(options: leptos::config::LeptosOptions) -> impl leptos::IntoView {
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(policy) = HeaderValue::from_str(&http_security::page_csp(&nonce)) {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+    shell(options)
 }
 
 /// Sessions in Redis behind an HttpOnly, SameSite=Lax cookie. The layer's

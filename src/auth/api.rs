@@ -20,6 +20,7 @@ pub async fn register(
 ) -> Result<User, AppError> {
     use super::model::{DisplayName, Email, Handle, Password};
     use super::store::NewUser;
+    use crate::limits::{self, Limit};
     use super::{password, session, store};
     use crate::server::state::AppState;
 
@@ -28,6 +29,8 @@ pub async fn register(
     let handle = Handle::parse(&handle)?;
     let display_name = DisplayName::parse(&display_name)?;
     let password = Password::parse(password)?;
+    let address = limits::client_address(&state).await;
+    limits::take(&state, &[Limit::Signup { address: &address }]).await?;
     // Cheap early answer for the common duplicate; the script below stays
     // the atomic guard against concurrent sign-ups.
     store::ensure_available(&state, &email, &handle).await?;
@@ -52,11 +55,19 @@ pub async fn register(
 pub async fn login(email: String, password: String) -> Result<User, AppError> {
     use super::model::{Email, Password};
     use super::{password, session, store};
+    use crate::limits::{self, Limit};
     use crate::server::state::AppState;
 
     let state = AppState::current()?;
     let email = Email::parse(&email)?;
     let password = Password::offered(password)?;
+    // Per address, every attempt counts; per account, only failures do
+    // (so a correct password is never locked out by someone else's
+    // guesses from elsewhere for longer than the failure limit).
+    let address = limits::client_address(&state).await;
+    let account = email.normalized();
+    limits::take(&state, &[Limit::Login { address: &address }]).await?;
+    limits::peek(&state, &[Limit::LoginFailure { email: &account }]).await?;
     let found = store::find_credentials(&state, &email).await?;
     let (user, stored_hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
@@ -68,7 +79,10 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
             session::sign_in(&state, &session::current().await?, &user.id).await?;
             Ok(user)
         }
-        _ => Err(AppError::Unauthorized("Wrong email or password.".into())),
+        _ => {
+            limits::take(&state, &[Limit::LoginFailure { email: &account }]).await?;
+            Err(AppError::Unauthorized("Wrong email or password.".into()))
+        }
     }
 }
 

@@ -16,6 +16,7 @@ pub async fn send_message(
     use super::model::{ClientMsgId, MessageBody};
     use super::store;
     use crate::auth::session::require_user;
+    use crate::limits::{self, Limit};
     use crate::notifications::{notify_mentions, Mentioning};
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
@@ -27,6 +28,17 @@ pub async fn send_message(
     let body = MessageBody::parse(body)?;
     let client_msg_id = ClientMsgId::parse(&client_msg_id)?;
     let room = member_room(&state, &room_id, &author.id).await?;
+    limits::take(
+        &state,
+        &[
+            Limit::SendInRoom {
+                user_id: &author.id,
+                room_id: room_id.as_str(),
+            },
+            Limit::Send { user_id: &author.id },
+        ],
+    )
+    .await?;
     let (message, new) = store::send(&state, &room_id, author, body, client_msg_id).await?;
     if new {
         // Stored and delivered already: a failure here must not turn the

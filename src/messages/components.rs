@@ -11,6 +11,7 @@ use super::api::{history, send_message};
 use super::model::{merge_messages, Message};
 use crate::presence::api::typing;
 use crate::presence::model::TYPING_EVERY_MS;
+use crate::error::AppError;
 use crate::rooms::Room;
 use crate::ui::linkify::{self, Piece};
 use crate::ui::time;
@@ -68,6 +69,16 @@ pub fn RoomView(
                         merge_messages(list, [message]);
                     });
                     error.set(None);
+                }
+                // Refused for speed: nothing was stored. The text goes back
+                // into the composer (unless something new was typed), and the
+                // alert says when sending works again.
+                Err(err @ AppError::TooManyRequests { .. }) => {
+                    pending.update(|list| list.retain(|p| p.client_msg_id != item.client_msg_id));
+                    if draft.get_untracked().trim().is_empty() {
+                        draft.set(item.body.clone());
+                    }
+                    error.set(Some(err.to_string()));
                 }
                 Err(err) => {
                     let text = err.to_string();

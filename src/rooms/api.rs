@@ -15,11 +15,13 @@ pub async fn create_room(name: String, private: bool) -> Result<Room, AppError> 
     use super::model::RoomName;
     use super::store;
     use crate::auth::session::require_user_id;
+    use crate::limits::{self, Limit};
     use crate::server::state::AppState;
 
     let user_id = require_user_id().await?;
     let state = AppState::current()?;
     let name = RoomName::parse(&name)?;
+    limits::take(&state, &[Limit::CreateRoom { user_id: &user_id }]).await?;
     store::create(&state, &name, private, &user_id).await
 }
 
@@ -82,6 +84,7 @@ pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
     use super::store;
     use crate::auth::model::Handle;
     use crate::auth::session::require_user;
+    use crate::limits::{self, Limit};
     use crate::notifications::notify_invite;
     use crate::server::state::AppState;
 
@@ -108,6 +111,7 @@ pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
         Ok(Standing::Invited) => return Ok(()),
         _ => {}
     }
+    limits::take(&state, &[Limit::Invite { user_id: &inviter.id }]).await?;
     store::add_invitation(&state, &room_id, &invitee).await?;
     notify_invite(&state, &room.id, &room.name, &inviter, &invitee).await
 }

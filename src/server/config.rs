@@ -26,6 +26,8 @@ pub struct Settings {
     pub session: SessionSettings,
     pub auth: AuthSettings,
     pub messages: MessageSettings,
+    pub limits: LimitSettings,
+    pub security: SecuritySettings,
 }
 
 /// Where Redis is and how our keys are named.
@@ -161,6 +163,91 @@ impl Default for MessageSettings {
     }
 }
 
+/// One rate limit: `burst` actions at once, then `per_minute` (spread
+/// evenly: one every `60 / per_minute` seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct Rate {
+    pub burst: u32,
+    pub per_minute: f64,
+}
+
+impl Rate {
+    pub const fn new(burst: u32, per_minute: f64) -> Self {
+        Self { burst, per_minute }
+    }
+
+    fn validate(&self, name: &str) -> Result<(), String> {
+        if self.burst == 0 || !(self.per_minute > 0.0 && self.per_minute.is_finite()) {
+            return Err(format!(
+                "limits.{name} needs a burst of at least 1 and a positive per_minute"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Abuse controls, each enforced in Redis (see `limits`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// Messages per user in one room.
+    pub send_per_room: Rate,
+    /// Messages per user across all rooms.
+    pub send_per_user: Rate,
+    /// Failed sign-ins per account.
+    pub login_failures_per_account: Rate,
+    /// Sign-in attempts per client address.
+    pub login_per_address: Rate,
+    /// Sign-ups per client address.
+    pub signup_per_address: Rate,
+    /// Invitations sent per user.
+    pub invite_per_user: Rate,
+    /// Rooms created per user.
+    pub create_room_per_user: Rate,
+    /// When set, the client address is the last entry of this request
+    /// header (e.g. `x-forwarded-for`), written by a proxy you run. Leave it
+    /// empty when clients reach the app directly: a header from the client
+    /// itself could be anything.
+    pub trusted_proxy_header: String,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            send_per_room: Rate::new(5, 60.0),
+            send_per_user: Rate::new(10, 600.0),
+            login_failures_per_account: Rate::new(5, 1.0 / 3.0),
+            login_per_address: Rate::new(20, 20.0),
+            signup_per_address: Rate::new(5, 5.0 / 60.0),
+            invite_per_user: Rate::new(20, 20.0 / 60.0),
+            create_room_per_user: Rate::new(10, 10.0 / 60.0),
+            trusted_proxy_header: String::new(),
+        }
+    }
+}
+
+impl LimitSettings {
+    fn validate(&self) -> Result<(), String> {
+        self.send_per_room.validate("send_per_room")?;
+        self.send_per_user.validate("send_per_user")?;
+        self.login_failures_per_account
+            .validate("login_failures_per_account")?;
+        self.login_per_address.validate("login_per_address")?;
+        self.signup_per_address.validate("signup_per_address")?;
+        self.invite_per_user.validate("invite_per_user")?;
+        self.create_room_per_user.validate("create_room_per_user")
+    }
+}
+
+/// Cross-site request checks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct SecuritySettings {
+    /// Origins (`https://chat.example.com`) allowed to send state-changing
+    /// requests. Empty: the request's own `Host`, over http or https.
+    pub allowed_origins: Vec<String>,
+}
+
 impl Settings {
     /// Reads `$REDCHAT_CONFIG` (which must exist when set) or else
     /// `./Leptos.toml` (optional), then the `REDCHAT_*` environment, then the
@@ -176,7 +263,9 @@ impl Settings {
                 config::Environment::with_prefix("REDCHAT")
                     .prefix_separator("_")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("security.allowed_origins"),
             )
             .build()?
             .try_deserialize()?;
@@ -208,6 +297,7 @@ impl Settings {
                 "messages.retention_secs must be 1 to {max_retention} (ten years)"
             ));
         }
+        self.limits.validate()?;
         if self.messages.max_per_room == 0 {
             return Err("messages.max_per_room must be at least 1".into());
         }

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use redchat::router::router;
-use redchat::server::config::Settings;
+use redchat::server::config::{Rate, Settings};
 use redchat::server::state::AppState;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -112,6 +112,28 @@ pub fn test_settings(redis: &RedisServer) -> Settings {
     settings.redis.timeout_ms = 500;
     // The harness speaks plain HTTP, where browsers and reqwest drop Secure cookies.
     settings.session.cookie_secure = false;
+    // Tests send and sign up far faster than people do; the rate-limit
+    // tests use `limited_settings`.
+    let plenty = Rate::new(1_000_000, 60_000_000.0);
+    let limits = &mut settings.limits;
+    for rate in [
+        &mut limits.send_per_room,
+        &mut limits.send_per_user,
+        &mut limits.login_failures_per_account,
+        &mut limits.login_per_address,
+        &mut limits.signup_per_address,
+        &mut limits.invite_per_user,
+        &mut limits.create_room_per_user,
+    ] {
+        *rate = plenty;
+    }
+    settings
+}
+
+/// [`test_settings`] with the shipped rate limits.
+pub fn limited_settings(redis: &RedisServer) -> Settings {
+    let mut settings = test_settings(redis);
+    settings.limits = redchat::server::config::LimitSettings::default();
     settings
 }
 
@@ -376,6 +398,8 @@ impl ServerProcess {
             .env("REDCHAT_REDIS__URL", redis.url())
             .env("REDCHAT_REDIS__KEY_PREFIX", key_prefix)
             .env("REDCHAT_SESSION__COOKIE_SECURE", "false")
+            // Several test people sign up from 127.0.0.1 in a moment.
+            .env("REDCHAT_LIMITS__SIGNUP_PER_ADDRESS__BURST", "1000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()

@@ -1,0 +1,177 @@
+//! Rate limiting with GCRA (the generic cell rate algorithm) in one Lua
+//! script.
+//!
+//! Each limiter key holds one number: the "theoretical arrival time" (TAT),
+//! in milliseconds of Redis's clock, at which the limiter would be empty
+//! again. An action costs one interval (`60 000 / per_minute` ms); it is
+//! allowed when, after paying, the TAT is no more than `burst` intervals
+//! ahead of now. So `burst` actions may come at once, then one per interval.
+//! Compared with a fixed-window counter it has no window edge at which twice
+//! the rate slips through, and compared with a token bucket it stores one
+//! number instead of two.
+//!
+//! Several limits (per room and per user, say) are checked together: all
+//! are paid or none. The keys expire when their TAT passes, so an idle
+//! limiter costs nothing. Redis's `TIME` is the clock, so the servers'
+//! clocks do not matter, and the script runs atomically, so fifty
+//! concurrent sends through any number of processes admit exactly the
+//! burst.
+
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+
+use axum::extract::ConnectInfo;
+use axum::http::HeaderMap;
+use redis::Script;
+
+use crate::error::{AppError, AppResult};
+use crate::server::config::Rate;
+use crate::server::state::AppState;
+
+/// Pays for one action on every key, or on none; returns 0 when allowed,
+/// else the milliseconds until it would be.
+static GCRA: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS: limiter keys. ARGV[1] 'take' or 'peek'; then for each key its
+-- interval (ms) and burst.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait = 0
+local tats = {}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i])
+  local burst = tonumber(ARGV[2 * i + 1])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allowed_at = new_tat - burst * interval
+  if allowed_at > now then wait = math.max(wait, allowed_at - now) end
+  tats[i] = new_tat
+end
+if wait > 0 then return math.ceil(wait) end
+if ARGV[1] == 'take' then
+  for i, key in ipairs(KEYS) do
+    redis.call('SET', key, string.format('%d', tats[i]), 'PX', math.ceil(tats[i] - now))
+  end
+end
+return 0
+",
+    )
+});
+
+/// One limiter: what it counts, and for whom.
+pub enum Limit<'a> {
+    /// A user's messages in one room.
+    SendInRoom { user_id: &'a str, room_id: &'a str },
+    /// A user's messages anywhere.
+    Send { user_id: &'a str },
+    /// Failed sign-ins to one account (by normalized email).
+    LoginFailure { email: &'a str },
+    /// Sign-in attempts from one address.
+    Login { address: &'a str },
+    /// Sign-ups from one address.
+    Signup { address: &'a str },
+    /// Invitations sent by a user.
+    Invite { user_id: &'a str },
+    /// Rooms created by a user.
+    CreateRoom { user_id: &'a str },
+}
+
+impl Limit<'_> {
+    /// The key (all of one subject's keys share a cluster hash tag, so
+    /// limits checked together stay in one slot) and the configured rate.
+    fn key_and_rate(&self, state: &AppState) -> (String, Rate) {
+        let limits = &state.settings.limits;
+        let prefix = &state.settings.redis.key_prefix;
+        match self {
+            Self::SendInRoom { user_id, room_id } => (
+                format!("{prefix}limit:{{u:{user_id}}}:send:{room_id}"),
+                limits.send_per_room,
+            ),
+            Self::Send { user_id } => (
+                format!("{prefix}limit:{{u:{user_id}}}:send"),
+                limits.send_per_user,
+            ),
+            Self::LoginFailure { email } => (
+                format!("{prefix}limit:{{e:{email}}}:login_failures"),
+                limits.login_failures_per_account,
+            ),
+            Self::Login { address } => (
+                format!("{prefix}limit:{{a:{address}}}:login"),
+                limits.login_per_address,
+            ),
+            Self::Signup { address } => (
+                format!("{prefix}limit:{{a:{address}}}:signup"),
+                limits.signup_per_address,
+            ),
+            Self::Invite { user_id } => (
+                format!("{prefix}limit:{{u:{user_id}}}:invite"),
+                limits.invite_per_user,
+            ),
+            Self::CreateRoom { user_id } => (
+                format!("{prefix}limit:{{u:{user_id}}}:create_room"),
+                limits.create_room_per_user,
+            ),
+        }
+    }
+}
+
+/// Pays for one action under every limit, or answers 429 (paying nothing)
+/// when any of them is exhausted. Errors reaching Redis are errors: a limit
+/// that cannot be checked is not passed (it fails closed).
+pub async fn take(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
+    run(state, "take", limits).await
+}
+
+/// Answers 429 if one more action would exceed a limit, paying nothing
+/// (for limits paid only on failure, like wrong passwords).
+pub async fn peek(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
+    run(state, "peek", limits).await
+}
+
+async fn run(state: &AppState, mode: &str, limits: &[Limit<'_>]) -> AppResult<()> {
+    let mut invocation = GCRA.prepare_invoke();
+    invocation.arg(mode);
+    for limit in limits {
+        let (key, rate) = limit.key_and_rate(state);
+        let interval_ms = (60_000.0 / rate.per_minute).ceil().max(1.0) as u64;
+        invocation.key(key).arg(interval_ms).arg(rate.burst);
+    }
+    let wait_ms: u64 = invocation.invoke_async(&mut state.redis()).await?;
+    if wait_ms == 0 {
+        return Ok(());
+    }
+    let seconds = wait_ms.div_ceil(1000).max(1);
+    Err(AppError::TooManyRequests {
+        message: format!("Slow down: try again in {seconds} s."),
+        retry_after_secs: seconds,
+    })
+}
+
+/// The client's address: the socket's peer, or, when a trusted proxy header
+/// is configured, the last address that proxy appended to it.
+pub async fn client_address(state: &AppState) -> String {
+    let header = &state.settings.limits.trusted_proxy_header;
+    let (ConnectInfo(peer), headers) =
+        match leptos_axum::extract::<(ConnectInfo<SocketAddr>, HeaderMap)>().await {
+            Ok(parts) => parts,
+            // Served without connection info (never in this app): one
+            // shared bucket rather than none.
+            Err(_) => return "unknown".into(),
+        };
+    if !header.is_empty() {
+        let forwarded = headers
+            .get_all(header.as_str())
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .next_back();
+        if let Some(address) = forwarded {
+            return address.chars().take(64).collect();
+        }
+    }
+    peer.ip().to_string()
+}

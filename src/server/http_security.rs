@@ -1,0 +1,143 @@
+//! HTTP-level protections every response and request goes through:
+//! cross-site request forgery checks and security headers.
+//!
+//! **Cross-site requests.** Leptos server functions are plain POST
+//! endpoints, and the session cookie is `SameSite=Lax`, which still lets a
+//! same-site page (another subdomain) post with it. So every request that
+//! is not `GET`/`HEAD`/`OPTIONS` must come from an allowed origin: its
+//! `Origin` header must match `security.allowed_origins` (or, when that is
+//! empty, the request's own `Host`); without `Origin`, its
+//! `Sec-Fetch-Site` must be `same-origin` or `none`. Browsers send at least
+//! one of the two on every cross-site POST, so a request with neither comes
+//! from a non-browser client (curl, a bot, the load generator), which a
+//! forged page cannot drive with someone's cookie. Refused: 403. No
+//! endpoint changes state on `GET`.
+//!
+//! **Headers.** `X-Content-Type-Options: nosniff`, `Referrer-Policy`,
+//! `X-Frame-Options: DENY`, HSTS when cookies are `Secure`, and a
+//! Content-Security-Policy: pages get one with the per-response nonce that
+//! Leptos puts on its own inline scripts ([`page_csp`]), so hydration works
+//! and any other inline script is refused; everything else gets
+//! `default-src 'none'`.
+
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::config::Settings;
+use super::state::AppState;
+use crate::error::AppError;
+
+/// Refuses state-changing requests from other origins (403).
+pub async fn same_origin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || is_same_origin(&state.settings, request.headers())
+    {
+        return next.run(request).await;
+    }
+    tracing::info!(
+        origin = ?request.headers().get(header::ORIGIN),
+        path = %request.uri().path(),
+        "refused a cross-site request"
+    );
+    AppError::Forbidden("Cross-site request refused.".into()).into_response()
+}
+
+fn is_same_origin(settings: &Settings, headers: &axum::http::HeaderMap) -> bool {
+    let text = |name: HeaderName| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(origin) = text(header::ORIGIN) {
+        let origin = origin.trim_end_matches('/');
+        let allowed = &settings.security.allowed_origins;
+        if !allowed.is_empty() {
+            return allowed
+                .iter()
+                .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin));
+        }
+        return text(header::HOST).is_some_and(|host| {
+            ["http://", "https://"]
+                .iter()
+                .any(|scheme| origin.eq_ignore_ascii_case(&format!("{scheme}{host}")))
+        });
+    }
+    match text(HeaderName::from_static("sec-fetch-site")) {
+        Some(site) => site == "same-origin" || site == "none",
+        None => true,
+    }
+}
+
+/// The policy for a page whose inline scripts carry `nonce`.
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// For everything that is not a page (JSON, the event stream, files).
+const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Adds the security headers to every response (keeping a page's own CSP).
+pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(DEFAULT_CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if state.settings.session.cookie_secure {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn an_origin_matching_the_host_is_same_origin() {
+        let settings = Settings::default();
+        let ok = headers(&[("origin", "http://chat.test:3000"), ("host", "chat.test:3000")]);
+        assert!(is_same_origin(&settings, &ok));
+        let evil = headers(&[("origin", "https://evil.test"), ("host", "chat.test:3000")]);
+        assert!(!is_same_origin(&settings, &evil));
+        let null = headers(&[("origin", "null"), ("host", "chat.test")]);
+        assert!(!is_same_origin(&settings, &null));
+    }
+
+    #[test]
+    fn configured_origins_replace_the_host_rule() {
+        let mut settings = Settings::default();
+        settings.security.allowed_origins = vec!["https://chat.example.com".into()];
+        let ok = headers(&[("origin", "https://chat.example.com"), ("host", "10.0.0.5")]);
+        assert!(is_same_origin(&settings, &ok));
+        let host_only = headers(&[("origin", "http://10.0.0.5"), ("host", "10.0.0.5")]);
+        assert!(!is_same_origin(&settings, &host_only));
+    }
+
+    #[test]
+    fn without_origin_the_fetch_site_decides_and_non_browsers_pass() {
+        let settings = Settings::default();
+        assert!(is_same_origin(&settings, &headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!is_same_origin(&settings, &headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!is_same_origin(&settings, &headers(&[("sec-fetch-site", "same-site")])));
+        assert!(is_same_origin(&settings, &headers(&[])));
+    }
+}
