@@ -358,7 +358,10 @@ async fn an_http_client_that_stops_reading_gets_a_resync_and_slows_nobody_else()
         app.call(
             &bob,
             "login",
-            &[("email", "bob@example.com"), ("password", support::PASSWORD)],
+            &[
+                ("email", "bob@example.com"),
+                ("password", support::PASSWORD),
+            ],
         )
         .await,
     )
@@ -390,7 +393,12 @@ async fn an_http_client_that_stops_reading_gets_a_resync_and_slows_nobody_else()
     let body = "x".repeat(4000);
     let mut sent = Vec::new();
     for _ in 0..total {
-        sent.push(send(&app, &ann, &room, &body).await["id"].as_str().unwrap().to_owned());
+        sent.push(
+            send(&app, &ann, &room, &body).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let received = tokio::time::timeout(Duration::from_secs(30), reader)
         .await

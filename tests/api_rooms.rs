@@ -515,8 +515,9 @@ async fn an_invitee_sees_a_private_room_and_may_accept_or_decline() {
     )
     .await;
 
-    let invite = bobs_events.next_named("invite").await.json();
-    assert_eq!(invite["room"]["id"], room.as_str());
+    let invite = bobs_events.next_named("notification").await.json();
+    assert_eq!(invite["kind"], "invite");
+    assert_eq!(invite["room_id"], room.as_str());
     assert_eq!(invite["from"]["handle"], "ann");
     assert!(invite["from"].get("email").is_none());
 

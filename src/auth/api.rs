@@ -20,8 +20,8 @@ pub async fn register(
 ) -> Result<User, AppError> {
     use super::model::{DisplayName, Email, Handle, Password};
     use super::store::NewUser;
-    use crate::limits::{self, Limit};
     use super::{password, session, store};
+    use crate::limits::{self, Limit};
     use crate::server::state::AppState;
 
     let state = AppState::current()?;

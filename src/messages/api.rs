@@ -35,7 +35,9 @@ pub async fn send_message(
                 user_id: &author.id,
                 room_id: room_id.as_str(),
             },
-            Limit::Send { user_id: &author.id },
+            Limit::Send {
+                user_id: &author.id,
+            },
         ],
     )
     .await?;

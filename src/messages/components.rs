@@ -9,9 +9,9 @@ use leptos::task::spawn_local;
 
 use super::api::{history, send_message};
 use super::model::{merge_messages, Message};
+use crate::error::AppError;
 use crate::presence::api::typing;
 use crate::presence::model::TYPING_EVERY_MS;
-use crate::error::AppError;
 use crate::rooms::Room;
 use crate::ui::linkify::{self, Piece};
 use crate::ui::time;

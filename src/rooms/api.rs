@@ -111,7 +111,13 @@ pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
         Ok(Standing::Invited) => return Ok(()),
         _ => {}
     }
-    limits::take(&state, &[Limit::Invite { user_id: &inviter.id }]).await?;
+    limits::take(
+        &state,
+        &[Limit::Invite {
+            user_id: &inviter.id,
+        }],
+    )
+    .await?;
     store::add_invitation(&state, &room_id, &invitee).await?;
     notify_invite(&state, &room.id, &room.name, &inviter, &invitee).await
 }

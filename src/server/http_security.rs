@@ -31,9 +31,15 @@ use super::state::AppState;
 use crate::error::AppError;
 
 /// Refuses state-changing requests from other origins (403).
-pub async fn same_origin_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        || is_same_origin(&state.settings, request.headers())
+pub async fn same_origin_only(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) || is_same_origin(&state.settings, request.headers())
     {
         return next.run(request).await;
     }
@@ -80,15 +86,25 @@ pub fn page_csp(nonce: &str) -> String {
 const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// Adds the security headers to every response (keeping a page's own CSP).
-pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn security_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(DEFAULT_CSP));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     if state.settings.session.cookie_secure {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,
@@ -114,7 +130,10 @@ mod tests {
     #[test]
     fn an_origin_matching_the_host_is_same_origin() {
         let settings = Settings::default();
-        let ok = headers(&[("origin", "http://chat.test:3000"), ("host", "chat.test:3000")]);
+        let ok = headers(&[
+            ("origin", "http://chat.test:3000"),
+            ("host", "chat.test:3000"),
+        ]);
         assert!(is_same_origin(&settings, &ok));
         let evil = headers(&[("origin", "https://evil.test"), ("host", "chat.test:3000")]);
         assert!(!is_same_origin(&settings, &evil));
@@ -135,9 +154,18 @@ mod tests {
     #[test]
     fn without_origin_the_fetch_site_decides_and_non_browsers_pass() {
         let settings = Settings::default();
-        assert!(is_same_origin(&settings, &headers(&[("sec-fetch-site", "same-origin")])));
-        assert!(!is_same_origin(&settings, &headers(&[("sec-fetch-site", "cross-site")])));
-        assert!(!is_same_origin(&settings, &headers(&[("sec-fetch-site", "same-site")])));
+        assert!(is_same_origin(
+            &settings,
+            &headers(&[("sec-fetch-site", "same-origin")])
+        ));
+        assert!(!is_same_origin(
+            &settings,
+            &headers(&[("sec-fetch-site", "cross-site")])
+        ));
+        assert!(!is_same_origin(
+            &settings,
+            &headers(&[("sec-fetch-site", "same-site")])
+        ));
         assert!(is_same_origin(&settings, &headers(&[])));
     }
 }

@@ -1,0 +1,469 @@
+//! Abuse controls and web security, against a real Redis: rate limits,
+//! cross-site requests, security headers, and bad input.
+
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use redis::AsyncCommands;
+use support::{
+    call_on, limited_settings, ok_json, person, person_on, public_room, RedisServer, ServerProcess,
+    TestApp,
+};
+
+async fn spawn_limited(redis: &RedisServer) -> TestApp {
+    TestApp::spawn_with(limited_settings(redis)).await
+}
+
+fn send_form<'a>(room: &'a str, cmid: &'a str) -> [(&'a str, &'a str); 3] {
+    [("room_id", room), ("body", "hi"), ("client_msg_id", cmid)]
+}
+
+#[tokio::test]
+async fn fifty_simultaneous_sends_through_two_processes_admit_exactly_the_burst() {
+    let redis = RedisServer::start().await;
+    let prefix = format!("test{}:", uuid::Uuid::new_v4().simple());
+    let first = ServerProcess::start(&redis, &prefix).await;
+    let second = ServerProcess::start(&redis, &prefix).await;
+    let ann = person_on(&first, "ann").await;
+    let room = public_room(&first, &ann, &[]).await;
+
+    let sends = (0..50).map(|i| {
+        let (ann, room) = (ann.clone(), room.clone());
+        let server = if i % 2 == 0 { &first } else { &second };
+        async move {
+            let cmid = format!("c{i}");
+            call_on(server, &ann, "send_message", &send_form(&room, &cmid)).await
+        }
+    });
+    let responses = futures::future::join_all(sends).await;
+    let admitted = responses.iter().filter(|r| r.status() == 200).count();
+    assert_eq!(admitted, 5, "the shipped burst is 5 per room");
+    for refused in responses.iter().filter(|r| r.status() != 200) {
+        assert_eq!(refused.status(), 429);
+        let retry: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=2).contains(&retry), "retry after {retry}");
+    }
+    let history = ok_json(call_on(&first, &ann, "history", &[("room_id", &room)]).await).await;
+    assert_eq!(
+        history.as_array().unwrap().len(),
+        5,
+        "refused sends store nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_send_says_slow_down_and_when_to_try_again() {
+    let redis = RedisServer::start().await;
+    let app = spawn_limited(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = public_room(&app, &ann, &[]).await;
+    for i in 0..5 {
+        let cmid = format!("c{i}");
+        ok_json(
+            app.call(&ann, "send_message", &send_form(&room, &cmid))
+                .await,
+        )
+        .await;
+    }
+    let refused = app
+        .call(&ann, "send_message", &send_form(&room, "c5"))
+        .await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "Slow down: try again in 1 s.");
+    assert_eq!(body["retry_after"], 1);
+
+    // One per second after the burst.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    ok_json(
+        app.call(&ann, "send_message", &send_form(&room, "c6"))
+            .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_may_send_ten_at_once_across_rooms() {
+    let redis = RedisServer::start().await;
+    let app = spawn_limited(&redis).await;
+    let ann = person(&app, "ann").await;
+    let rooms = [
+        public_room(&app, &ann, &[]).await,
+        public_room(&app, &ann, &[]).await,
+        public_room(&app, &ann, &[]).await,
+    ];
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let cmid = format!("c{i}");
+        let room = &rooms[i % 3];
+        statuses.push(
+            app.call(&ann, "send_message", &send_form(room, &cmid))
+                .await
+                .status(),
+        );
+    }
+    assert!(statuses[..10].iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(statuses[10..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Someone else is not affected.
+    let bob = person(&app, "bob").await;
+    ok_json(app.call(&bob, "join_room", &[("room_id", &rooms[0])]).await).await;
+    ok_json(
+        app.call(&bob, "send_message", &send_form(&rooms[0], "b1"))
+            .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account_for_a_while_but_not_others() {
+    let redis = RedisServer::start().await;
+    let app = spawn_limited(&redis).await;
+    let _ann = person(&app, "ann").await;
+    let _bob = person(&app, "bob").await;
+    let client = TestApp::client();
+    let login = |email: &'static str, password: &'static str| {
+        let client = client.clone();
+        let app = &app;
+        async move {
+            app.call(
+                &client,
+                "login",
+                &[("email", email), ("password", password)],
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(login("ann@example.com", "wrong-password").await, 401);
+    }
+    assert_eq!(login("ann@example.com", "wrong-password").await, 429);
+    assert_eq!(
+        login("ann@example.com", support::PASSWORD).await,
+        429,
+        "locked even with the right password"
+    );
+    assert_eq!(login("bob@example.com", support::PASSWORD).await, 200);
+}
+
+#[tokio::test]
+async fn sign_ups_sign_ins_room_creation_and_invitations_are_limited() {
+    let redis = RedisServer::start().await;
+    let app = spawn_limited(&redis).await;
+    // Sign-ups from one address: 5.
+    let mut people = Vec::new();
+    for i in 0..5 {
+        people.push(person(&app, &format!("user{i}")).await);
+    }
+    let refused = app
+        .register(&TestApp::client(), "late@example.com", "late")
+        .await;
+    assert_eq!(refused.status(), 429);
+
+    // Rooms per user: 10.
+    let ann = &people[0];
+    for i in 0..10 {
+        let name = format!("room {i}");
+        ok_json(
+            app.call(ann, "create_room", &[("name", &name), ("private", "true")])
+                .await,
+        )
+        .await;
+    }
+    let refused = app
+        .call(
+            ann,
+            "create_room",
+            &[("name", "one more"), ("private", "true")],
+        )
+        .await;
+    assert_eq!(refused.status(), 429);
+
+    // Invitations per user: 20 (to four people in five private rooms).
+    let rooms: Vec<String> = ok_json(app.call(ann, "rooms", &[]).await).await["joined"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|joined| joined["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut statuses = Vec::new();
+    for room in rooms.iter().take(6) {
+        for handle in ["user1", "user2", "user3", "user4"] {
+            statuses.push(
+                app.call(ann, "invite", &[("room_id", room), ("handle", handle)])
+                    .await
+                    .status(),
+            );
+        }
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 200), "{statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn every_limiter_key_expires() {
+    let redis = RedisServer::start().await;
+    let app = spawn_limited(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = public_room(&app, &ann, &[]).await;
+    ok_json(
+        app.call(&ann, "send_message", &send_form(&room, "c1"))
+            .await,
+    )
+    .await;
+    let _ = app
+        .call(
+            &TestApp::client(),
+            "login",
+            &[("email", "ann@example.com"), ("password", "wrong-password")],
+        )
+        .await;
+    let mut conn = redis.connection().await;
+    let keys: Vec<String> = conn
+        .keys(format!("{}limit:*", app.settings.redis.key_prefix))
+        .await
+        .unwrap();
+    assert!(keys.len() >= 5, "{keys:?}");
+    for key in keys {
+        let ttl: i64 = conn.pttl(&key).await.unwrap();
+        assert!(ttl > 0, "{key} has no TTL");
+    }
+}
+
+#[tokio::test]
+async fn a_cross_site_post_with_a_valid_cookie_is_refused_and_changes_nothing() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let form = [("name", "forged"), ("private", "false")];
+    let post = |origin: Option<&'static str>, site: Option<&'static str>| {
+        let mut request = ann.post(app.url("/api/create_room")).form(&form);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        request.send()
+    };
+    let forged = post(Some("https://evil.example"), Some("cross-site"))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let sibling = post(None, Some("same-site")).await.unwrap();
+    assert_eq!(sibling.status(), 403);
+    let rooms = ok_json(app.call(&ann, "rooms", &[]).await).await;
+    assert_eq!(
+        rooms["joined"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+
+    let own = format!("http://{}", app.addr);
+    let same = ann
+        .post(app.url("/api/create_room"))
+        .header("origin", own)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 200);
+    let navigated = post(None, Some("same-origin")).await.unwrap();
+    assert_eq!(navigated.status(), 200);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let client = TestApp::client();
+    let responses = [
+        client.get(app.url("/healthz")).send().await.unwrap(),
+        client.post(app.url("/api/me")).send().await.unwrap(),
+        client.get(app.url("/api/events")).send().await.unwrap(),
+        client.get(app.url("/login")).send().await.unwrap(),
+        client.get(app.url("/no/such/page")).send().await.unwrap(),
+    ];
+    for response in responses {
+        let headers = response.headers();
+        let url = response.url().clone();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{url}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{url}");
+        assert!(headers.contains_key("referrer-policy"), "{url}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{url}: {csp}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_allows_only_the_inline_scripts_with_its_nonce() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let response = TestApp::client()
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the page's policy")
+        .to_owned();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let html = response.text().await.unwrap();
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "every inline script carries the nonce"
+    );
+    // A fresh nonce per response.
+    let again = TestApp::client()
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!again.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains(&nonce));
+}
+
+/// Raw form bodies, so invalid UTF-8 and odd encodings reach the server.
+async fn post_raw(app: &TestApp, client: &reqwest::Client, endpoint: &str, body: String) -> u16 {
+    client
+        .post(app.url(&format!("/api/{endpoint}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn bad_input_to_any_endpoint_is_answered_with_a_4xx_never_a_500() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = public_room(&app, &ann, &[]).await;
+    let message = support::send_text(&app, &ann, &room, "hello").await;
+    let message_id = message["id"].as_str().unwrap().to_owned();
+    let endpoints: Vec<(&str, Vec<(&str, String)>)> = vec![
+        (
+            "register",
+            vec![
+                ("email", "x@example.com".into()),
+                ("password", support::PASSWORD.into()),
+                ("display_name", "X".into()),
+                ("handle", "xx".into()),
+            ],
+        ),
+        (
+            "login",
+            vec![
+                ("email", "ann@example.com".into()),
+                ("password", support::PASSWORD.into()),
+            ],
+        ),
+        (
+            "create_room",
+            vec![("name", "room".into()), ("private", "false".into())],
+        ),
+        ("join_room", vec![("room_id", room.clone())]),
+        ("leave_room", vec![("room_id", room.clone())]),
+        (
+            "invite",
+            vec![("room_id", room.clone()), ("handle", "ann".into())],
+        ),
+        (
+            "respond_invite",
+            vec![("room_id", room.clone()), ("accept", "true".into())],
+        ),
+        ("members", vec![("room_id", room.clone())]),
+        ("online", vec![("room_id", room.clone())]),
+        ("typing", vec![("room_id", room.clone())]),
+        (
+            "send_message",
+            vec![
+                ("room_id", room.clone()),
+                ("body", "hi".into()),
+                ("client_msg_id", "c1".into()),
+            ],
+        ),
+        (
+            "history",
+            vec![
+                ("room_id", room.clone()),
+                ("before", message_id.clone()),
+                ("after", message_id.clone()),
+                ("limit", "10".into()),
+            ],
+        ),
+        (
+            "mark_room_read",
+            vec![("room_id", room.clone()), ("up_to", message_id.clone())],
+        ),
+        ("notifications", vec![("limit", "10".into())]),
+        ("mark_read", vec![("id", "all".into())]),
+        ("update_profile", vec![("display_name", "Ann".into())]),
+    ];
+    let encode =
+        |value: &str| -> String { form_urlencoded::byte_serialize(value.as_bytes()).collect() };
+    // Values as they go on the wire (already encoded).
+    let bad_values: Vec<String> = vec![
+        String::new(),
+        "%FF%FE%00".into(),
+        encode("\u{0}\u{7}\u{1b}[31m"),
+        encode(&"9".repeat(10_000)),
+        encode(&"é".repeat(5_000)),
+        "true%00".into(),
+        "-1".into(),
+        encode("../../etc/passwd"),
+        encode("<script>alert(1)</script>"),
+        encode("[]"),
+    ];
+    let mut failures = Vec::new();
+    for (endpoint, fields) in &endpoints {
+        let valid = |skip: Option<&str>| -> Vec<String> {
+            fields
+                .iter()
+                .filter(|(name, _)| Some(*name) != skip)
+                .map(|(name, value)| format!("{name}={}", encode(value)))
+                .collect()
+        };
+        let mut bodies = vec![String::new(), "%%%".into(), "=&=&".into()];
+        for (name, _) in fields {
+            bodies.push(valid(Some(name)).join("&"));
+            for bad in &bad_values {
+                let mut parts = valid(Some(name));
+                parts.push(format!("{name}={bad}"));
+                bodies.push(parts.join("&"));
+            }
+        }
+        for body in bodies {
+            let status = post_raw(&app, &ann, endpoint, body.clone()).await;
+            if status >= 500 {
+                failures.push(format!(
+                    "{endpoint} {status} {}",
+                    &body[..body.len().min(80)]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "5xx answers:\n{}", failures.join("\n"));
+}
