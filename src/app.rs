@@ -6,7 +6,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
 use crate::auth::components::{Auth, SignInPage, SignUpPage, UserMenu};
-use crate::notifications::components::NotificationFeed;
+use crate::notifications::components::{NotificationFeed, NotificationsButton};
 use crate::ui::chat::HomePage;
 
 /// The document around the app, rendered on the server only.
@@ -61,7 +61,9 @@ fn Frame() -> impl IntoView {
             <A href="/" attr:class="brand">
                 "Redchat"
             </A>
-            <UserMenu />
+            <UserMenu>
+                <NotificationsButton />
+            </UserMenu>
         </header>
         <main class="site-main">
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>

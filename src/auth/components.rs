@@ -15,7 +15,6 @@ use leptos_router::hooks::use_query_map;
 use super::api::{me, Login, Logout, Register, UpdateProfile};
 use super::model::User;
 use crate::error::AppError;
-use crate::notifications::components::NotificationsButton;
 
 /// The auth actions and the signed-in user, shared through the context.
 #[derive(Clone, Copy)]
@@ -201,7 +200,13 @@ pub fn SignInPage() -> impl IntoView {
 
 /// The header's right side: the signed-in user's name and "Sign out".
 #[component]
-pub fn UserMenu() -> impl IntoView {
+pub fn UserMenu(
+    /// Shown first in the menu while someone is signed in (the app puts the
+    /// notifications button here; this feature does not know of it).
+    #[prop(optional)]
+    children: Option<ChildrenFn>,
+) -> impl IntoView {
+    let children = StoredValue::new(children);
     let auth = Auth::expect();
     let editing = RwSignal::new(false);
     // Close the form once a save went through.
@@ -225,7 +230,7 @@ pub fn UserMenu() -> impl IntoView {
                         let current_name = StoredValue::new(user.display_name.clone());
                         view! {
                             <div class="user-menu">
-                                <NotificationsButton />
+                                {children.with_value(|children| children.as_ref().map(|children| children()))}
                                 <Show
                                     when=move || editing.get()
                                     fallback={

@@ -79,38 +79,37 @@ pub enum Limit<'a> {
 }
 
 impl Limit<'_> {
-    /// The key (all of one subject's keys share a cluster hash tag, so
-    /// limits checked together stay in one slot) and the configured rate.
+    /// The key (see `Keys::limit`) and the configured rate.
     fn key_and_rate(&self, state: &AppState) -> (String, Rate) {
         let limits = &state.settings.limits;
-        let prefix = &state.settings.redis.key_prefix;
+        let keys = &state.keys;
         match self {
             Self::SendInRoom { user_id, room_id } => (
-                format!("{prefix}limit:{{u:{user_id}}}:send:{room_id}"),
+                keys.limit(&format!("u:{user_id}"), &format!("send:{room_id}")),
                 limits.send_per_room,
             ),
             Self::Send { user_id } => (
-                format!("{prefix}limit:{{u:{user_id}}}:send"),
+                keys.limit(&format!("u:{user_id}"), "send"),
                 limits.send_per_user,
             ),
             Self::LoginFailure { email } => (
-                format!("{prefix}limit:{{e:{email}}}:login_failures"),
+                keys.limit(&format!("e:{email}"), "login_failures"),
                 limits.login_failures_per_account,
             ),
             Self::Login { address } => (
-                format!("{prefix}limit:{{a:{address}}}:login"),
+                keys.limit(&format!("a:{address}"), "login"),
                 limits.login_per_address,
             ),
             Self::Signup { address } => (
-                format!("{prefix}limit:{{a:{address}}}:signup"),
+                keys.limit(&format!("a:{address}"), "signup"),
                 limits.signup_per_address,
             ),
             Self::Invite { user_id } => (
-                format!("{prefix}limit:{{u:{user_id}}}:invite"),
+                keys.limit(&format!("u:{user_id}"), "invite"),
                 limits.invite_per_user,
             ),
             Self::CreateRoom { user_id } => (
-                format!("{prefix}limit:{{u:{user_id}}}:create_room"),
+                keys.limit(&format!("u:{user_id}"), "create_room"),
                 limits.create_room_per_user,
             ),
         }
@@ -167,8 +166,7 @@ pub async fn client_address(state: &AppState) -> String {
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
             .map(str::trim)
-            .filter(|value| !value.is_empty())
-            .next_back();
+            .rfind(|value| !value.is_empty());
         if let Some(address) = forwarded {
             return address.chars().take(64).collect();
         }

@@ -198,7 +198,11 @@ fn NotificationItem(item: Notification) -> impl IntoView {
 fn DesktopToggle() -> impl IntoView {
     use web_sys::NotificationPermission;
     let permission = RwSignal::new(None::<NotificationPermission>);
-    Effect::new(move |_| permission.set(Some(web_sys::Notification::permission())));
+    Effect::new(move |_| {
+        if desktop_supported() {
+            permission.set(Some(web_sys::Notification::permission()));
+        }
+    });
     let ask = move |_| {
         if let Ok(promise) = web_sys::Notification::request_permission() {
             spawn_local(async move {
@@ -225,12 +229,21 @@ pub fn desktop_notify(item: &Notification) {
     if item.kind == NotificationKind::InviteAccepted {
         return;
     }
-    let hidden = document().hidden();
-    if !hidden || web_sys::Notification::permission() != web_sys::NotificationPermission::Granted {
+    if !desktop_supported()
+        || !document().hidden()
+        || web_sys::Notification::permission() != web_sys::NotificationPermission::Granted
+    {
         return;
     }
     let options = web_sys::NotificationOptions::new();
     options.set_body(&item.text);
     options.set_tag(&item.id);
     let _ = web_sys::Notification::new_with_options(&item.headline(), &options);
+}
+
+/// Whether this browser has the Notification API at all (some mobile
+/// browsers do not; calling it there would throw).
+fn desktop_supported() -> bool {
+    js_sys::Reflect::has(&window(), &wasm_bindgen::JsValue::from_str("Notification"))
+        .unwrap_or(false)
 }

@@ -180,8 +180,22 @@ pub async fn notify_invite(
 }
 
 /// Records the answer to an invitation on its notification(s) and, when
-/// accepted, tells whoever invited the user.
+/// accepted, tells whoever invited the user. Called once the answer has
+/// taken effect, so a failure here is logged, not returned: the caller's
+/// request succeeded (and a retry would find no invitation).
 pub async fn answer_invite(
+    state: &AppState,
+    room_id: &str,
+    room_name: &str,
+    invitee: &User,
+    accepted: bool,
+) {
+    if let Err(err) = record_answer(state, room_id, room_name, invitee, accepted).await {
+        tracing::warn!(%err, "could not update an invitation's notification");
+    }
+}
+
+async fn record_answer(
     state: &AppState,
     room_id: &str,
     room_name: &str,

@@ -31,6 +31,7 @@ use tokio::sync::oneshot;
 use super::model::{Member, PresenceChange, Typing};
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
+use crate::rooms::access::joined_room_ids;
 use crate::rooms::model::RoomId;
 use crate::server::hub::{HubEvent, SubscriptionStream};
 use crate::server::sse::PersonalEvent;
@@ -90,6 +91,21 @@ static DUE: LazyLock<Script> = LazyLock::new(|| {
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, ARGV[1])
+",
+    )
+});
+
+/// Unfiles a user, unless a connection opened since pushed their time
+/// forward (then the next sweep looks again).
+static UNFILE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] presence index; ARGV[1] user id
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local score = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
+if score and score <= now then redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
 ",
     )
 });
@@ -159,13 +175,18 @@ impl Connection {
         let Ok(event) = serde_json::from_str::<PersonalEvent>(json) else {
             return;
         };
-        let online = match event.event.as_str() {
-            "joined" => true,
-            "left" => false,
+        let (online, announce) = match event.event.as_str() {
+            // Always announced: the set may still hold the user from before
+            // they left (if they left while offline), and the members of the
+            // room need to hear of the newcomer either way.
+            "joined" => (true, Announce::Always),
+            "left" => (false, Announce::IfChanged),
             _ => return,
         };
         if let Some(room_id) = event.room_id {
-            if let Err(err) = set_online(&self.state, &self.user_id, &[room_id], online).await {
+            let rooms = [room_id];
+            if let Err(err) = set_online(&self.state, &self.user_id, &rooms, online, announce).await
+            {
                 tracing::warn!(%err, "presence: could not follow a membership change");
             }
         }
@@ -212,24 +233,36 @@ async fn touch(state: &AppState, user_id: &str, connection: &str, ttl: Duration)
         .await?;
     // Not `GT`: a closing stream may move the user's time back (to the
     // grace period's end), and a stale time is corrected by the sweeper.
-    let ((), rooms): ((), Vec<String>) = redis::pipe()
-        .zadd(keys.presence(), user_id, latest)
-        .smembers(keys.user_rooms(user_id))
+    let () = redis::cmd("ZADD")
+        .arg(keys.presence())
+        .arg(latest)
+        .arg(user_id)
         .query_async(&mut state.redis())
         .await?;
     if ttl == CONNECTION_TTL {
-        set_online(state, user_id, &rooms, true).await?;
+        let rooms = joined_room_ids(state, user_id).await?;
+        set_online(state, user_id, &rooms, true, Announce::IfChanged).await?;
     }
     Ok(())
 }
 
+/// When to publish a `presence` event.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Announce {
+    /// Only where `SADD`/`SREM` changed the set: one event per change,
+    /// however many tabs, processes or sweepers do the same.
+    IfChanged,
+    Always,
+}
+
 /// Adds the user to (or removes them from) these rooms' online sets, and
-/// announces the change in each room where the set really changed.
+/// announces it in the rooms `announce` asks for.
 async fn set_online(
     state: &AppState,
     user_id: &str,
     rooms: &[String],
     online: bool,
+    announce: Announce,
 ) -> AppResult<()> {
     if rooms.is_empty() {
         return Ok(());
@@ -247,7 +280,7 @@ async fn set_online(
     let changed: Vec<&String> = rooms
         .iter()
         .zip(changed)
-        .filter_map(|(room, count)| (count > 0).then_some(room))
+        .filter_map(|(room, count)| (count > 0 || announce == Announce::Always).then_some(room))
         .collect();
     if changed.is_empty() {
         return Ok(());
@@ -329,15 +362,12 @@ async fn sweep(state: &AppState) -> AppResult<()> {
         // Announce first, unfile after: a sweeper that dies in between
         // leaves the user filed, and the next sweep finishes the job (the
         // `SREM`s make announcing twice impossible).
-        let rooms: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(keys.user_rooms(&user_id))
-            .query_async(&mut state.redis())
-            .await?;
-        set_online(state, &user_id, &rooms, false).await?;
-        let () = redis::cmd("ZREM")
-            .arg(keys.presence())
+        let rooms = joined_room_ids(state, &user_id).await?;
+        set_online(state, &user_id, &rooms, false, Announce::IfChanged).await?;
+        let _: i64 = UNFILE
+            .key(keys.presence())
             .arg(&user_id)
-            .query_async(&mut state.redis())
+            .invoke_async(&mut state.redis())
             .await?;
     }
     Ok(())

@@ -68,7 +68,7 @@ pub async fn join_room(room_id: String) -> Result<Room, AppError> {
         store::set_membership(&state, &room_id, &user.id, true).await?;
     }
     if standing == Standing::Invited {
-        answer_invite(&state, &room.id, &room.name, &user, true).await?;
+        answer_invite(&state, &room.id, &room.name, &user, true).await;
     }
     Ok(room)
 }
@@ -147,7 +147,8 @@ pub async fn respond_invite(room_id: String, accept: bool) -> Result<(), AppErro
     } else {
         store::remove_invitation(&state, &room_id, &user.id).await?;
     }
-    answer_invite(&state, &room.id, &room.name, &user, accept).await
+    answer_invite(&state, &room.id, &room.name, &user, accept).await;
+    Ok(())
 }
 
 /// Leaves a room. Leaving a visible room one is not in is a no-op.

@@ -9,7 +9,7 @@
 //! |------------------------------|--------|---------------------------|-------------------|-------------------|
 //! | `{p}user:{id}`               | hash   | none                      | register          | login, me, others |
 //! | `{p}user_by_email:{email}`   | string | none                      | register          | login             |
-//! | `{p}user_by_handle:{handle}` | string | none                      | register          | register          |
+//! | `{p}user_by_handle:{handle}` | string | none                      | register          | register, invite, mentions |
 //! | `{p}session:{id}`            | string | session expiry (EXAT)     | session layer     | session layer     |
 //! | `{p}user:{id}:rooms`         | set    | none                      | create/join/leave | rooms             |
 //! | `{p}user:{id}:read`          | hash   | none                      | mark_room_read    | rooms (unread)    |
@@ -19,14 +19,15 @@
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
 //! | `{p}room:{id}:sent:{u}:{c}`  | string | 24 h                      | send_message      | send_message      |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
-//! | `{p}room:{id}:events`        | channel| -                         | send_message      | event streams     |
-//! | `{p}user:{id}:events`        | channel| -                         | join/leave/create | event streams     |
+//! | `{p}room:{id}:events`        | channel| -                         | send, presence, typing | event streams |
+//! | `{p}user:{id}:events`        | channel| -                         | membership, notifications, mark_room_read | event streams, presence |
 //! | `{p}user:{id}:connections`   | zset   | 2 x connection TTL        | event streams     | presence sweeper  |
 //! | `{p}presence`                | zset   | none (entries pruned)     | event streams     | presence sweeper  |
 //! | `{p}room:{id}:online`        | set    | none (entries pruned)     | presence          | online, members   |
 //! | `{p}room:{id}:typing:{u}`    | string | 3 s                       | typing            | typing (throttle) |
 //! | `{p}user:{id}:notifications` | list   | 30 days, reset per push   | mention, invite   | notifications     |
 //! | `{p}profiles`                | channel| -                         | update_profile    | profile caches    |
+//! | `{p}limit:{s}:{name}`        | string | until the limiter is full again | rate limits | rate limits    |
 //!
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)
 //! handle, so both indexes are case-insensitive.
@@ -155,6 +156,14 @@ impl Keys {
         format!("{}profiles", self.prefix)
     }
 
+    /// A rate limiter's state (GCRA: the time, in ms, at which it is full
+    /// again). `subject` is whom it counts (`u:{user}`, `a:{address}`,
+    /// `e:{email}`); braced, so one subject's limiters share a cluster slot
+    /// and can be checked together in one script.
+    pub fn limit(&self, subject: &str, name: &str) -> String {
+        format!("{}limit:{{{subject}}}:{name}", self.prefix)
+    }
+
     /// One session record, as JSON.
     pub fn session(&self, session_id: &str) -> String {
         format!("{}session:{session_id}", self.prefix)
@@ -189,6 +198,7 @@ mod tests {
             keys.room_typing("r1", "u1"),
             keys.user_notifications("u1"),
             keys.profiles_changed(),
+            keys.limit("u:u1", "send"),
         ] {
             assert!(key.starts_with("test:"), "{key}");
         }

@@ -1,0 +1,65 @@
+import { expect, test } from "@playwright/test";
+import { closeContexts, createRoom, log, personIn, send, uniqueRoom } from "./helpers";
+
+test.afterEach(closeContexts);
+
+const corpus = [
+  "<img src=x onerror=alert(1)>",
+  "<script>alert(2)</script>",
+  '"><svg onload=alert(3)>',
+  "javascript:alert(4)",
+  "<a href=\"javascript:alert(5)\">click</a>",
+  "{{7*7}} ${alert(6)}",
+];
+
+test("markup in messages, room names and display names is shown as text and never runs", async ({
+  browser,
+}) => {
+  const ann = await personIn(browser, "Ann");
+  let dialogs = 0;
+  ann.page.on("dialog", async (dialog) => {
+    dialogs += 1;
+    await dialog.dismiss();
+  });
+
+  const roomName = `${uniqueRoom("R")} <img src=x onerror=alert(7)>`;
+  await createRoom(ann.page, roomName);
+  await ann.page.getByRole("button", { name: "Edit name" }).click();
+  await ann.page.getByRole("textbox", { name: "Display name" }).fill("<b onmouseover=alert(8)>Ann</b>");
+  await ann.page.getByRole("button", { name: "Save" }).click();
+  await expect(ann.page.getByRole("banner").getByText("<b onmouseover=alert(8)>Ann</b>")).toBeVisible();
+
+  for (const text of corpus) {
+    await send(ann.page, text);
+  }
+  for (const text of corpus) {
+    await expect(log(ann.page).getByRole("article").filter({ hasText: text })).toHaveCount(1);
+  }
+  await expect(ann.page.getByRole("heading", { name: roomName })).toBeVisible();
+  await expect(ann.page.locator("main img, main svg, main script, header b")).toHaveCount(0);
+  await expect(log(ann.page).getByRole("link")).toHaveCount(0);
+  expect(dialogs).toBe(0);
+});
+
+test("a refused send says Slow down with the wait, and keeps the draft", async ({ browser }) => {
+  const ann = await personIn(browser, "Ann");
+  const room = uniqueRoom("Fast");
+  await createRoom(ann.page, room);
+  const roomId = ann.page.url().split("/rooms/")[1];
+  // Use up this room's burst through the API.
+  let refused = false;
+  for (let i = 0; i < 200 && !refused; i++) {
+    const response = await ann.page.request.post("/api/send_message", {
+      form: { room_id: roomId, body: `burst ${i}`, client_msg_id: `burst-${i}` },
+    });
+    refused = response.status() === 429;
+  }
+  expect(refused).toBe(true);
+
+  const box = ann.page.getByRole("textbox", { name: "Message" });
+  await box.fill("one more thing");
+  await box.press("Enter");
+  await expect(ann.page.getByRole("alert")).toContainText(/Slow down: try again in \d+ s\./);
+  await expect(box).toHaveValue("one more thing");
+  await expect(log(ann.page).locator(".message.pending")).toHaveCount(0);
+});
