@@ -135,9 +135,17 @@ pub fn RoomView(
             let _ = loading_older.try_set(false);
         });
     };
+    // Whether the reader is at (or near) the newest message; new messages
+    // keep them there. Decided on scroll, before new content changes the
+    // heights.
+    let at_bottom = StoredValue::new(true);
     let on_scroll = move |_| {
-        let near_top = log.get_untracked().is_some_and(|log| log.scroll_top() < 40);
-        if near_top && older.get_untracked() {
+        let Some(element) = log.get_untracked() else {
+            return;
+        };
+        let distance = element.scroll_height() - element.scroll_top() - element.client_height();
+        at_bottom.set_value(distance < 200);
+        if element.scroll_top() < 40 && older.get_untracked() {
             load_older();
         }
     };
@@ -159,11 +167,13 @@ pub fn RoomView(
     Effect::new(move |_| {
         messages.track();
         pending.track();
-        if let Some(log) = log.get() {
-            let distance = log.scroll_height() - log.scroll_top() - log.client_height();
-            if distance < 200 {
-                log.set_scroll_top(log.scroll_height());
-            }
+        if at_bottom.get_value() {
+            // After the browser has laid out what just arrived.
+            request_animation_frame(move || {
+                if let Some(element) = log.get_untracked() {
+                    element.set_scroll_top(element.scroll_height());
+                }
+            });
         }
     });
 

@@ -133,12 +133,16 @@ pub struct AuthSettings {
     /// How many argon2 hashes may run at once. Each takes ~19 MiB and one
     /// core for tens of milliseconds; more than the core count only queues.
     pub max_concurrent_hashes: usize,
+    /// How many sign-ins may wait for a hash slot; beyond that they get 429
+    /// at once instead of queueing.
+    pub max_waiting_hashes: usize,
 }
 
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             max_concurrent_hashes: 2,
+            max_waiting_hashes: 32,
         }
     }
 }
@@ -322,6 +326,57 @@ mod tests {
     #[test]
     fn the_defaults_are_valid() {
         assert_eq!(Settings::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_shipped_settings_file_says_what_the_defaults_are() {
+        let shipped: Settings = config::Config::builder()
+            .add_source(config::File::new("Leptos.toml", config::FileFormat::Toml))
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .expect("Leptos.toml parses");
+        assert_eq!(shipped.validate(), Ok(()));
+        let defaults = Settings::default();
+        assert_eq!(shipped.redis.url, defaults.redis.url);
+        assert_eq!(
+            shipped.messages.retention_secs,
+            defaults.messages.retention_secs
+        );
+        assert_eq!(
+            shipped.auth.max_waiting_hashes,
+            defaults.auth.max_waiting_hashes
+        );
+        let pairs = [
+            (shipped.limits.send_per_room, defaults.limits.send_per_room),
+            (shipped.limits.send_per_user, defaults.limits.send_per_user),
+            (
+                shipped.limits.login_failures_per_account,
+                defaults.limits.login_failures_per_account,
+            ),
+            (
+                shipped.limits.login_per_address,
+                defaults.limits.login_per_address,
+            ),
+            (
+                shipped.limits.signup_per_address,
+                defaults.limits.signup_per_address,
+            ),
+            (
+                shipped.limits.invite_per_user,
+                defaults.limits.invite_per_user,
+            ),
+            (
+                shipped.limits.create_room_per_user,
+                defaults.limits.create_room_per_user,
+            ),
+        ];
+        for (file, code) in pairs {
+            assert_eq!(file.burst, code.burst);
+            assert!(
+                (file.per_minute - code.per_minute).abs() < 1e-6,
+                "{file:?} {code:?}"
+            );
+        }
     }
 
     #[test]

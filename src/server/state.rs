@@ -48,7 +48,10 @@ impl AppState {
             shutdown: Arc::new(watch::channel(false).0),
             leptos_options,
             keys: Keys::new(&settings.redis.key_prefix),
-            cpu: CpuGate::new(settings.auth.max_concurrent_hashes),
+            cpu: CpuGate::new(
+                settings.auth.max_concurrent_hashes,
+                settings.auth.max_waiting_hashes,
+            ),
             profiles: crate::auth::ProfileCache::new(),
             settings: Arc::new(settings),
             redis,
