@@ -26,6 +26,9 @@ cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warn
 step "Rust unit and integration tests"
 cargo test --features ssr
 
+step "integration tests again, against a Redis with the shipped ACL (deploy/redis)"
+REDCHAT_TEST_REDIS_ACL=1 cargo test --features ssr --tests
+
 step "Playwright in Chromium against a release build"
 E2E_DIR="$(mktemp -d)"
 trap 'stop_redis; rm -rf "$E2E_DIR"' EXIT

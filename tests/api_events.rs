@@ -221,7 +221,7 @@ async fn a_listener_that_falls_behind_is_told_so_and_others_get_everything() {
     use redchat::server::hub::{Hub, HubEvent};
 
     let redis = RedisServer::start().await;
-    let hub = Hub::start(redis::Client::open(redis.url()).unwrap());
+    let hub = Hub::start(redis::Client::open(redis.admin_url()).unwrap());
     let mut slow = hub.subscribe_stream("room".into()).await;
     let mut fast = hub.subscribe_stream("room".into()).await;
     let mut conn = redis.connection().await;

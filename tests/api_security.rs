@@ -467,3 +467,59 @@ async fn bad_input_to_any_endpoint_is_answered_with_a_4xx_never_a_500() {
     }
     assert!(failures.is_empty(), "5xx answers:\n{}", failures.join("\n"));
 }
+
+#[tokio::test]
+async fn under_the_shipped_acl_the_app_works_and_its_user_may_not_do_anything_dangerous() {
+    let redis = RedisServer::start_with_acl().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let room = public_room(&app, &ann, &[&bob]).await;
+    let mut bobs_events = support::EventReader::open(&app, &bob).await;
+    let sent = support::send_text(&app, &ann, &room, "hello @bob").await;
+    assert_eq!(bobs_events.next_named("message").await.json(), sent);
+    assert_eq!(
+        bobs_events.next_named("notification").await.json()["kind"],
+        "mention"
+    );
+
+    let (user, password) = redis.app_credentials().unwrap();
+    let url = format!("redis://{user}:{password}@127.0.0.1:{}", redis.port);
+    let mut as_app = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let refused = |result: redis::RedisResult<redis::Value>| match result {
+        Err(err) => err.to_string().to_lowercase().contains("noperm"),
+        Ok(_) => false,
+    };
+    for command in [
+        redis::cmd("FLUSHALL"),
+        redis::Cmd::new().arg("CONFIG").arg("GET").arg("*").clone(),
+        redis::Cmd::new().arg("KEYS").arg("*").clone(),
+        redis::Cmd::new().arg("ACL").arg("LIST").clone(),
+        redis::cmd("SAVE"),
+        redis::Cmd::new().arg("GET").arg("someone-else:key").clone(),
+        redis::Cmd::new()
+            .arg("PUBLISH")
+            .arg("someone-else:channel")
+            .arg("x")
+            .clone(),
+    ] {
+        let result = command.query_async(&mut as_app).await;
+        assert!(refused(result.clone()), "{command:?} answered {result:?}");
+    }
+    let default_user = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await;
+    let anonymous_ping = match default_user {
+        Ok(mut conn) => redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .is_ok(),
+        Err(_) => false,
+    };
+    assert!(!anonymous_ping, "the default user is off");
+}

@@ -22,7 +22,14 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// Started with the shipped ACL (`deploy/redis/users.acl`): the app
+    /// connects as its confined user, the harness as `admin`.
+    acl: bool,
 }
+
+/// The passwords the harness puts into the shipped ACL file.
+const APP_USER: (&str, &str) = ("redchat", "app-secret");
+const ADMIN_USER: (&str, &str) = ("admin", "admin-secret");
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -32,20 +39,69 @@ fn free_port() -> u16 {
 }
 
 impl RedisServer {
-    /// Starts a fresh server and waits until it answers PING.
+    /// Starts a fresh server and waits until it answers PING. With
+    /// `REDCHAT_TEST_REDIS_ACL` set, every test runs against the shipped ACL.
     pub async fn start() -> Self {
+        Self::start_with(std::env::var_os("REDCHAT_TEST_REDIS_ACL").is_some()).await
+    }
+
+    /// Starts a fresh server with the shipped ACL, whatever the environment.
+    pub async fn start_with_acl() -> Self {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(acl: bool) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut server = Self {
             child: None,
             port: free_port(),
             dir,
+            acl,
         };
         server.launch().await;
         server
     }
 
+    /// The shipped ACL file, with test passwords for its placeholders and
+    /// the test key prefixes (`test…:`) for the production one.
+    fn write_acl_file(&self) -> std::path::PathBuf {
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/redis/users.acl");
+        let text = std::fs::read_to_string(shipped).expect("deploy/redis/users.acl");
+        let text = text
+            .replace("#CHANGE_ME_APP_SHA256", &format!(">{}", APP_USER.1))
+            .replace("#CHANGE_ME_ADMIN_SHA256", &format!(">{}", ADMIN_USER.1))
+            .replace("~redchat:*", "~test*")
+            .replace("&redchat:*", "&test*");
+        let path = self.dir.path().join("users.acl");
+        std::fs::write(&path, text).expect("the ACL file is written");
+        path
+    }
+
+    /// The app's Redis user name and password, when the ACL is on.
+    pub fn app_credentials(&self) -> Option<(String, String)> {
+        self.acl
+            .then(|| (APP_USER.0.to_owned(), APP_USER.1.to_owned()))
+    }
+
+    /// A URL for the harness itself: as `admin` when the ACL is on.
+    pub fn admin_url(&self) -> String {
+        if self.acl {
+            format!(
+                "redis://{}:{}@127.0.0.1:{}",
+                ADMIN_USER.0, ADMIN_USER.1, self.port
+            )
+        } else {
+            self.url()
+        }
+    }
+
     async fn launch(&mut self) {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if self.acl {
+            let acl_file = self.write_acl_file();
+            command.arg("--aclfile").arg(acl_file);
+        }
+        let child = command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--dir", self.dir.path().to_str().expect("utf-8 temp path")])
@@ -54,7 +110,7 @@ impl RedisServer {
             .spawn()
             .expect("redis-server must be installed (the test command installs it)");
         self.child = Some(child);
-        let client = redis::Client::open(self.url()).expect("a valid Redis URL");
+        let client = redis::Client::open(self.admin_url()).expect("a valid Redis URL");
         for _ in 0..100 {
             if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
                 if redis::cmd("PING")
@@ -90,7 +146,7 @@ impl RedisServer {
 
     /// A plain connection for looking at what the app stored.
     pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
+        redis::Client::open(self.admin_url())
             .expect("a valid Redis URL")
             .get_multiplexed_async_connection()
             .await
@@ -110,6 +166,10 @@ pub fn test_settings(redis: &RedisServer) -> Settings {
     settings.redis.url = redis.url();
     settings.redis.key_prefix = format!("test{}:", uuid::Uuid::new_v4().simple());
     settings.redis.timeout_ms = 500;
+    if let Some((username, password)) = redis.app_credentials() {
+        settings.redis.username = Some(username);
+        settings.redis.password = Some(password);
+    }
     // The harness speaks plain HTTP, where browsers and reqwest drop Secure cookies.
     settings.session.cookie_secure = false;
     // Tests send and sign up far faster than people do; the rate-limit
@@ -389,7 +449,13 @@ impl ServerProcess {
         let addr: SocketAddr = format!("127.0.0.1:{port}")
             .parse()
             .expect("a socket address");
-        let child = Command::new(env!("CARGO_BIN_EXE_redchat"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_redchat"));
+        if let Some((username, password)) = redis.app_credentials() {
+            command
+                .env("REDCHAT_REDIS_USERNAME", username)
+                .env("REDCHAT_REDIS_PASSWORD", password);
+        }
+        let child = command
             .env("LEPTOS_OUTPUT_NAME", "redchat")
             .env("LEPTOS_SITE_ROOT", "target/site")
             .env("LEPTOS_SITE_PKG_DIR", "pkg")
