@@ -169,6 +169,7 @@ async fn events(State(state): State<AppState>, session: Session) -> Result<Event
     let personal = sse::subscribe_personal(&state.hub, &state.keys, &user_id).await;
     let room_ids = crate::rooms::access::joined_room_ids(&state, &user_id).await?;
     // The user is online while this stream is open.
+    let handle = crate::auth::session::handle(&session).await?;
     let presence = crate::presence::connect(state.clone(), user_id).await;
     Ok(sse::open(
         &state.hub,
@@ -176,6 +177,7 @@ async fn events(State(state): State<AppState>, session: Session) -> Result<Event
         state.shutdown_signal(),
         personal,
         room_ids,
+        handle,
         presence,
     )
     .await)

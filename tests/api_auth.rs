@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use redis::AsyncCommands;
 use support::{error_message, RedisServer, TestApp, PASSWORD};
 
@@ -611,4 +613,148 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .cookies()
         .find(|cookie| cookie.name() == "redchat_session")
         .map(|cookie| cookie.value().to_owned())
+}
+
+/// Ann signed in twice: the client that registered, and a second one.
+async fn ann_on_two_devices(app: &TestApp) -> (reqwest::Client, reqwest::Client) {
+    let first = support::person(app, "ann").await;
+    let second = TestApp::client();
+    let login = [
+        ("email", "ann@example.com"),
+        ("password", support::PASSWORD),
+    ];
+    support::ok_json(app.call(&second, "login", &login).await).await;
+    (first, second)
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_ends_the_other_sessions_and_their_streams() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let (here, elsewhere) = ann_on_two_devices(&app).await;
+    let mut stream = support::EventReader::open(&app, &elsewhere).await;
+
+    let ended = support::ok_json(app.call(&here, "sign_out_everywhere", &[]).await).await;
+    assert_eq!(ended, 1);
+    let started = std::time::Instant::now();
+    while let Some(event) = stream.next_within(Duration::from_secs(5)).await {
+        assert_ne!(event.event, "message", "{event:?}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the stream ended at once"
+    );
+    assert!(app.me(&elsewhere).await.is_null());
+    assert_eq!(app.me(&here).await["handle"], "ann");
+    assert_eq!(
+        TestApp::client()
+            .get(app.url("/api/events"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_one_can_be_revoked() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let (here, elsewhere) = ann_on_two_devices(&app).await;
+    let list = support::ok_json(app.call(&here, "sessions", &[]).await).await;
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
+    let other = list.iter().find(|s| s["current"] == false).unwrap();
+    assert!(other["address"].as_str().unwrap().starts_with("127.0.0.1"));
+
+    let handle = other["handle"].as_str().unwrap();
+    support::ok_json(
+        app.call(&here, "revoke_session", &[("handle", handle)])
+            .await,
+    )
+    .await;
+    assert!(app.me(&elsewhere).await.is_null());
+    assert_eq!(
+        app.call(&here, "revoke_session", &[("handle", handle)])
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.call(&here, "revoke_session", &[("handle", "nope")])
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        app.call(&TestApp::client(), "sessions", &[]).await.status(),
+        401
+    );
+    // Signing out takes the session off the list.
+    support::ok_json(app.call(&here, "logout", &[]).await).await;
+    let again = TestApp::client();
+    let login = [
+        ("email", "ann@example.com"),
+        ("password", support::PASSWORD),
+    ];
+    support::ok_json(app.call(&again, "login", &login).await).await;
+    let list = support::ok_json(app.call(&again, "sessions", &[]).await).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let (here, elsewhere) = ann_on_two_devices(&app).await;
+    let new_password = "a brand new passphrase";
+    let wrong = app
+        .call(
+            &here,
+            "change_password",
+            &[
+                ("current_password", "not it at all"),
+                ("new_password", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let short = app
+        .call(
+            &here,
+            "change_password",
+            &[
+                ("current_password", support::PASSWORD),
+                ("new_password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status(), 400);
+    support::ok_json(
+        app.call(
+            &here,
+            "change_password",
+            &[
+                ("current_password", support::PASSWORD),
+                ("new_password", new_password),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        app.me(&elsewhere).await.is_null(),
+        "the other session ended"
+    );
+    assert_eq!(app.me(&here).await["handle"], "ann", "this one goes on");
+    let client = TestApp::client();
+    let old = [
+        ("email", "ann@example.com"),
+        ("password", support::PASSWORD),
+    ];
+    assert_eq!(app.call(&client, "login", &old).await.status(), 401);
+    let new = [("email", "ann@example.com"), ("password", new_password)];
+    support::ok_json(app.call(&client, "login", &new).await).await;
 }

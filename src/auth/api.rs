@@ -1,12 +1,13 @@
 //! The account endpoints: `register`, `login`, `logout`, `me`,
-//! `update_profile`.
+//! `update_profile`, and the session endpoints `sessions`, `revoke_session`,
+//! `sign_out_everywhere`, `change_password`.
 //!
 //! Thin adapters: parse the input into domain types, call the store and the
 //! password hasher, update the session, return a DTO.
 
 use leptos::prelude::*;
 
-use super::model::User;
+use super::model::{SessionInfo, User};
 use crate::error::AppError;
 
 /// Creates an account and signs the caller in. 400 on invalid input, 409
@@ -45,7 +46,8 @@ pub async fn register(
         },
     )
     .await?;
-    session::sign_in(&state, &session::current().await?, &user.id).await?;
+    let device = session::Device::current(&state).await;
+    session::sign_in(&state, &session::current().await?, &user.id, device).await?;
     Ok(user)
 }
 
@@ -76,7 +78,8 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
     let verified = password::verify(&state.cpu, password, stored_hash).await?;
     match user {
         Some(user) if verified => {
-            session::sign_in(&state, &session::current().await?, &user.id).await?;
+            let device = session::Device::current(&state).await;
+            session::sign_in(&state, &session::current().await?, &user.id, device).await?;
             Ok(user)
         }
         _ => {
@@ -90,8 +93,10 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     use super::session;
+    use crate::server::state::AppState;
 
-    session::sign_out(&session::current().await?).await
+    let state = AppState::current()?;
+    session::sign_out(&state, &session::current().await?).await
 }
 
 /// The signed-in user, or `None`.
@@ -124,4 +129,87 @@ pub async fn update_profile(display_name: String) -> Result<User, AppError> {
         display_name: display_name.as_str().to_owned(),
         ..user
     })
+}
+
+/// The caller's signed-in sessions (browsers and devices), newest first.
+#[server(endpoint = "sessions")]
+pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
+    use super::session;
+    use crate::server::state::AppState;
+
+    let user_id = session::require_user_id().await?;
+    let state = AppState::current()?;
+    let current = session::handle(&session::current().await?)
+        .await?
+        .unwrap_or_default();
+    session::list(&state, &user_id, &current).await
+}
+
+/// Signs one of the caller's sessions out, by its handle (404 if unknown).
+#[server(endpoint = "revoke_session")]
+pub async fn revoke_session(handle: String) -> Result<(), AppError> {
+    use super::session;
+    use crate::server::state::AppState;
+
+    let user_id = session::require_user_id().await?;
+    let state = AppState::current()?;
+    if handle.len() != 32 || !handle.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::BadRequest(
+            "handle must be a session handle.".into(),
+        ));
+    }
+    match session::revoke(&state, &user_id, &[handle]).await? {
+        0 => Err(AppError::NotFound("No such session.".into())),
+        _ => Ok(()),
+    }
+}
+
+/// Signs out every session of the caller but this one; how many ended.
+#[server(endpoint = "sign_out_everywhere")]
+pub async fn sign_out_everywhere() -> Result<usize, AppError> {
+    use super::session;
+    use crate::server::state::AppState;
+
+    let user_id = session::require_user_id().await?;
+    let state = AppState::current()?;
+    let current = session::handle(&session::current().await?)
+        .await?
+        .unwrap_or_default();
+    session::revoke_others(&state, &user_id, &current).await
+}
+
+/// Changes the caller's password (the current one is asked for, and wrong
+/// guesses count like failed sign-ins). Every other session is signed out.
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    use super::model::Password;
+    use super::{password, session, store};
+    use crate::limits::{self, Limit};
+    use crate::server::state::AppState;
+
+    let user_id = session::require_user_id().await?;
+    let state = AppState::current()?;
+    let offered = Password::offered(current_password)?;
+    let new_password = Password::parse(new_password)?;
+    let (email, stored_hash) = store::password_hash(&state, &user_id)
+        .await?
+        .ok_or_else(AppError::not_signed_in)?;
+    let account = email.to_lowercase();
+    limits::peek(&state, &[Limit::LoginFailure { email: &account }]).await?;
+    if !password::verify(&state.cpu, offered, Some(stored_hash)).await? {
+        limits::take(&state, &[Limit::LoginFailure { email: &account }]).await?;
+        return Err(AppError::Unauthorized(
+            "The current password is wrong.".into(),
+        ));
+    }
+    let new_hash = password::hash(&state.cpu, new_password).await?;
+    store::set_password_hash(&state, &user_id, &new_hash).await?;
+    let current = session::handle(&session::current().await?)
+        .await?
+        .unwrap_or_default();
+    session::revoke_others(&state, &user_id, &current).await?;
+    Ok(())
 }

@@ -25,6 +25,23 @@ pub struct User {
     pub display_name: String,
 }
 
+/// One of a user's signed-in sessions, as `sessions` lists them. The
+/// handle is not the session id (that stays in the cookie): it only names
+/// the session for `revoke_session`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub handle: String,
+    /// Unix seconds.
+    pub signed_in_at: u64,
+    /// The browser's `User-Agent`, shortened.
+    pub user_agent: String,
+    /// The client address at sign-in.
+    pub address: String,
+    /// Whether this is the session making the request.
+    #[serde(default)]
+    pub current: bool,
+}
+
 /// An email address: one `@`, at most 254 characters, no whitespace or
 /// control characters. Kept as typed; compared through [`Email::normalized`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,13 @@
 //! sign-in and sign-out steps. Other features authenticate with
 //! [`require_user_id`].
 //!
+//! Revocation: each sign-in gets a handle, recorded in the user's
+//! `{p}user:{id}:sessions` hash with where and when it signed in. Every
+//! signed-in request checks that its handle is still there (one `HEXISTS`);
+//! "sign out everywhere", revoking one session, or a password change
+//! removes handles, and the sessions behind them are signed out on their
+//! next request (their open event streams end at once).
+//!
 //! Lifetime: a session expires `inactivity` after its last use, and never
 //! later than `absolute` after sign-in. tower-sessions saves a session only
 //! when it changed, so "last use" is recorded here: a signed-in request
@@ -17,10 +24,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::{Expiry, Session};
 
+use super::model::SessionInfo;
 use crate::error::{AppError, AppResult};
+use crate::server::sse::{publish_personal, PersonalEvent};
 use crate::server::state::AppState;
 
 const USER_ID: &str = "user_id";
+/// Names the sign-in in the user's session list.
+const HANDLE: &str = "handle";
 /// Unix seconds of the sign-in, for the absolute lifetime.
 const SIGNED_IN_AT: &str = "signed_in_at";
 /// Unix seconds of the last expiry renewal.
@@ -58,7 +69,8 @@ pub async fn user_id(state: &AppState, session: &Session) -> AppResult<Option<St
     };
     let signed_in_at = stored_secs(session, SIGNED_IN_AT).await?;
     let now = now_secs();
-    if now.saturating_sub(signed_in_at) >= state.settings.session.absolute().as_secs() {
+    let expired = now.saturating_sub(signed_in_at) >= state.settings.session.absolute().as_secs();
+    if expired || !is_listed(state, session, &user_id).await? {
         session.flush().await.map_err(session_error)?;
         return Ok(None);
     }
@@ -67,6 +79,23 @@ pub async fn user_id(state: &AppState, session: &Session) -> AppResult<Option<St
         renew(state, session, signed_in_at, now).await?;
     }
     Ok(Some(user_id))
+}
+
+/// Whether the session's handle is still in the user's list (not revoked).
+async fn is_listed(state: &AppState, session: &Session, user_id: &str) -> AppResult<bool> {
+    let Some(handle) = handle(session).await? else {
+        return Ok(false);
+    };
+    Ok(redis::cmd("HEXISTS")
+        .arg(state.keys.user_sessions(user_id))
+        .arg(handle)
+        .query_async(&mut state.redis())
+        .await?)
+}
+
+/// The session's handle (signed-in sessions have one).
+pub async fn handle(session: &Session) -> AppResult<Option<String>> {
+    session.get::<String>(HANDLE).await.map_err(session_error)
 }
 
 async fn stored_secs(session: &Session, key: &str) -> AppResult<u64> {
@@ -109,11 +138,66 @@ pub async fn require_user() -> AppResult<crate::auth::User> {
         .ok_or_else(AppError::not_signed_in)
 }
 
-/// Marks the session as this user's. The session id is replaced first, so an
-/// id planted before sign-in (session fixation) is worthless afterwards.
-pub async fn sign_in(state: &AppState, session: &Session, user_id: &str) -> AppResult<()> {
+/// Where a sign-in comes from, for the session list.
+pub struct Device {
+    pub user_agent: String,
+    pub address: String,
+}
+
+impl Device {
+    /// The requesting browser (its `User-Agent`, shortened) and address.
+    pub async fn current(state: &AppState) -> Self {
+        let user_agent = leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .ok()
+            .and_then(|headers| {
+                headers
+                    .get(axum::http::header::USER_AGENT)
+                    .and_then(|value| value.to_str().ok())
+                    .map(|agent| agent.chars().take(200).collect())
+            })
+            .unwrap_or_default();
+        Self {
+            user_agent,
+            address: crate::limits::client_address(state).await,
+        }
+    }
+}
+
+/// Marks the session as this user's and lists it. The session id is
+/// replaced first, so an id planted before sign-in (session fixation) is
+/// worthless afterwards.
+pub async fn sign_in(
+    state: &AppState,
+    session: &Session,
+    user_id: &str,
+    device: Device,
+) -> AppResult<()> {
     session.cycle_id().await.map_err(session_error)?;
     let now = now_secs();
+    let info = SessionInfo {
+        handle: uuid::Uuid::new_v4().simple().to_string(),
+        signed_in_at: now,
+        user_agent: device.user_agent,
+        address: device.address,
+        current: false,
+    };
+    let json = serde_json::to_string(&info)
+        .map_err(|err| AppError::internal("encode session info", err))?;
+    let key = state.keys.user_sessions(user_id);
+    let lifetime = i64::try_from(state.settings.session.absolute().as_secs()).unwrap_or(i64::MAX);
+    let () = redis::pipe()
+        .atomic()
+        .hset(&key, &info.handle, json)
+        .ignore()
+        .expire(&key, lifetime)
+        .ignore()
+        .query_async(&mut state.redis())
+        .await?;
+    session
+        .insert(HANDLE, &info.handle)
+        .await
+        .map_err(session_error)?;
     session
         .insert(USER_ID, user_id)
         .await
@@ -125,8 +209,78 @@ pub async fn sign_in(state: &AppState, session: &Session, user_id: &str) -> AppR
     renew(state, session, now, now).await
 }
 
-/// Deletes the session from Redis and clears the cookie, so the old cookie
-/// is anonymous if replayed.
-pub async fn sign_out(session: &Session) -> AppResult<()> {
+/// Deletes the session from Redis and from the user's list, and clears the
+/// cookie, so the old cookie is anonymous if replayed.
+pub async fn sign_out(state: &AppState, session: &Session) -> AppResult<()> {
+    if let (Some(user_id), Some(handle)) = (
+        session
+            .get::<String>(USER_ID)
+            .await
+            .map_err(session_error)?,
+        handle(session).await?,
+    ) {
+        revoke(state, &user_id, &[handle]).await?;
+    }
     session.flush().await.map_err(session_error)
+}
+
+/// The user's live sign-ins, newest first; `current` marks this one.
+/// Entries past the absolute lifetime are dropped on the way.
+pub async fn list(state: &AppState, user_id: &str, current: &str) -> AppResult<Vec<SessionInfo>> {
+    let key = state.keys.user_sessions(user_id);
+    let entries: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(&key)
+        .query_async(&mut state.redis())
+        .await?;
+    let oldest = now_secs().saturating_sub(state.settings.session.absolute().as_secs());
+    let mut live = Vec::new();
+    let mut dead = Vec::new();
+    for (handle, json) in entries {
+        match serde_json::from_str::<SessionInfo>(&json) {
+            Ok(mut info) if info.signed_in_at > oldest => {
+                info.current = info.handle == current;
+                live.push(info);
+            }
+            _ => dead.push(handle),
+        }
+    }
+    if !dead.is_empty() {
+        let () = redis::cmd("HDEL")
+            .arg(&key)
+            .arg(&dead)
+            .query_async(&mut state.redis())
+            .await?;
+    }
+    live.sort_by(|a, b| b.signed_in_at.cmp(&a.signed_in_at));
+    Ok(live)
+}
+
+/// Revokes these sign-ins of the user: they are signed out on their next
+/// request, and their open event streams end now. Returns how many there
+/// were.
+pub async fn revoke(state: &AppState, user_id: &str, handles: &[String]) -> AppResult<usize> {
+    if handles.is_empty() {
+        return Ok(0);
+    }
+    let removed: usize = redis::cmd("HDEL")
+        .arg(state.keys.user_sessions(user_id))
+        .arg(handles)
+        .query_async(&mut state.redis())
+        .await?;
+    let event = PersonalEvent::forwarded(
+        "session_revoked",
+        &serde_json::json!({ "handles": handles }),
+    )?;
+    publish_personal(&mut state.redis(), &state.keys, user_id, &event).await?;
+    Ok(removed)
+}
+
+/// Revokes every sign-in of the user but `keep`.
+pub async fn revoke_others(state: &AppState, user_id: &str, keep: &str) -> AppResult<usize> {
+    let handles: Vec<String> = redis::cmd("HKEYS")
+        .arg(state.keys.user_sessions(user_id))
+        .query_async(&mut state.redis())
+        .await?;
+    let others: Vec<String> = handles.into_iter().filter(|h| h != keep).collect();
+    revoke(state, user_id, &others).await
 }

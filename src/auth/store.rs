@@ -154,6 +154,27 @@ pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<Str
         .collect())
 }
 
+/// A user's email and password hash.
+pub async fn password_hash(state: &AppState, user_id: &str) -> AppResult<Option<(String, String)>> {
+    let (email, hash): (Option<String>, Option<String>) = redis::cmd("HMGET")
+        .arg(state.keys.user(user_id))
+        .arg(&["email", "password_hash"])
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(email.zip(hash))
+}
+
+/// Replaces a user's password hash.
+pub async fn set_password_hash(state: &AppState, user_id: &str, hash: &str) -> AppResult<()> {
+    let () = redis::cmd("HSET")
+        .arg(state.keys.user(user_id))
+        .arg("password_hash")
+        .arg(hash)
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(())
+}
+
 /// Changes a user's display name.
 pub async fn set_display_name(
     state: &AppState,

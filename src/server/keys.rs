@@ -11,6 +11,7 @@
 //! | `{p}user_by_email:{email}`   | string | none                      | register          | login             |
 //! | `{p}user_by_handle:{handle}` | string | none                      | register          | register, invite, mentions |
 //! | `{p}session:{id}`            | string | session expiry (EXAT)     | session layer     | session layer     |
+//! | `{p}user:{id}:sessions`      | hash   | absolute session lifetime | sign-in, revoke   | every signed-in request |
 //! | `{p}user:{id}:rooms`         | set    | none                      | create/join/leave | rooms             |
 //! | `{p}user:{id}:read`          | hash   | none                      | mark_room_read    | rooms (unread)    |
 //! | `{p}room:{id}`               | hash   | none                      | create_room       | rooms, join, ...  |
@@ -164,6 +165,12 @@ impl Keys {
         format!("{}limit:{{{subject}}}:{name}", self.prefix)
     }
 
+    /// Hash of a user's live sign-ins: handle -> JSON (when, which browser,
+    /// from where). A session whose handle is gone from here is revoked.
+    pub fn user_sessions(&self, user_id: &str) -> String {
+        format!("{}user:{user_id}:sessions", self.prefix)
+    }
+
     /// One session record, as JSON.
     pub fn session(&self, session_id: &str) -> String {
         format!("{}session:{session_id}", self.prefix)
@@ -199,6 +206,7 @@ mod tests {
             keys.user_notifications("u1"),
             keys.profiles_changed(),
             keys.limit("u:u1", "send"),
+            keys.user_sessions("u1"),
         ] {
             assert!(key.starts_with("test:"), "{key}");
         }

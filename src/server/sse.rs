@@ -10,7 +10,8 @@
 //!
 //! Personal control events keep the set of rooms in step with membership:
 //! `{"event":"joined","room_id":…}` adds a room (and sends `resync` for it,
-//! so the client loads its history), `{"event":"left",…}` drops it at once.
+//! so the client loads its history), `{"event":"left",…}` drops it at once,
+//! and `session_revoked` ends the stream if it names this stream's sign-in.
 //! Any other personal event is forwarded under its own name. If the personal
 //! channel itself may have missed events (a hub reconnect, lag), the stream
 //! ends: its room list could be wrong, and the browser's automatic reconnect
@@ -102,6 +103,7 @@ pub async fn open(
     shutdown: watch::Receiver<bool>,
     personal: SubscriptionStream,
     room_ids: Vec<String>,
+    session_handle: Option<String>,
     guard: impl Send + 'static,
 ) -> EventStream {
     let subscriptions = futures::future::join_all(
@@ -118,6 +120,7 @@ pub async fn open(
         keys: keys.clone(),
         queue,
         shutdown,
+        session_handle,
     };
     tokio::spawn(async move {
         forward(forwarder, personal, rooms).await;
@@ -131,6 +134,8 @@ struct Forwarder {
     keys: Keys,
     queue: mpsc::Sender<Result<Event, Infallible>>,
     shutdown: watch::Receiver<bool>,
+    /// The sign-in this stream belongs to: revoking it ends the stream.
+    session_handle: Option<String>,
 }
 
 impl Forwarder {
@@ -221,6 +226,19 @@ async fn personal_event(
         ("left", Some(room_id)) => {
             rooms.remove(&room_id);
             true
+        }
+        // Sessions were signed out elsewhere: end the stream if this is one
+        // of them (the browser's reconnect then meets a 401).
+        ("session_revoked", _) => {
+            let revoked = |handle: &String| {
+                event
+                    .data
+                    .as_ref()
+                    .and_then(|data| data.get("handles"))
+                    .and_then(serde_json::Value::as_array)
+                    .is_some_and(|handles| handles.iter().any(|h| h.as_str() == Some(handle)))
+            };
+            !out.session_handle.as_ref().is_some_and(revoked)
         }
         (name, _) => {
             let data = event.data.unwrap_or(serde_json::Value::Null).to_string();
