@@ -12,7 +12,10 @@ use leptos::server_fn::ServerFn;
 use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::use_query_map;
 
-use super::api::{me, Login, Logout, Register, UpdateProfile};
+use super::api::{
+    change_password, me, revoke_session, sessions, sign_out_everywhere, Login, Logout, Register,
+    UpdateProfile,
+};
 use super::model::User;
 use crate::error::AppError;
 
@@ -247,6 +250,7 @@ pub fn UserMenu(
                                                 >
                                                     "Edit name"
                                                 </button>
+                                                <AccountButton />
                                             }
                                         }
                                     }
@@ -283,5 +287,156 @@ pub fn UserMenu(
                     })
             }}
         </Transition>
+    }
+}
+
+/// "Account": the user's signed-in sessions (with "Revoke" and "Sign out
+/// everywhere else") and the password change form.
+#[component]
+fn AccountButton() -> impl IntoView {
+    let open = RwSignal::new(false);
+    view! {
+        <div class="account">
+            <button
+                type="button"
+                class="button-secondary"
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|open| *open = !*open)
+            >
+                "Account"
+            </button>
+            <Show when=move || open.get()>
+                <AccountPanel />
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn AccountPanel() -> impl IntoView {
+    let version = RwSignal::new(0u32);
+    // Created on click, in the browser only: no hydration order to keep.
+    let list = LocalResource::new(move || {
+        version.track();
+        sessions()
+    });
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let report = move |outcome: Result<String, AppError>| {
+        message.set(Some(outcome.map_err(|err| err.to_string())));
+        version.update(|v| *v += 1);
+    };
+    let revoke = move |handle: String| {
+        leptos::task::spawn_local(async move {
+            report(revoke_session(handle).await.map(|()| "Signed out.".to_owned()));
+        });
+    };
+    let everywhere = move |_| {
+        leptos::task::spawn_local(async move {
+            report(
+                sign_out_everywhere()
+                    .await
+                    .map(|n| format!("Signed out {n} other session(s).")),
+            );
+        });
+    };
+    let (current_password, new_password) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let change = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let (current, new) = (current_password.get_untracked(), new_password.get_untracked());
+        leptos::task::spawn_local(async move {
+            let outcome = change_password(current, new).await;
+            if outcome.is_ok() {
+                current_password.set(String::new());
+                new_password.set(String::new());
+            }
+            report(outcome.map(|()| "Password changed; other sessions were signed out.".to_owned()));
+        });
+    };
+    view! {
+        <section class="account-panel" aria-label="Account">
+            <h2>"Sessions"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    list.get()
+                        .map(|result| match result {
+                            Ok(items) => {
+                                view! {
+                                    <ul class="session-list" aria-label="Sessions">
+                                        {items
+                                            .into_iter()
+                                            .map(|item| {
+                                                let handle = item.handle.clone();
+                                                view! {
+                                                    <li>
+                                                        <span class="session-agent">{item.user_agent.clone()}</span>
+                                                        <span class="muted small">
+                                                            {format!(" · {} · ", item.address)}
+                                                            {crate::ui::time::clock(item.signed_in_at * 1000)}
+                                                        </span>
+                                                        {if item.current {
+                                                            view! { <span class="tag">"this browser"</span> }.into_any()
+                                                        } else {
+                                                            view! {
+                                                                <button
+                                                                    type="button"
+                                                                    class="button-secondary"
+                                                                    on:click=move |_| revoke(handle.clone())
+                                                                >
+                                                                    "Revoke"
+                                                                </button>
+                                                            }
+                                                                .into_any()
+                                                        }}
+                                                    </li>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </ul>
+                                }
+                                    .into_any()
+                            }
+                            Err(err) => view! { <p role="alert" class="form-error">{err.to_string()}</p> }.into_any(),
+                        })
+                }}
+            </Suspense>
+            <button type="button" class="button-secondary" on:click=everywhere>
+                "Sign out everywhere else"
+            </button>
+            <h2>"Change password"</h2>
+            <form class="password-form" on:submit=change>
+                <label>
+                    "Current password"
+                    <input
+                        type="password"
+                        autocomplete="current-password"
+                        required
+                        prop:value=move || current_password.get()
+                        on:input=move |event| current_password.set(event_target_value(&event))
+                    />
+                </label>
+                <label>
+                    "New password"
+                    <input
+                        type="password"
+                        autocomplete="new-password"
+                        required
+                        minlength="8"
+                        prop:value=move || new_password.get()
+                        on:input=move |event| new_password.set(event_target_value(&event))
+                    />
+                </label>
+                <button type="submit" class="button-primary">
+                    "Change password"
+                </button>
+            </form>
+            {move || {
+                message
+                    .get()
+                    .map(|outcome| match outcome {
+                        Ok(text) => view! { <p class="muted" aria-live="polite">{text}</p> }.into_any(),
+                        Err(text) => view! { <p role="alert" class="form-error">{text}</p> }.into_any(),
+                    })
+            }}
+        </section>
     }
 }
