@@ -327,7 +327,11 @@ fn AccountPanel() -> impl IntoView {
     };
     let revoke = move |handle: String| {
         leptos::task::spawn_local(async move {
-            report(revoke_session(handle).await.map(|()| "Signed out.".to_owned()));
+            report(
+                revoke_session(handle)
+                    .await
+                    .map(|()| "Signed out.".to_owned()),
+            );
         });
     };
     let everywhere = move |_| {
@@ -339,17 +343,23 @@ fn AccountPanel() -> impl IntoView {
             );
         });
     };
-    let (current_password, new_password) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let (current_password, new_password) =
+        (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let change = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let (current, new) = (current_password.get_untracked(), new_password.get_untracked());
+        let (current, new) = (
+            current_password.get_untracked(),
+            new_password.get_untracked(),
+        );
         leptos::task::spawn_local(async move {
             let outcome = change_password(current, new).await;
             if outcome.is_ok() {
                 current_password.set(String::new());
                 new_password.set(String::new());
             }
-            report(outcome.map(|()| "Password changed; other sessions were signed out.".to_owned()));
+            report(
+                outcome.map(|()| "Password changed; other sessions were signed out.".to_owned()),
+            );
         });
     };
     view! {
