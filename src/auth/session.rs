@@ -251,7 +251,7 @@ pub async fn list(state: &AppState, user_id: &str, current: &str) -> AppResult<V
             .query_async(&mut state.redis())
             .await?;
     }
-    live.sort_by(|a, b| b.signed_in_at.cmp(&a.signed_in_at));
+    live.sort_by_key(|info| std::cmp::Reverse(info.signed_in_at));
     Ok(live)
 }
 
