@@ -96,11 +96,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             http_security::same_origin_only,
         ))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http_security::security_headers,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -167,6 +167,14 @@ async fn events(State(state): State<AppState>, session: Session) -> Result<Event
         .await?
         .ok_or_else(AppError::not_signed_in)?;
     let personal = sse::subscribe_personal(&state.hub, &state.keys, &user_id).await;
+    // Again, now that a revocation would reach the stream: one published
+    // between the first check and the subscription must not be missed.
+    if crate::auth::session::user_id(&state, &session)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::not_signed_in());
+    }
     let room_ids = crate::rooms::access::joined_room_ids(&state, &user_id).await?;
     // The user is online while this stream is open.
     let handle = crate::auth::session::handle(&session).await?;

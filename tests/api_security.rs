@@ -421,6 +421,14 @@ async fn bad_input_to_any_endpoint_is_answered_with_a_4xx_never_a_500() {
         ("notifications", vec![("limit", "10".into())]),
         ("mark_read", vec![("id", "all".into())]),
         ("update_profile", vec![("display_name", "Ann".into())]),
+        ("revoke_session", vec![("handle", "0".repeat(32))]),
+        (
+            "change_password",
+            vec![
+                ("current_password", "wrong-password".into()),
+                ("new_password", "another-password".into()),
+            ],
+        ),
     ];
     let encode =
         |value: &str| -> String { form_urlencoded::byte_serialize(value.as_bytes()).collect() };
@@ -522,4 +530,112 @@ async fn under_the_shipped_acl_the_app_works_and_its_user_may_not_do_anything_da
         Err(_) => false,
     };
     assert!(!anonymous_ping, "the default user is off");
+}
+
+#[tokio::test]
+async fn guesses_sent_all_at_once_cannot_outrun_the_failure_limit() {
+    let redis = RedisServer::start().await;
+    let app = spawn_limited(&redis).await;
+    let _ann = person(&app, "ann").await;
+    let guesses = (0..15).map(|i| {
+        let app = &app;
+        async move {
+            let password = format!("wrong guess {i}");
+            app.call(
+                &TestApp::client(),
+                "login",
+                &[("email", "ann@example.com"), ("password", &password)],
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        10,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_address_and_a_trusted_proxy_names_it() {
+    let redis = RedisServer::start().await;
+    let mut settings = limited_settings(&redis);
+    settings.limits.login_failures_per_account = redchat::server::config::Rate::new(1000, 1000.0);
+    settings.limits.trusted_proxy_header = "x-forwarded-for".into();
+    let app = TestApp::spawn_with(settings).await;
+    let attempt = |forwarded: &'static str| {
+        let app = &app;
+        async move {
+            TestApp::client()
+                .post(app.url("/api/login"))
+                .header("x-forwarded-for", forwarded)
+                .form(&[
+                    ("email", "nobody@example.com"),
+                    ("password", "wrong-password"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The proxy appends the real address last; what the client wrote
+    // before it does not matter.
+    for i in 0..20 {
+        let status = attempt(if i % 2 == 0 {
+            "1.1.1.1, 10.0.0.7"
+        } else {
+            "2.2.2.2, 10.0.0.7"
+        })
+        .await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(attempt("3.3.3.3, 10.0.0.7").await, 429, "20 per address");
+    assert_eq!(
+        attempt("10.0.0.8").await,
+        401,
+        "another address is not affected"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_of_a_stored_message_is_answered_even_when_the_limit_is_used_up() {
+    let redis = RedisServer::start().await;
+    let app = spawn_limited(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = public_room(&app, &ann, &[]).await;
+    let first = ok_json(
+        app.call(&ann, "send_message", &send_form(&room, "c0"))
+            .await,
+    )
+    .await;
+    for i in 1..5 {
+        let cmid = format!("c{i}");
+        ok_json(
+            app.call(&ann, "send_message", &send_form(&room, &cmid))
+                .await,
+        )
+        .await;
+    }
+    assert_eq!(
+        app.call(&ann, "send_message", &send_form(&room, "c5"))
+            .await
+            .status(),
+        429
+    );
+    let retried = ok_json(
+        app.call(&ann, "send_message", &send_form(&room, "c0"))
+            .await,
+    )
+    .await;
+    assert_eq!(retried, first);
 }

@@ -63,13 +63,14 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
     let state = AppState::current()?;
     let email = Email::parse(&email)?;
     let password = Password::offered(password)?;
-    // Per address, every attempt counts; per account, only failures do
-    // (so a correct password is never locked out by someone else's
-    // guesses from elsewhere for longer than the failure limit).
+    // Per address, every attempt counts; per account, only failures do:
+    // each attempt pays before the password is checked (so guesses sent all
+    // at once cannot outrun the limit) and a right password is refunded.
     let address = limits::client_address(&state).await;
     let account = email.normalized();
+    let failure = [Limit::LoginFailure { email: &account }];
     limits::take(&state, &[Limit::Login { address: &address }]).await?;
-    limits::peek(&state, &[Limit::LoginFailure { email: &account }]).await?;
+    limits::take(&state, &failure).await?;
     let found = store::find_credentials(&state, &email).await?;
     let (user, stored_hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
@@ -78,14 +79,12 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
     let verified = password::verify(&state.cpu, password, stored_hash).await?;
     match user {
         Some(user) if verified => {
+            limits::give_back(&state, &failure).await?;
             let device = session::Device::current(&state).await;
             session::sign_in(&state, &session::current().await?, &user.id, device).await?;
             Ok(user)
         }
-        _ => {
-            limits::take(&state, &[Limit::LoginFailure { email: &account }]).await?;
-            Err(AppError::Unauthorized("Wrong email or password.".into()))
-        }
+        _ => Err(AppError::Unauthorized("Wrong email or password.".into())),
     }
 }
 
@@ -198,13 +197,14 @@ pub async fn change_password(
         .await?
         .ok_or_else(AppError::not_signed_in)?;
     let account = email.to_lowercase();
-    limits::peek(&state, &[Limit::LoginFailure { email: &account }]).await?;
+    let failure = [Limit::LoginFailure { email: &account }];
+    limits::take(&state, &failure).await?;
     if !password::verify(&state.cpu, offered, Some(stored_hash)).await? {
-        limits::take(&state, &[Limit::LoginFailure { email: &account }]).await?;
         return Err(AppError::Unauthorized(
             "The current password is wrong.".into(),
         ));
     }
+    limits::give_back(&state, &failure).await?;
     let new_hash = password::hash(&state.cpu, new_password).await?;
     store::set_password_hash(&state, &user_id, &new_hash).await?;
     let current = session::handle(&session::current().await?)

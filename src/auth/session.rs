@@ -267,20 +267,49 @@ pub async fn revoke(state: &AppState, user_id: &str, handles: &[String]) -> AppR
         .arg(handles)
         .query_async(&mut state.redis())
         .await?;
+    if removed > 0 {
+        announce_revoked(state, user_id, handles).await?;
+    }
+    Ok(removed)
+}
+
+/// Ends the event streams of these sign-ins.
+async fn announce_revoked(state: &AppState, user_id: &str, handles: &[String]) -> AppResult<()> {
+    if handles.is_empty() {
+        return Ok(());
+    }
     let event = PersonalEvent::forwarded(
         "session_revoked",
         &serde_json::json!({ "handles": handles }),
     )?;
-    publish_personal(&mut state.redis(), &state.keys, user_id, &event).await?;
-    Ok(removed)
+    publish_personal(&mut state.redis(), &state.keys, user_id, &event).await
 }
 
-/// Revokes every sign-in of the user but `keep`.
+/// Removes every handle of a hash but one, atomically (a sign-in finishing
+/// meanwhile cannot slip between reading the handles and removing them).
+static REMOVE_ALL_BUT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+-- KEYS[1] sessions hash; ARGV[1] the handle to keep
+local removed = {}
+for _, handle in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if handle ~= ARGV[1] then
+    redis.call('HDEL', KEYS[1], handle)
+    table.insert(removed, handle)
+  end
+end
+return removed
+",
+    )
+});
+
+/// Revokes every sign-in of the user but `keep`; how many ended.
 pub async fn revoke_others(state: &AppState, user_id: &str, keep: &str) -> AppResult<usize> {
-    let handles: Vec<String> = redis::cmd("HKEYS")
-        .arg(state.keys.user_sessions(user_id))
-        .query_async(&mut state.redis())
+    let removed: Vec<String> = REMOVE_ALL_BUT
+        .key(state.keys.user_sessions(user_id))
+        .arg(keep)
+        .invoke_async(&mut state.redis())
         .await?;
-    let others: Vec<String> = handles.into_iter().filter(|h| h != keep).collect();
-    revoke(state, user_id, &others).await
+    announce_revoked(state, user_id, &removed).await?;
+    Ok(removed.len())
 }

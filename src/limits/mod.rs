@@ -8,4 +8,4 @@
 mod store;
 
 #[cfg(feature = "ssr")]
-pub use store::{client_address, peek, take, Limit};
+pub use store::{client_address, give_back, peek, take, Limit};

@@ -33,8 +33,8 @@ use crate::server::state::AppState;
 static GCRA: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
--- KEYS: limiter keys. ARGV[1] 'take' or 'peek'; then for each key its
--- interval (ms) and burst.
+-- KEYS: limiter keys. ARGV[1] 'take', 'peek' or 'refund'; then for each
+-- key its interval (ms) and burst.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local wait = 0
@@ -48,6 +48,20 @@ for i, key in ipairs(KEYS) do
   local allowed_at = new_tat - burst * interval
   if allowed_at > now then wait = math.max(wait, allowed_at - now) end
   tats[i] = new_tat
+end
+if ARGV[1] == 'refund' then
+  for i, key in ipairs(KEYS) do
+    local tat = tonumber(redis.call('GET', key))
+    if tat then
+      local back = tat - tonumber(ARGV[2 * i])
+      if back > now then
+        redis.call('SET', key, string.format('%d', back), 'PX', math.ceil(back - now))
+      else
+        redis.call('DEL', key)
+      end
+    end
+  end
+  return 0
 end
 if wait > 0 then return math.ceil(wait) end
 if ARGV[1] == 'take' then
@@ -123,10 +137,17 @@ pub async fn take(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
     run(state, "take", limits).await
 }
 
-/// Answers 429 if one more action would exceed a limit, paying nothing
-/// (for limits paid only on failure, like wrong passwords).
+/// Answers 429 if one more action would exceed a limit, paying nothing.
 pub async fn peek(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
     run(state, "peek", limits).await
+}
+
+/// Gives back what [`take`] paid, for actions that only count when they
+/// fail (a sign-in pays before the password is checked, so that guesses
+/// sent all at once cannot slip past the limit, and is refunded when the
+/// password was right).
+pub async fn give_back(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
+    run(state, "refund", limits).await
 }
 
 async fn run(state: &AppState, mode: &str, limits: &[Limit<'_>]) -> AppResult<()> {

@@ -28,7 +28,7 @@ pub async fn send_message(
     let body = MessageBody::parse(body)?;
     let client_msg_id = ClientMsgId::parse(&client_msg_id)?;
     let room = member_room(&state, &room_id, &author.id).await?;
-    limits::take(
+    let limited = limits::take(
         &state,
         &[
             Limit::SendInRoom {
@@ -40,7 +40,16 @@ pub async fn send_message(
             },
         ],
     )
-    .await?;
+    .await;
+    if let Err(refused @ AppError::TooManyRequests { .. }) = limited {
+        // A retry of a message that was stored (its answer lost) gets that
+        // message, not a refusal the client would take for "not sent".
+        return match store::already_sent(&state, &room_id, &author.id, &client_msg_id).await? {
+            Some(message) => Ok(message),
+            None => Err(refused),
+        };
+    }
+    limited?;
     let (message, new) = store::send(&state, &room_id, author, body, client_msg_id).await?;
     if new {
         // Stored and delivered already: a failure here must not turn the

@@ -106,6 +106,28 @@ pub async fn send(
     Ok((message, new == 1))
 }
 
+/// The message this author already sent with this client message id, if
+/// it is still remembered and kept.
+pub async fn already_sent(
+    state: &AppState,
+    room_id: &RoomId,
+    author_id: &str,
+    client_msg_id: &ClientMsgId,
+) -> AppResult<Option<Message>> {
+    let id: Option<String> = redis::cmd("GET")
+        .arg(
+            state
+                .keys
+                .room_sent(room_id.as_str(), author_id, client_msg_id.as_str()),
+        )
+        .query_async(&mut state.redis())
+        .await?;
+    match id {
+        Some(id) => Ok(entries(state, room_id, Range::Exactly(&id)).await?.pop()),
+        None => Ok(None),
+    }
+}
+
 /// Which part of a room's stream to read.
 pub enum Range<'a> {
     /// The newest `limit` messages.

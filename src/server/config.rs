@@ -305,6 +305,9 @@ impl Settings {
         if self.messages.max_per_room == 0 {
             return Err("messages.max_per_room must be at least 1".into());
         }
+        if self.auth.max_waiting_hashes == 0 {
+            return Err("auth.max_waiting_hashes must be at least 1".into());
+        }
         if self.auth.max_concurrent_hashes == 0 {
             return Err("auth.max_concurrent_hashes must be at least 1".into());
         }
