@@ -38,6 +38,8 @@ ensure_system_packages() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+  # The TLS test makes a throwaway certificate authority with it.
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   # A C toolchain and a full perl: rustc links with cc, and cargo-leptos
   # builds a vendored OpenSSL.
   command -v cc >/dev/null 2>&1 || missing+=(build-essential)

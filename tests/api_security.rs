@@ -639,3 +639,161 @@ async fn a_retry_of_a_stored_message_is_answered_even_when_the_limit_is_used_up(
     .await;
     assert_eq!(retried, first);
 }
+
+/// A `redis-server` that speaks only TLS, with a certificate from a
+/// throwaway certificate authority; killed when dropped.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TlsRedis {
+    async fn start() -> Self {
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        std::fs::write(path("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let steps: Vec<Vec<String>> = vec![
+            [
+                &["req", "-x509"][..],
+                &ec[..],
+                &["-subj", "/CN=Redchat test CA", "-days", "1"],
+            ]
+            .concat()
+            .iter()
+            .map(|s| s.to_string())
+            .chain([
+                "-keyout".into(),
+                path("ca.key"),
+                "-out".into(),
+                path("ca.crt"),
+            ])
+            .collect(),
+            [&["req"][..], &ec[..], &["-subj", "/CN=127.0.0.1"]]
+                .concat()
+                .iter()
+                .map(|s| s.to_string())
+                .chain([
+                    "-keyout".into(),
+                    path("redis.key"),
+                    "-out".into(),
+                    path("redis.csr"),
+                ])
+                .collect(),
+            vec![
+                "x509".into(),
+                "-req".into(),
+                "-in".into(),
+                path("redis.csr"),
+                "-CA".into(),
+                path("ca.crt"),
+                "-CAkey".into(),
+                path("ca.key"),
+                "-CAcreateserial".into(),
+                "-days".into(),
+                "1".into(),
+                "-extfile".into(),
+                path("san.ext"),
+                "-out".into(),
+                path("redis.crt"),
+            ],
+        ];
+        for args in steps {
+            let status = Command::new("openssl")
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl is installed");
+            assert!(status.success(), "openssl {args:?}");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args([
+                "--tls-cert-file",
+                &path("redis.crt"),
+                "--tls-key-file",
+                &path("redis.key"),
+            ])
+            .args([
+                "--tls-ca-cert-file",
+                &path("ca.crt"),
+                "--tls-auth-clients",
+                "no",
+            ])
+            .args([
+                "--dir",
+                dir.path().to_str().unwrap(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Self { child, port, dir }
+    }
+}
+
+#[tokio::test]
+async fn the_app_talks_to_redis_over_tls_with_a_private_certificate_authority() {
+    let tls = TlsRedis::start().await;
+    let mut settings = redchat::server::config::Settings::default();
+    settings.redis.url = format!("rediss://127.0.0.1:{}", tls.port);
+    settings.redis.tls_ca_file = tls.dir.path().join("ca.crt").to_str().unwrap().to_owned();
+    settings.redis.key_prefix = "tls:".into();
+    settings.session.cookie_secure = false;
+    let app = TestApp::spawn_with(settings).await;
+    assert_eq!(
+        TestApp::client()
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let room = public_room(&app, &ann, &[&bob]).await;
+    let mut bobs_events = support::EventReader::open(&app, &bob).await;
+    let sent = support::send_text(&app, &ann, &room, "over TLS").await;
+    assert_eq!(bobs_events.next_named("message").await.json(), sent);
+}

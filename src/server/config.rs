@@ -42,6 +42,10 @@ pub struct RedisSettings {
     pub key_prefix: String,
     /// How long to wait for a connection or a reply before giving up.
     pub timeout_ms: u64,
+    /// For `rediss://`: a PEM file of the certificate authority to trust
+    /// instead of the system's (a private CA, as Redis deployments often
+    /// use). Empty: the system's roots.
+    pub tls_ca_file: String,
     /// Read from `REDCHAT_REDIS_USERNAME` only.
     #[serde(skip)]
     pub username: Option<String>,
@@ -56,6 +60,7 @@ impl Default for RedisSettings {
             url: "redis://127.0.0.1:6380".into(),
             key_prefix: "redchat:".into(),
             timeout_ms: 2_000,
+            tls_ca_file: String::new(),
             username: None,
             password: None,
         }
@@ -84,6 +89,7 @@ impl std::fmt::Debug for RedisSettings {
             .field("url", &self.redacted_url())
             .field("key_prefix", &self.key_prefix)
             .field("timeout_ms", &self.timeout_ms)
+            .field("tls_ca_file", &self.tls_ca_file)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .finish()

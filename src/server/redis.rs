@@ -25,6 +25,7 @@ pub fn connect(settings: &RedisSettings) -> Result<ConnectionManager, RedisError
 /// A client for the configured Redis, with credentials from the environment
 /// (the hub opens its Pub/Sub connection with it).
 pub fn client(settings: &RedisSettings) -> Result<redis::Client, RedisError> {
+    install_tls_provider();
     let info = settings.url.as_str().into_connection_info()?;
     let mut credentials = info.redis_settings().clone();
     if let Some(username) = &settings.username {
@@ -34,7 +35,30 @@ pub fn client(settings: &RedisSettings) -> Result<redis::Client, RedisError> {
         credentials = credentials.set_password(password);
     }
     let info = info.set_redis_settings(credentials);
-    redis::Client::open(info)
+    if settings.tls_ca_file.is_empty() {
+        return redis::Client::open(info);
+    }
+    // `rediss://` with a private certificate authority.
+    let root_cert = std::fs::read(&settings.tls_ca_file).map_err(|err| {
+        RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "cannot read redis.tls_ca_file",
+            err.to_string(),
+        ))
+    })?;
+    redis::Client::build_with_tls(
+        info,
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert),
+        },
+    )
+}
+
+/// rustls needs one process-wide crypto provider; redis-rs leaves the
+/// choice to the application. Installing it twice is harmless.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Redis failures are our fault, not the client's: log the detail, answer 500.
