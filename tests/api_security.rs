@@ -797,3 +797,171 @@ async fn the_app_talks_to_redis_over_tls_with_a_private_certificate_authority() 
     let sent = support::send_text(&app, &ann, &room, "over TLS").await;
     assert_eq!(bobs_events.next_named("message").await.json(), sent);
 }
+
+#[tokio::test]
+async fn every_endpoint_answers_anonymous_members_outsiders_and_former_members_as_it_should() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let member = person(&app, "ann").await;
+    let outsider = person(&app, "otto").await;
+    let former = person(&app, "fay").await;
+    let _cid = person(&app, "cid").await;
+    let anonymous = TestApp::client();
+    let public = public_room(&app, &member, &[&former]).await;
+    let private = ok_json(
+        app.call(
+            &member,
+            "create_room",
+            &[("name", "secret"), ("private", "true")],
+        )
+        .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message = support::send_text(&app, &member, &public, "hello").await;
+    let message_id = message["id"].as_str().unwrap().to_owned();
+    ok_json(
+        app.call(&former, "leave_room", &[("room_id", &public)])
+            .await,
+    )
+    .await;
+
+    // Room endpoints: (name, extra fields). Member 200; outsider of a public
+    // room 403 (join_room: 200); outsider of a private room 404; former
+    // member 403; anonymous 401.
+    let room_endpoints: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("members", vec![]),
+        ("online", vec![]),
+        ("typing", vec![]),
+        ("history", vec![]),
+        (
+            "send_message",
+            vec![("body", "hi"), ("client_msg_id", "m1")],
+        ),
+        ("mark_room_read", vec![("up_to", message_id.as_str())]),
+        ("invite", vec![("handle", "cid")]),
+    ];
+    for (endpoint, extra) in &room_endpoints {
+        let check = |client, room| status_in_room(&app, client, endpoint, room, extra);
+        assert_eq!(
+            check(&anonymous, &public).await,
+            401,
+            "{endpoint} anonymous"
+        );
+        assert_eq!(
+            check(&outsider, &public).await,
+            403,
+            "{endpoint} outsider, public"
+        );
+        assert_eq!(
+            check(&outsider, &private).await,
+            404,
+            "{endpoint} outsider, private"
+        );
+        assert_eq!(
+            check(&former, &public).await,
+            403,
+            "{endpoint} former member"
+        );
+        assert_eq!(check(&member, &public).await, 200, "{endpoint} member");
+    }
+    // Joining and leaving: anyone signed in, for a public room; a private
+    // room does not exist for outsiders.
+    for endpoint in ["join_room", "leave_room"] {
+        let check = |client, room| status_in_room(&app, client, endpoint, room, &[]);
+        assert_eq!(
+            check(&anonymous, &public).await,
+            401,
+            "{endpoint} anonymous"
+        );
+        assert_eq!(check(&outsider, &private).await, 404, "{endpoint} private");
+        assert_eq!(
+            check(&former, &public).await,
+            200,
+            "{endpoint} former member"
+        );
+    }
+    let answer = [("accept", "true")];
+    let check = |client, room| status_in_room(&app, client, "respond_invite", room, &answer);
+    assert_eq!(check(&anonymous, &private).await, 401);
+    assert_eq!(check(&outsider, &private).await, 404);
+    assert_eq!(
+        check(&member, &private).await,
+        404,
+        "no invitation to answer"
+    );
+
+    // The caller's own things: anonymous 401, signed in 200.
+    let own: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("rooms", vec![]),
+        ("notifications", vec![]),
+        ("mark_read", vec![("id", "all")]),
+        ("sessions", vec![]),
+        ("sign_out_everywhere", vec![]),
+        ("update_profile", vec![("display_name", "Otto")]),
+        ("create_room", vec![("name", "mine"), ("private", "false")]),
+    ];
+    for (endpoint, form) in &own {
+        assert_eq!(
+            app.call(&anonymous, endpoint, form).await.status(),
+            401,
+            "{endpoint} anonymous"
+        );
+        assert_eq!(
+            app.call(&outsider, endpoint, form).await.status(),
+            200,
+            "{endpoint} signed in"
+        );
+    }
+    assert_eq!(
+        app.call(&anonymous, "revoke_session", &[("handle", &"0".repeat(32))])
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.call(
+            &anonymous,
+            "change_password",
+            &[
+                ("current_password", "whatever1"),
+                ("new_password", "whatever2")
+            ]
+        )
+        .await
+        .status(),
+        401
+    );
+    assert!(app.me(&anonymous).await.is_null());
+}
+
+async fn status_in_room(
+    app: &TestApp,
+    client: &reqwest::Client,
+    endpoint: &str,
+    room: &str,
+    extra: &[(&str, &str)],
+) -> u16 {
+    let mut form = vec![("room_id", room)];
+    form.extend_from_slice(extra);
+    app.call(client, endpoint, &form).await.status().as_u16()
+}
+
+#[tokio::test]
+async fn hsts_is_sent_exactly_when_cookies_are_secure() {
+    let redis = RedisServer::start().await;
+    let plain = TestApp::spawn(&redis).await;
+    let mut settings = support::test_settings(&redis);
+    settings.session.cookie_secure = true;
+    let secure = TestApp::spawn_with(settings).await;
+    let get = |app: &TestApp| TestApp::client().get(app.url("/healthz")).send();
+    let plain = get(&plain).await.unwrap();
+    assert!(!plain.headers().contains_key("strict-transport-security"));
+    let secure = get(&secure).await.unwrap();
+    assert_eq!(
+        secure.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+}
