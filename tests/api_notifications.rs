@@ -10,27 +10,12 @@ use std::time::{Duration, Instant};
 use redis::AsyncCommands;
 use serde_json::Value;
 use support::{
-    call_on, ok_json, person, person_on, public_room, send_text, EventReader, RedisServer,
-    ServerProcess, TestApp,
+    call_on, ok_json, person, person_on, private_room, public_room, send_text, EventReader,
+    RedisServer, ServerProcess, TestApp,
 };
 
 async fn notifications(app: &TestApp, client: &reqwest::Client) -> Value {
     ok_json(app.call(client, "notifications", &[]).await).await
-}
-
-async fn private_room(app: &TestApp, owner: &reqwest::Client) -> String {
-    ok_json(
-        app.call(
-            owner,
-            "create_room",
-            &[("name", "secret"), ("private", "true")],
-        )
-        .await,
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]

@@ -243,18 +243,7 @@ async fn only_members_may_see_presence_or_announce_typing() {
             .await,
     )
     .await;
-    let private = ok_json(
-        app.call(
-            &ann,
-            "create_room",
-            &[("name", "secret"), ("private", "true")],
-        )
-        .await,
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let private = support::private_room(&app, &ann).await;
     ok_json(
         app.call(&ann, "invite", &[("room_id", &private), ("handle", "ivy")])
             .await,

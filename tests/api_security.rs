@@ -808,18 +808,7 @@ async fn every_endpoint_answers_anonymous_members_outsiders_and_former_members_a
     let _cid = person(&app, "cid").await;
     let anonymous = TestApp::client();
     let public = public_room(&app, &member, &[&former]).await;
-    let private = ok_json(
-        app.call(
-            &member,
-            "create_room",
-            &[("name", "secret"), ("private", "true")],
-        )
-        .await,
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let private = support::private_room(&app, &member).await;
     let message = support::send_text(&app, &member, &public, "hello").await;
     let message_id = message["id"].as_str().unwrap().to_owned();
     ok_json(

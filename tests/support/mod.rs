@@ -582,6 +582,21 @@ pub async fn public_room(
     id
 }
 
+/// A private room "secret" created by `owner`.
+pub async fn private_room(server: &impl Server, owner: &reqwest::Client) -> String {
+    let room = ok_json(
+        call_on(
+            server,
+            owner,
+            "create_room",
+            &[("name", "secret"), ("private", "true")],
+        )
+        .await,
+    )
+    .await;
+    room["id"].as_str().expect("a room id").to_owned()
+}
+
 /// Sends a message with a fresh client message id; the stored message.
 pub async fn send_text(
     server: &impl Server,
