@@ -758,3 +758,45 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     let new = [("email", "ann@example.com"), ("password", new_password)];
     support::ok_json(app.call(&client, "login", &new).await).await;
 }
+
+#[tokio::test]
+async fn a_session_idle_past_the_inactivity_limit_is_not_listed() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let (here, _elsewhere) = ann_on_two_devices(&app).await;
+    let list = support::ok_json(app.call(&here, "sessions", &[]).await).await;
+    let other = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()
+        .clone();
+    // Make the other sign-in eight days old and unused since.
+    let eight_days_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 8 * 86_400;
+    let mut aged = other.clone();
+    aged["signed_in_at"] = eight_days_ago.into();
+    aged["last_seen"] = eight_days_ago.into();
+    aged.as_object_mut().unwrap().remove("current");
+    let mut conn = redis.connection().await;
+    let keys: Vec<String> = conn
+        .keys(format!("{}user:*:sessions", app.settings.redis.key_prefix))
+        .await
+        .unwrap();
+    let _: i64 = conn
+        .hset(
+            &keys[0],
+            other["handle"].as_str().unwrap(),
+            aged.to_string(),
+        )
+        .await
+        .unwrap();
+
+    let list = support::ok_json(app.call(&here, "sessions", &[]).await).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["current"], true);
+}

@@ -37,6 +37,10 @@ pub struct SessionInfo {
     pub user_agent: String,
     /// The client address at sign-in.
     pub address: String,
+    /// Unix seconds of the last use (renewed at most once a minute); 0
+    /// before the first renewal.
+    #[serde(default)]
+    pub last_seen: u64,
     /// Whether this is the session making the request.
     #[serde(default)]
     pub current: bool,

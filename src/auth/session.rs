@@ -77,6 +77,9 @@ pub async fn user_id(state: &AppState, session: &Session) -> AppResult<Option<St
     let renewed_at = stored_secs(session, RENEWED_AT).await?;
     if now.saturating_sub(renewed_at) >= RENEW_EVERY_SECS {
         renew(state, session, signed_in_at, now).await?;
+        if let Some(handle) = handle(session).await? {
+            mark_seen(state, &user_id, &handle, now).await?;
+        }
     }
     Ok(Some(user_id))
 }
@@ -117,6 +120,33 @@ async fn renew(state: &AppState, session: &Session, signed_in_at: u64, now: u64)
             .map_err(|err| AppError::internal("session expiry out of range", err))?;
     session.set_expiry(Some(Expiry::AtDateTime(expires_at)));
     session.insert(RENEWED_AT, now).await.map_err(session_error)
+}
+
+/// Records in the session list when a sign-in was last used (at most once
+/// a minute, with the renewal), so the list can leave out sessions that
+/// ended from inactivity.
+static MARK_SEEN: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+-- KEYS[1] sessions hash; ARGV[1] handle, ARGV[2] unix seconds
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return 0 end
+local info = cjson.decode(json)
+info.last_seen = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(info))
+return 1
+",
+    )
+});
+
+async fn mark_seen(state: &AppState, user_id: &str, handle: &str, now: u64) -> AppResult<()> {
+    let _: i64 = MARK_SEEN
+        .key(state.keys.user_sessions(user_id))
+        .arg(handle)
+        .arg(now)
+        .invoke_async(&mut state.redis())
+        .await?;
+    Ok(())
 }
 
 /// The signed-in user's id, or 401. Every server function that needs a user
@@ -180,6 +210,7 @@ pub async fn sign_in(
         signed_in_at: now,
         user_agent: device.user_agent,
         address: device.address,
+        last_seen: now,
         current: false,
     };
     let json = serde_json::to_string(&info)
@@ -232,12 +263,18 @@ pub async fn list(state: &AppState, user_id: &str, current: &str) -> AppResult<V
         .arg(&key)
         .query_async(&mut state.redis())
         .await?;
-    let oldest = now_secs().saturating_sub(state.settings.session.absolute().as_secs());
+    let settings = &state.settings.session;
+    let now = now_secs();
+    let oldest = now.saturating_sub(settings.absolute().as_secs());
+    let idle_since = now.saturating_sub(settings.inactivity().as_secs());
     let mut live = Vec::new();
     let mut dead = Vec::new();
     for (handle, json) in entries {
         match serde_json::from_str::<SessionInfo>(&json) {
-            Ok(mut info) if info.signed_in_at > oldest => {
+            Ok(mut info)
+                if info.signed_in_at > oldest
+                    && info.last_seen.max(info.signed_in_at) > idle_since =>
+            {
                 info.current = info.handle == current;
                 live.push(info);
             }
