@@ -1,0 +1,455 @@
+//! A load generator for Redchat: drives a running server only through its
+//! public HTTP API (CONTRACT.md) and checks every delivery.
+//!
+//! It signs up `--users` people, creates `--rooms` public rooms and has
+//! every person join `--rooms-per-user` of them, opens `--clients` event
+//! streams (spread over the people), then sends messages at a fixed
+//! open-loop `--rate` for `--seconds`. Latency is measured from each send's
+//! *scheduled* time to its arrival on each stream, so a slow server cannot
+//! hide its queue (no coordinated omission). Every delivery is checked by
+//! message id: lost, duplicated and out-of-order deliveries are counted.
+//!
+//!   cargo run --release --features ssr --example loadgen -- \
+//!       --url http://127.0.0.1:3000 --users 50 --rooms 10 --clients 200 \
+//!       --rate 100 --seconds 10 [--server-pid PID] [--redis-url redis://…]
+//!
+//! The server's sign-up and send limits must be raised for a run (see
+//! docs/performance.md); only drive a server you started, on loopback.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use hdrhistogram::Histogram;
+
+struct Options {
+    url: String,
+    users: usize,
+    rooms: usize,
+    rooms_per_user: usize,
+    clients: usize,
+    rate: f64,
+    seconds: f64,
+    server_pid: Option<u32>,
+    redis_url: Option<String>,
+}
+
+impl Options {
+    fn parse() -> Self {
+        let mut options = Self {
+            url: "http://127.0.0.1:3000".into(),
+            users: 50,
+            rooms: 10,
+            rooms_per_user: 3,
+            clients: 200,
+            rate: 100.0,
+            seconds: 10.0,
+            server_pid: None,
+            redis_url: None,
+        };
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        for pair in args.chunks(2) {
+            let (flag, value) = (pair[0].as_str(), pair.get(1).cloned().unwrap_or_default());
+            let number = || {
+                value
+                    .parse::<f64>()
+                    .unwrap_or_else(|_| panic!("{flag} needs a number"))
+            };
+            match flag {
+                "--url" => options.url = value.clone(),
+                "--users" => options.users = number() as usize,
+                "--rooms" => options.rooms = number() as usize,
+                "--rooms-per-user" => options.rooms_per_user = number() as usize,
+                "--clients" => options.clients = number() as usize,
+                "--rate" => options.rate = number(),
+                "--seconds" => options.seconds = number(),
+                "--server-pid" => options.server_pid = Some(number() as u32),
+                "--redis-url" => options.redis_url = Some(value.clone()),
+                other => panic!("unknown option {other}"),
+            }
+        }
+        options.rooms_per_user = options.rooms_per_user.clamp(1, options.rooms.max(1));
+        options
+    }
+}
+
+/// What the senders know about each acknowledged message.
+#[derive(Default)]
+struct Ledger {
+    /// client_msg_id -> scheduled send time.
+    scheduled: HashMap<String, Instant>,
+    /// Acknowledged message ids per room.
+    acknowledged: HashMap<String, Vec<String>>,
+    failed_sends: u64,
+}
+
+/// What one event stream saw.
+#[derive(Default)]
+struct Seen {
+    /// room -> message ids in arrival order.
+    per_room: HashMap<String, Vec<String>>,
+    resyncs: u64,
+}
+
+async fn call(
+    client: &reqwest::Client,
+    url: &str,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> serde_json::Value {
+    let response = client
+        .post(format!("{url}/api/{endpoint}"))
+        .form(form)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("{endpoint}: {err}"));
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{endpoint} answered {status}: {body}");
+    serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
+}
+
+/// Reads one event stream until `until`, recording message ids and
+/// latencies.
+async fn read_stream(
+    client: reqwest::Client,
+    url: String,
+    ledger: Arc<Mutex<Ledger>>,
+    latencies: Arc<Mutex<Histogram<u64>>>,
+    opened: tokio::sync::mpsc::Sender<()>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Seen {
+    let response = client
+        .get(format!("{url}/api/events"))
+        .send()
+        .await
+        .expect("the event stream opens");
+    assert_eq!(response.status(), 200, "event stream");
+    let _ = opened.send(()).await;
+    let mut body = response.bytes_stream();
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut seen = Seen::default();
+    loop {
+        let chunk = tokio::select! {
+            next = body.next() => match next {
+                Some(Ok(chunk)) => chunk,
+                _ => return seen,
+            },
+            _ = stop.wait_for(|stop| *stop) => return seen,
+        };
+        let arrived = Instant::now();
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
+            let block: Vec<u8> = buffer.drain(..end + 2).collect();
+            let block = String::from_utf8_lossy(&block);
+            let (mut name, mut data) = ("message", String::new());
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("event:") {
+                    name = if value.trim() == "message" {
+                        "message"
+                    } else if value.trim() == "resync" {
+                        "resync"
+                    } else {
+                        "other"
+                    };
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push_str(value.trim_start());
+                }
+            }
+            match name {
+                "resync" => seen.resyncs += 1,
+                "message" if !data.is_empty() => {
+                    let Ok(message) = serde_json::from_str::<serde_json::Value>(&data) else {
+                        continue;
+                    };
+                    let (Some(id), Some(room), Some(cmid)) = (
+                        message["id"].as_str(),
+                        message["room_id"].as_str(),
+                        message["client_msg_id"].as_str(),
+                    ) else {
+                        continue;
+                    };
+                    if let Some(scheduled) = ledger.lock().unwrap().scheduled.get(cmid) {
+                        let micros =
+                            arrived.saturating_duration_since(*scheduled).as_micros() as u64;
+                        let _ = latencies.lock().unwrap().record(micros.max(1));
+                    }
+                    seen.per_room
+                        .entry(room.to_owned())
+                        .or_default()
+                        .push(id.to_owned());
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn stream_id(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+}
+
+/// CPU seconds (user + system) and resident memory (KiB) of a process.
+fn process_stats(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((ticks / 100.0, rss))
+}
+
+/// Total commands processed and CPU seconds used by Redis, and its Pub/Sub
+/// client count.
+async fn redis_stats(url: &str) -> Option<(u64, f64, usize)> {
+    let client = redis::Client::open(url).ok()?;
+    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    let info: String = redis::cmd("INFO")
+        .arg("all")
+        .query_async(&mut conn)
+        .await
+        .ok()?;
+    let field = |name: &str| -> Option<f64> {
+        info.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}:")))
+            .and_then(|value| value.trim().parse().ok())
+    };
+    let commands = field("total_commands_processed")? as u64;
+    let cpu = field("used_cpu_sys")? + field("used_cpu_user")?;
+    let pubsub: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .ok()?;
+    Some((commands, cpu, pubsub.lines().count()))
+}
+
+#[tokio::main]
+async fn main() {
+    let options = Options::parse();
+    let url = options.url.trim_end_matches('/').to_owned();
+    let run = uuid::Uuid::new_v4().simple().to_string();
+
+    // People and rooms.
+    let mut people = Vec::new();
+    for i in 0..options.users {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let handle = format!("lg{}{i}", &run[..8]);
+        let email = format!("{handle}@load.test");
+        call(
+            &client,
+            &url,
+            "register",
+            &[
+                ("email", &email),
+                ("password", "load-generator"),
+                ("display_name", &handle),
+                ("handle", &handle),
+            ],
+        )
+        .await;
+        people.push(client);
+    }
+    let mut rooms = Vec::new();
+    for i in 0..options.rooms {
+        let name = format!("load {i}");
+        let room = call(
+            &people[i % people.len()],
+            &url,
+            "create_room",
+            &[("name", &name), ("private", "false")],
+        )
+        .await;
+        rooms.push(room["id"].as_str().expect("a room id").to_owned());
+    }
+    // Person i is in rooms i, i+1, ... (mod R).
+    let mut membership: Vec<Vec<String>> = Vec::new();
+    for (i, person) in people.iter().enumerate() {
+        let mine: Vec<String> = (0..options.rooms_per_user)
+            .map(|k| rooms[(i + k) % rooms.len()].clone())
+            .collect();
+        for room in &mine {
+            call(person, &url, "join_room", &[("room_id", room)]).await;
+        }
+        membership.push(mine);
+    }
+
+    // Streams.
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let latencies = Arc::new(Mutex::new(
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap(),
+    ));
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let (opened, mut opened_rx) = tokio::sync::mpsc::channel(options.clients.max(1));
+    let mut readers = Vec::new();
+    let mut subscribers: HashMap<String, usize> = HashMap::new();
+    for c in 0..options.clients {
+        let person = c % people.len();
+        for room in &membership[person] {
+            *subscribers.entry(room.clone()).or_default() += 1;
+        }
+        readers.push((
+            person,
+            tokio::spawn(read_stream(
+                people[person].clone(),
+                url.clone(),
+                ledger.clone(),
+                latencies.clone(),
+                opened.clone(),
+                stop_rx.clone(),
+            )),
+        ));
+    }
+    for _ in 0..options.clients {
+        opened_rx.recv().await;
+    }
+    println!(
+        "{} people, {} rooms, {} streams open",
+        options.users, options.rooms, options.clients
+    );
+
+    let before_server = options.server_pid.and_then(process_stats);
+    let before_redis = match &options.redis_url {
+        Some(url) => redis_stats(url).await,
+        None => None,
+    };
+
+    // Open-loop sends.
+    let total = (options.rate * options.seconds).round() as u64;
+    let interval = Duration::from_secs_f64(1.0 / options.rate);
+    let start = Instant::now();
+    let mut sends = Vec::new();
+    for n in 0..total {
+        let scheduled = start + interval.mul_f64(n as f64);
+        tokio::time::sleep_until(scheduled.into()).await;
+        let person = (n as usize * 7919) % people.len();
+        let room = membership[person][n as usize % membership[person].len()].clone();
+        let cmid = format!("{run}-{n}");
+        ledger
+            .lock()
+            .unwrap()
+            .scheduled
+            .insert(cmid.clone(), scheduled);
+        let (client, url, ledger) = (people[person].clone(), url.clone(), ledger.clone());
+        sends.push(tokio::spawn(async move {
+            let response = client
+                .post(format!("{url}/api/send_message"))
+                .form(&[
+                    ("room_id", room.as_str()),
+                    ("body", "load"),
+                    ("client_msg_id", cmid.as_str()),
+                ])
+                .send()
+                .await;
+            let message = match response {
+                Ok(response) if response.status().is_success() => {
+                    response.json::<serde_json::Value>().await.ok()
+                }
+                _ => None,
+            };
+            let mut ledger = ledger.lock().unwrap();
+            match message.and_then(|m| m["id"].as_str().map(str::to_owned)) {
+                Some(id) => ledger.acknowledged.entry(room).or_default().push(id),
+                None => ledger.failed_sends += 1,
+            }
+        }));
+    }
+    for send in sends {
+        let _ = send.await;
+    }
+    let sending = start.elapsed();
+    let after_server = options.server_pid.and_then(process_stats);
+    let after_redis = match &options.redis_url {
+        Some(url) => redis_stats(url).await,
+        None => None,
+    };
+
+    // Let deliveries drain, then check every stream.
+    let expected_total: usize = {
+        let ledger = ledger.lock().unwrap();
+        ledger
+            .acknowledged
+            .iter()
+            .map(|(room, ids)| ids.len() * subscribers.get(room).copied().unwrap_or(0))
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && latencies.lock().unwrap().len() < expected_total as u64 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(true);
+    let acknowledged = std::mem::take(&mut ledger.lock().unwrap().acknowledged);
+    let (mut delivered, mut lost, mut duplicated, mut reordered, mut resyncs) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    for (person, reader) in readers {
+        let seen = reader.await.expect("a stream reader");
+        resyncs += seen.resyncs;
+        for room in &membership[person] {
+            let received = seen.per_room.get(room).map(Vec::as_slice).unwrap_or(&[]);
+            delivered += received.len() as u64;
+            let mut unique = std::collections::HashSet::new();
+            for (i, id) in received.iter().enumerate() {
+                if !unique.insert(id) {
+                    duplicated += 1;
+                } else if i > 0 && stream_id(id) < stream_id(&received[i - 1]) {
+                    reordered += 1;
+                }
+            }
+            for id in acknowledged.get(room).map(Vec::as_slice).unwrap_or(&[]) {
+                if !unique.contains(id) {
+                    lost += 1;
+                }
+            }
+        }
+    }
+    let histogram = latencies.lock().unwrap().clone();
+    let expected = expected_total as u64;
+
+    let ledger = ledger.lock().unwrap();
+    println!(
+        "sent {total} at {:.0}/s over {:.1} s ({} failed)",
+        options.rate,
+        sending.as_secs_f64(),
+        ledger.failed_sends
+    );
+    println!(
+        "deliveries {delivered} ({:.0}/s), expected {expected}; lost {lost}, duplicated {duplicated}, reordered {reordered}, resyncs {resyncs}",
+        delivered as f64 / sending.as_secs_f64()
+    );
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "latency ms: p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        ms(0.5),
+        ms(0.99),
+        ms(0.999),
+        histogram.max() as f64 / 1000.0
+    );
+    if let (Some((cpu0, _)), Some((cpu1, rss))) = (before_server, after_server) {
+        println!(
+            "server: {:.2} CPU s while sending, RSS {} KiB ({:.1} KiB per stream)",
+            cpu1 - cpu0,
+            rss,
+            rss as f64 / options.clients.max(1) as f64
+        );
+    }
+    if let (Some((c0, cpu0, _)), Some((c1, cpu1, pubsub))) = (before_redis, after_redis) {
+        println!(
+            "redis: {:.2} CPU s, {:.2} commands per sent message, {pubsub} Pub/Sub connection(s)",
+            cpu1 - cpu0,
+            (c1 - c0) as f64 / total.max(1) as f64
+        );
+    }
+}
