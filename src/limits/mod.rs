@@ -1,8 +1,8 @@
 //! Rate limits: how often a user may send, sign in, sign up, invite and
 //! create rooms, decided in Redis so every server process shares one count.
 //!
-//! Public surface (server only): [`take`] and [`peek`] with the [`Limit`]s
-//! the other features name, and [`client_address`].
+//! Public surface (server only): [`take`], [`peek`] and [`give_back`] with
+//! the [`Limit`]s the other features name, and [`client_address`].
 
 #[cfg(feature = "ssr")]
 mod store;
