@@ -14,7 +14,9 @@
 //!       --rate 100 --seconds 10 [--server-pid PID] [--redis-url redis://…]
 //!
 //! The server's sign-up and send limits must be raised for a run (see
-//! docs/performance.md); only drive a server you started, on loopback.
+//! docs/performance.md); only drive a server you started, on loopback. The
+//! exit status is 1 when any delivery was lost, duplicated or out of order
+//! (or a send failed): `make test` runs a seconds-long smoke run of it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -451,5 +453,10 @@ async fn main() {
             cpu1 - cpu0,
             (c1 - c0) as f64 / total.max(1) as f64
         );
+    }
+    // Any delivery fault fails the run (the CI smoke run relies on this).
+    if lost + duplicated + reordered > 0 || ledger.failed_sends > 0 || delivered == 0 {
+        eprintln!("FAILED: deliveries were lost, duplicated or reordered, or sends failed");
+        std::process::exit(1);
     }
 }

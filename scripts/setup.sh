@@ -40,6 +40,7 @@ ensure_system_packages() {
   command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
   # The TLS test makes a throwaway certificate authority with it.
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
   # A C toolchain and a full perl: rustc links with cc, and cargo-leptos
   # builds a vendored OpenSSL.
   command -v cc >/dev/null 2>&1 || missing+=(build-essential)

@@ -52,4 +52,24 @@ export REDCHAT_LIMITS__SEND_PER_ROOM__PER_MINUTE=6
 export REDCHAT_LIMITS__SEND_PER_USER__BURST=1000
 cargo leptos end-to-end --release
 
+step "load generator smoke run (a few seconds; the real runs are in docs/performance.md)"
+cargo build --release --features ssr --example loadgen
+LOAD_PORT="$(free_port)"
+(
+  for limit in SEND_PER_ROOM SEND_PER_USER SIGNUP_PER_ADDRESS CREATE_ROOM_PER_USER; do
+    export "REDCHAT_LIMITS__${limit}__BURST=100000" "REDCHAT_LIMITS__${limit}__PER_MINUTE=100000"
+  done
+  export REDCHAT_REDIS__KEY_PREFIX="load:" LEPTOS_SITE_ADDR="127.0.0.1:$LOAD_PORT" RUST_LOG=warn
+  export LEPTOS_OUTPUT_NAME=redchat LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg
+  target/release/redchat &
+  server=$!
+  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$LOAD_PORT/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  target/release/examples/loadgen --url "http://127.0.0.1:$LOAD_PORT" --server-pid "$server" \
+    --redis-url "$REDCHAT_REDIS__URL" --users 5 --rooms 2 --clients 20 --rate 20 --seconds 3
+)
+
 say "all checks passed in $((SECONDS - started))s"
