@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Local Redis topologies on loopback, for development and failover tests.
+#
+#   scripts/redis-topology.sh sentinel start|stop|status
+#       one primary + two replicas + three sentinels (master name "redchat",
+#       down-after-milliseconds 1000, so a failover takes a few seconds)
+#   scripts/redis-topology.sh cluster start|stop|status
+#       six nodes: three primaries, three replicas (cluster-node-timeout 1000)
+#
+# Ports come from REDCHAT_TOPOLOGY_BASE_PORT (default 7100): sentinel uses
+# base..base+2 for the data nodes and base+10..base+12 for the sentinels;
+# cluster uses base+20..base+25. Everything lives in .redchat/<topology>/
+# (one directory per node) and is removed by `stop`. Nothing else is touched:
+# `stop` only signals the processes whose pid files it wrote.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+BASE="${REDCHAT_TOPOLOGY_BASE_PORT:-7100}"
+ROOT="$PROJECT_ROOT/.redchat"
+
+node() { # dir port [extra redis-server args]
+  local dir="$1" port="$2"
+  shift 2
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+    --appendonly yes --appendfsync everysec --save "" "$@"
+  for _ in $(seq 1 100); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  die "redis on port $port did not start (see $dir/redis.log)"
+}
+
+stop_all() { # root
+  local dir="$1" pid
+  [ -d "$dir" ] || return 0
+  for pidfile in "$dir"/*/redis.pid; do
+    [ -f "$pidfile" ] || continue
+    pid="$(cat "$pidfile")"
+    kill "$pid" 2>/dev/null || true
+  done
+  sleep 0.5
+  rm -rf "$dir"
+}
+
+sentinel_start() {
+  local dir="$ROOT/sentinel" primary=$BASE
+  node "$dir/node0" "$primary"
+  node "$dir/node1" $((BASE + 1)) --replicaof 127.0.0.1 "$primary"
+  node "$dir/node2" $((BASE + 2)) --replicaof 127.0.0.1 "$primary"
+  for i in 0 1 2; do
+    local port=$((BASE + 10 + i)) sdir="$dir/sentinel$i"
+    mkdir -p "$sdir"
+    cat >"$sdir/sentinel.conf" <<CONF
+port $port
+bind 127.0.0.1
+dir $sdir
+pidfile $sdir/redis.pid
+logfile $sdir/redis.log
+daemonize yes
+sentinel monitor redchat 127.0.0.1 $primary 2
+sentinel down-after-milliseconds redchat 1000
+sentinel failover-timeout redchat 5000
+sentinel parallel-syncs redchat 1
+CONF
+    redis-sentinel "$sdir/sentinel.conf"
+  done
+  for _ in $(seq 1 100); do
+    [ "$(redis-cli -p $((BASE + 10)) sentinel replicas redchat 2>/dev/null | grep -c '^name$')" -ge 2 ] && break
+    sleep 0.1
+  done
+  say "sentinel: primary 127.0.0.1:$primary, replicas :$((BASE + 1)) :$((BASE + 2)), sentinels :$((BASE + 10))-$((BASE + 12)), master name redchat"
+}
+
+sentinel_status() {
+  redis-cli -p $((BASE + 10)) sentinel get-master-addr-by-name redchat
+}
+
+cluster_start() {
+  local dir="$ROOT/cluster" nodes=()
+  for i in 0 1 2 3 4 5; do
+    local port=$((BASE + 20 + i))
+    node "$dir/node$i" "$port" --cluster-enabled yes \
+      --cluster-config-file "$dir/node$i/nodes.conf" --cluster-node-timeout 1000
+    nodes+=("127.0.0.1:$port")
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log"
+  for _ in $(seq 1 100); do
+    redis-cli -p $((BASE + 20)) cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
+    sleep 0.1
+  done
+  say "cluster: seed nodes ${nodes[*]}"
+}
+
+cluster_status() {
+  redis-cli -p $((BASE + 20)) cluster info | grep -E 'cluster_state|cluster_known_nodes|cluster_size'
+}
+
+case "${1:-}:${2:-}" in
+  sentinel:start) sentinel_start ;;
+  sentinel:stop) stop_all "$ROOT/sentinel" ;;
+  sentinel:status) sentinel_status ;;
+  cluster:start) cluster_start ;;
+  cluster:stop) stop_all "$ROOT/cluster" ;;
+  cluster:status) cluster_status ;;
+  *) die "usage: $0 sentinel|cluster start|stop|status" ;;
+esac
