@@ -73,11 +73,18 @@ fn is_same_origin(settings: &Settings, headers: &axum::http::HeaderMap) -> bool 
     }
 }
 
-/// The policy for a page whose inline scripts carry `nonce`.
+/// The policy for a page whose inline scripts carry `nonce`. Under
+/// `cargo leptos watch` (`LEPTOS_WATCH` set) the live-reload script also
+/// needs its WebSocket, on another port.
 pub fn page_csp(nonce: &str) -> String {
+    let reload = if std::env::var_os("LEPTOS_WATCH").is_some() {
+        " ws: wss:"
+    } else {
+        ""
+    };
     format!(
         "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
-         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'{reload}; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
