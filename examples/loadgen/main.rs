@@ -9,6 +9,9 @@
 //! hide its queue (no coordinated omission). Every delivery is checked by
 //! message id: lost, duplicated and out-of-order deliveries are counted.
 //!
+//! With `--baseline bare`, the same clients drive baseline (b) instead: a
+//! bare in-process fan-out server (`bare.rs`), the ceiling for one process.
+//!
 //!   cargo run --release --features ssr --example loadgen -- \
 //!       --url http://127.0.0.1:3000 --users 50 --rooms 10 --clients 200 \
 //!       --rate 100 --seconds 10 [--server-pid PID] [--redis-url redis://…]
@@ -25,6 +28,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 
+mod bare;
+
 struct Options {
     url: String,
     users: usize,
@@ -35,6 +40,9 @@ struct Options {
     seconds: f64,
     server_pid: Option<u32>,
     redis_url: Option<String>,
+    /// `bare`: drive baseline (b), an in-process fan-out server, instead of
+    /// `--url`.
+    baseline: Option<String>,
 }
 
 impl Options {
@@ -49,6 +57,7 @@ impl Options {
             seconds: 10.0,
             server_pid: None,
             redis_url: None,
+            baseline: None,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         for pair in args.chunks(2) {
@@ -68,6 +77,7 @@ impl Options {
                 "--seconds" => options.seconds = number(),
                 "--server-pid" => options.server_pid = Some(number() as u32),
                 "--redis-url" => options.redis_url = Some(value.clone()),
+                "--baseline" => options.baseline = Some(value.clone()),
                 other => panic!("unknown option {other}"),
             }
         }
@@ -239,7 +249,15 @@ async fn redis_stats(url: &str) -> Option<(u64, f64, usize)> {
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
-    let url = options.url.trim_end_matches('/').to_owned();
+    let url = match options.baseline.as_deref() {
+        Some("bare") => {
+            let url = bare::serve().await;
+            println!("baseline (b): bare in-process fan-out server at {url}");
+            url
+        }
+        Some(other) => panic!("unknown baseline {other} (known: bare)"),
+        None => options.url.trim_end_matches('/').to_owned(),
+    };
     let run = uuid::Uuid::new_v4().simple().to_string();
 
     // People and rooms.
