@@ -954,3 +954,39 @@ async fn hsts_is_sent_exactly_when_cookies_are_secure() {
         "max-age=31536000; includeSubDomains"
     );
 }
+
+#[tokio::test]
+async fn a_strangers_wrong_guesses_do_not_lock_the_owner_out() {
+    let redis = RedisServer::start().await;
+    let mut settings = limited_settings(&redis);
+    settings.limits.trusted_proxy_header = "x-forwarded-for".into();
+    let app = TestApp::spawn_with(settings).await;
+    let _ann = person(&app, "ann").await;
+    let login = |from: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            TestApp::client()
+                .post(app.url("/api/login"))
+                .header("x-forwarded-for", from)
+                .form(&[("email", "ann@example.com"), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(login("203.0.113.9", "wrong-password").await, 401);
+    }
+    assert_eq!(
+        login("203.0.113.9", "wrong-password").await,
+        429,
+        "the guesser is stopped"
+    );
+    assert_eq!(
+        login("198.51.100.7", support::PASSWORD).await,
+        200,
+        "the owner is not"
+    );
+}

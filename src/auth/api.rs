@@ -68,7 +68,13 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
     // at once cannot outrun the limit) and a right password is refunded.
     let address = limits::client_address(&state).await;
     let account = email.normalized();
-    let failure = [Limit::LoginFailure { email: &account }];
+    let failure = [
+        Limit::LoginFailure {
+            email: &account,
+            address: &address,
+        },
+        Limit::AccountLoginFailure { email: &account },
+    ];
     limits::take(&state, &[Limit::Login { address: &address }]).await?;
     limits::take(&state, &failure).await?;
     let found = store::find_credentials(&state, &email).await?;
@@ -76,7 +82,15 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let verified = password::verify(&state.cpu, password, stored_hash).await?;
+    let verified = match password::verify(&state.cpu, password, stored_hash).await {
+        Ok(verified) => verified,
+        // Not checked (the hashing queue is full, or a fault): not a
+        // failure of this password, so it must not count against the account.
+        Err(err) => {
+            limits::give_back(&state, &failure).await?;
+            return Err(err);
+        }
+    };
     match user {
         Some(user) if verified => {
             limits::give_back(&state, &failure).await?;
@@ -197,9 +211,23 @@ pub async fn change_password(
         .await?
         .ok_or_else(AppError::not_signed_in)?;
     let account = email.to_lowercase();
-    let failure = [Limit::LoginFailure { email: &account }];
+    let address = limits::client_address(&state).await;
+    let failure = [
+        Limit::LoginFailure {
+            email: &account,
+            address: &address,
+        },
+        Limit::AccountLoginFailure { email: &account },
+    ];
     limits::take(&state, &failure).await?;
-    if !password::verify(&state.cpu, offered, Some(stored_hash)).await? {
+    let verified = match password::verify(&state.cpu, offered, Some(stored_hash)).await {
+        Ok(verified) => verified,
+        Err(err) => {
+            limits::give_back(&state, &failure).await?;
+            return Err(err);
+        }
+    };
+    if !verified {
         return Err(AppError::Unauthorized(
             "The current password is wrong.".into(),
         ));

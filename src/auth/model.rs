@@ -134,7 +134,9 @@ impl fmt::Debug for Password {
     }
 }
 
-/// A handle, the `@name` for mentions: 2 to 32 of `a-z 0-9 _ . -`.
+/// A handle, the `@name` for mentions: 2 to 32 of `a-z 0-9 _ . -`, not
+/// ending in `.` or `-` (in "ask @ann." the full stop ends the sentence, so a
+/// handle ending that way could never be mentioned).
 /// Uppercase letters are accepted and folded to lowercase, so handles are
 /// unique case-insensitively by construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +160,11 @@ impl Handle {
         {
             return Err(AppError::BadRequest(
                 "Handle may only contain letters a-z, digits, '_', '.' and '-'.".into(),
+            ));
+        }
+        if handle.ends_with(['.', '-']) {
+            return Err(AppError::BadRequest(
+                "Handle must not end with '.' or '-'.".into(),
             ));
         }
         Ok(Self(handle))
@@ -345,5 +352,12 @@ mod tests {
     fn a_display_name_with_control_characters_is_rejected() {
         assert!(DisplayName::parse("Ann\u{0}").is_err());
         assert!(DisplayName::parse("An\nn").is_err());
+    }
+
+    #[test]
+    fn a_handle_may_not_end_like_a_sentence() {
+        assert!(Handle::parse("ann.").is_err());
+        assert!(Handle::parse("ann-").is_err());
+        assert!(Handle::parse("ann.lee").is_ok());
     }
 }

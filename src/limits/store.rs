@@ -80,8 +80,10 @@ pub enum Limit<'a> {
     SendInRoom { user_id: &'a str, room_id: &'a str },
     /// A user's messages anywhere.
     Send { user_id: &'a str },
-    /// Failed sign-ins to one account (by normalized email).
-    LoginFailure { email: &'a str },
+    /// Failed sign-ins to one account (by normalized email) from one address.
+    LoginFailure { email: &'a str, address: &'a str },
+    /// Failed sign-ins to one account from anywhere.
+    AccountLoginFailure { email: &'a str },
     /// Sign-in attempts from one address.
     Login { address: &'a str },
     /// Sign-ups from one address.
@@ -106,9 +108,13 @@ impl Limit<'_> {
                 keys.limit(&format!("u:{user_id}"), "send"),
                 limits.send_per_user,
             ),
-            Self::LoginFailure { email } => (
-                keys.limit(&format!("e:{email}"), "login_failures"),
+            Self::LoginFailure { email, address } => (
+                keys.limit(&format!("e:{email}"), &format!("login_failures:{address}")),
                 limits.login_failures_per_account,
+            ),
+            Self::AccountLoginFailure { email } => (
+                keys.limit(&format!("e:{email}"), "login_failures"),
+                limits.login_failures_per_account_total,
             ),
             Self::Login { address } => (
                 keys.limit(&format!("a:{address}"), "login"),
@@ -189,8 +195,43 @@ pub async fn client_address(state: &AppState) -> String {
             .map(str::trim)
             .rfind(|value| !value.is_empty());
         if let Some(address) = forwarded {
-            return address.chars().take(64).collect();
+            return match address.parse::<std::net::IpAddr>() {
+                Ok(ip) => address_subject(ip),
+                Err(_) => address.chars().take(64).collect(),
+            };
         }
     }
-    peer.ip().to_string()
+    address_subject(peer.ip())
+}
+
+/// What a per-address limit counts: an IPv4 address, or an IPv6 address's
+/// /64 network (one ordinary IPv6 client owns a whole /64, and could
+/// otherwise send each request from a new address).
+fn address_subject(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64_bit_network() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(address_subject(a), address_subject(b));
+        assert_eq!(address_subject(a), "2001:db8:1:2::/64");
+        let mapped: std::net::IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(address_subject(mapped), "10.1.2.3");
+        assert_eq!(address_subject("10.1.2.3".parse().unwrap()), "10.1.2.3");
+    }
 }

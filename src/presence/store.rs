@@ -12,9 +12,11 @@
 //!   and `members` read. A user is added to all their rooms' sets while a
 //!   connection lives and removed when the last one is pruned.
 //!
-//! Announcements follow the Sets: a `presence` event goes out only when
-//! `SADD` or `SREM` really changed the set, so two tabs, two processes or two
-//! sweepers never announce the same change twice.
+//! Announcements of coming online and going offline follow the Sets: a
+//! `presence` event goes out only when `SADD` or `SREM` really changed the
+//! set, so two tabs, two processes or two sweepers never announce the same
+//! change twice. Joining and leaving a room are announced by each of the
+//! user's open streams (the leave itself already updated the set).
 //!
 //! Not one atomic step: the connection set and the room sets live in
 //! different cluster slots. If a sweeper takes a user offline at the very
@@ -176,11 +178,13 @@ impl Connection {
             return;
         };
         let (online, announce) = match event.event.as_str() {
-            // Always announced: the set may still hold the user from before
-            // they left (if they left while offline), and the members of the
-            // room need to hear of the newcomer either way.
+            // Joins and leaves are announced by each open stream of the
+            // user (so possibly more than once, which clients take in their
+            // stride): on joining, the members need to hear of the newcomer
+            // whether or not the set changed.
             "joined" => (true, Announce::Always),
-            "left" => (false, Announce::IfChanged),
+            // Always too: leaving already took the user out of the set.
+            "left" => (false, Announce::Always),
             _ => return,
         };
         if let Some(room_id) = event.room_id {

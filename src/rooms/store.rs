@@ -131,7 +131,12 @@ pub async fn set_membership(
             .srem(state.keys.room_invited(room), user_id)
             .ignore();
     } else {
+        // Also out of the room's online set (same hash tag as the members):
+        // nothing else would take a user who leaves with no stream open out
+        // of it. Their open streams, if any, announce the change.
         pipe.srem(members, user_id)
+            .ignore()
+            .srem(state.keys.room_online(room), user_id)
             .ignore()
             .srem(rooms, room)
             .ignore();

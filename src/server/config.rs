@@ -204,8 +204,12 @@ pub struct LimitSettings {
     pub send_per_room: Rate,
     /// Messages per user across all rooms.
     pub send_per_user: Rate,
-    /// Failed sign-ins per account.
+    /// Failed sign-ins per account from one address (the strict one).
     pub login_failures_per_account: Rate,
+    /// Failed sign-ins per account from all addresses together (looser:
+    /// high enough that a stranger's guesses cannot lock the owner out, low
+    /// enough to stop a distributed guessing run).
+    pub login_failures_per_account_total: Rate,
     /// Sign-in attempts per client address.
     pub login_per_address: Rate,
     /// Sign-ups per client address.
@@ -227,6 +231,7 @@ impl Default for LimitSettings {
             send_per_room: Rate::new(5, 60.0),
             send_per_user: Rate::new(10, 600.0),
             login_failures_per_account: Rate::new(5, 1.0 / 3.0),
+            login_failures_per_account_total: Rate::new(50, 50.0 / 15.0),
             login_per_address: Rate::new(20, 20.0),
             signup_per_address: Rate::new(5, 5.0 / 60.0),
             invite_per_user: Rate::new(20, 20.0 / 60.0),
@@ -242,6 +247,8 @@ impl LimitSettings {
         self.send_per_user.validate("send_per_user")?;
         self.login_failures_per_account
             .validate("login_failures_per_account")?;
+        self.login_failures_per_account_total
+            .validate("login_failures_per_account_total")?;
         self.login_per_address.validate("login_per_address")?;
         self.signup_per_address.validate("signup_per_address")?;
         self.invite_per_user.validate("invite_per_user")?;
@@ -361,6 +368,10 @@ mod tests {
             (
                 shipped.limits.login_failures_per_account,
                 defaults.limits.login_failures_per_account,
+            ),
+            (
+                shipped.limits.login_failures_per_account_total,
+                defaults.limits.login_failures_per_account_total,
             ),
             (
                 shipped.limits.login_per_address,

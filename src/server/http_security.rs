@@ -36,10 +36,11 @@ pub async fn same_origin_only(
     request: Request,
     next: Next,
 ) -> Response {
+    let authority = request.uri().authority().map(|a| a.as_str().to_owned());
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) || is_same_origin(&state.settings, request.headers())
+    ) || is_same_origin(&state.settings, request.headers(), authority.as_deref())
     {
         return next.run(request).await;
     }
@@ -51,7 +52,13 @@ pub async fn same_origin_only(
     AppError::Forbidden("Cross-site request refused.".into()).into_response()
 }
 
-fn is_same_origin(settings: &Settings, headers: &axum::http::HeaderMap) -> bool {
+/// `authority` is the request URI's (HTTP/2 carries the host there, as
+/// `:authority`, rather than in a `Host` header).
+fn is_same_origin(
+    settings: &Settings,
+    headers: &axum::http::HeaderMap,
+    authority: Option<&str>,
+) -> bool {
     let text = |name: HeaderName| headers.get(name).and_then(|value| value.to_str().ok());
     if let Some(origin) = text(header::ORIGIN) {
         let origin = origin.trim_end_matches('/');
@@ -61,7 +68,7 @@ fn is_same_origin(settings: &Settings, headers: &axum::http::HeaderMap) -> bool 
                 .iter()
                 .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin));
         }
-        return text(header::HOST).is_some_and(|host| {
+        return text(header::HOST).or(authority).is_some_and(|host| {
             ["http://", "https://"]
                 .iter()
                 .any(|scheme| origin.eq_ignore_ascii_case(&format!("{scheme}{host}")))
@@ -141,11 +148,19 @@ mod tests {
             ("origin", "http://chat.test:3000"),
             ("host", "chat.test:3000"),
         ]);
-        assert!(is_same_origin(&settings, &ok));
+        assert!(is_same_origin(&settings, &ok, None));
         let evil = headers(&[("origin", "https://evil.test"), ("host", "chat.test:3000")]);
-        assert!(!is_same_origin(&settings, &evil));
+        assert!(!is_same_origin(&settings, &evil, None));
         let null = headers(&[("origin", "null"), ("host", "chat.test")]);
-        assert!(!is_same_origin(&settings, &null));
+        assert!(!is_same_origin(&settings, &null, None));
+    }
+
+    #[test]
+    fn over_http2_the_authority_stands_in_for_host() {
+        let settings = Settings::default();
+        let origin = headers(&[("origin", "https://chat.test")]);
+        assert!(is_same_origin(&settings, &origin, Some("chat.test")));
+        assert!(!is_same_origin(&settings, &origin, Some("other.test")));
     }
 
     #[test]
@@ -153,9 +168,9 @@ mod tests {
         let mut settings = Settings::default();
         settings.security.allowed_origins = vec!["https://chat.example.com".into()];
         let ok = headers(&[("origin", "https://chat.example.com"), ("host", "10.0.0.5")]);
-        assert!(is_same_origin(&settings, &ok));
+        assert!(is_same_origin(&settings, &ok, None));
         let host_only = headers(&[("origin", "http://10.0.0.5"), ("host", "10.0.0.5")]);
-        assert!(!is_same_origin(&settings, &host_only));
+        assert!(!is_same_origin(&settings, &host_only, None));
     }
 
     #[test]
@@ -163,16 +178,19 @@ mod tests {
         let settings = Settings::default();
         assert!(is_same_origin(
             &settings,
-            &headers(&[("sec-fetch-site", "same-origin")])
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            None
         ));
         assert!(!is_same_origin(
             &settings,
-            &headers(&[("sec-fetch-site", "cross-site")])
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            None
         ));
         assert!(!is_same_origin(
             &settings,
-            &headers(&[("sec-fetch-site", "same-site")])
+            &headers(&[("sec-fetch-site", "same-site")]),
+            None
         ));
-        assert!(is_same_origin(&settings, &headers(&[])));
+        assert!(is_same_origin(&settings, &headers(&[]), None));
     }
 }

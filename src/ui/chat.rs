@@ -206,7 +206,13 @@ fn ChatLayout(user: User) -> impl IntoView {
             feed.changed();
         }
         LiveEvent::NotificationsRead => feed.changed(),
-        LiveEvent::RoomRead => refresh.run(()),
+        // The open room shows no badge anyway (and this tab may be the one
+        // that read it): only another room's count needs refetching.
+        LiveEvent::RoomRead(room_id) => {
+            if current.get_untracked().as_deref() != Some(room_id.as_str()) {
+                refresh.run(());
+            }
+        }
     };
     // Typing indicators fade after a few seconds without news.
     Effect::new(move |_| {

@@ -27,7 +27,7 @@ pub enum LiveEvent {
     /// Notifications were read (or answered) in another tab.
     NotificationsRead,
     /// A room was read in another tab: its unread count changed.
-    RoomRead,
+    RoomRead(String),
 }
 
 /// An open event stream; dropping it closes the connection.
@@ -79,7 +79,10 @@ pub fn connect(on_event: impl Fn(LiveEvent) + 'static) -> Option<Live> {
         "notifications_read",
         Box::new(|_| Some(LiveEvent::NotificationsRead)),
     );
-    listen("room_read", Box::new(|_| Some(LiveEvent::RoomRead)));
+    listen(
+        "room_read",
+        json(|room: RoomOnly| LiveEvent::RoomRead(room.room_id)),
+    );
     Some(Live {
         source,
         _handlers: handlers,

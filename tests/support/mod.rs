@@ -180,6 +180,7 @@ pub fn test_settings(redis: &RedisServer) -> Settings {
         &mut limits.send_per_room,
         &mut limits.send_per_user,
         &mut limits.login_failures_per_account,
+        &mut limits.login_failures_per_account_total,
         &mut limits.login_per_address,
         &mut limits.signup_per_address,
         &mut limits.invite_per_user,
