@@ -21,44 +21,27 @@ use crate::ui::time;
 #[derive(Clone, Copy)]
 pub struct NotificationFeed {
     version: RwSignal<u32>,
-    /// Fetched in the browser only (never server-rendered): the page is
-    /// rendered with no count, and the count appears once hydrated. A
-    /// server-rendered list would have to be awaited and serialized in step
-    /// with the `me` resource it depends on, and a page sent before that
-    /// finished would fail to hydrate.
-    list: LocalResource<Result<NotificationList, AppError>>,
-    /// The unread count shown on the button, from `list`.
-    unread: RwSignal<usize>,
+    list: Resource<Result<NotificationList, AppError>>,
 }
 
 impl NotificationFeed {
     /// Creates the feed and provides it. Call once, right after
-    /// [`Auth::provide`].
+    /// [`Auth::provide`]: resources must be created in the same order on the
+    /// server and in the browser (hydration matches them by order), so this
+    /// one is made here rather than inside a `Transition` that renders later
+    /// on one side than on the other.
     pub fn provide(auth: Auth) -> Self {
         let version = RwSignal::new(0);
-        let list = LocalResource::new(move || {
-            version.track();
-            let signed_in = auth.current().is_some();
-            async move {
-                if signed_in {
-                    notifications(Some(50)).await
-                } else {
-                    Ok(NotificationList::default())
+        let list = Resource::new(
+            move || (version.get(), auth.current().map(|user| user.id)),
+            |(_, user)| async move {
+                match user {
+                    Some(_) => notifications(Some(50)).await,
+                    None => Ok(NotificationList::default()),
                 }
-            }
-        });
-        let unread = RwSignal::new(0);
-        // Effects run only in the browser, after hydration.
-        Effect::new(move |_| {
-            if let Some(Ok(list)) = list.get() {
-                unread.set(list.unread);
-            }
-        });
-        let feed = Self {
-            version,
-            list,
-            unread,
-        };
+            },
+        );
+        let feed = Self { version, list };
         provide_context(feed);
         feed
     }
@@ -79,7 +62,11 @@ pub fn NotificationsButton() -> impl IntoView {
     let feed = NotificationFeed::expect();
     let list = feed.list;
     let open = RwSignal::new(false);
-    let unread = move || feed.unread.get();
+    let unread = move || {
+        list.get()
+            .and_then(Result::ok)
+            .map_or(0, |list| list.unread)
+    };
     let label = move || match unread() {
         0 => "Notifications".to_owned(),
         n => format!("Notifications ({n})"),
