@@ -52,8 +52,8 @@ pub fn App() -> impl IntoView {
 /// Everything inside the router: the header and the routed page.
 #[component]
 fn Frame() -> impl IntoView {
-    let auth = Auth::provide();
-    NotificationFeed::provide(auth);
+    Auth::provide();
+    NotificationFeed::provide();
     // Async SSR: the pages read the session before the first byte is sent,
     // so a signed-out visitor gets a real 302 instead of a client redirect.
     view! {

@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         move || provide_context(state.clone())
     };
     let sessions = session_layer(&state);
+    state.register_as_fallback();
     crate::presence::start_sweeper(&state);
     crate::auth::start_profile_invalidation(&state);
     Router::new()

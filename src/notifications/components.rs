@@ -10,9 +10,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 use super::api::{mark_read, notifications};
-use super::model::{Notification, NotificationList};
-use crate::auth::components::Auth;
-use crate::error::AppError;
+use super::model::Notification;
 use crate::rooms::api::respond_invite;
 use crate::ui::time;
 
@@ -21,27 +19,14 @@ use crate::ui::time;
 #[derive(Clone, Copy)]
 pub struct NotificationFeed {
     version: RwSignal<u32>,
-    list: Resource<Result<NotificationList, AppError>>,
 }
 
 impl NotificationFeed {
-    /// Creates the feed and provides it. Call once, right after
-    /// [`Auth::provide`]: resources must be created in the same order on the
-    /// server and in the browser (hydration matches them by order), so this
-    /// one is made here rather than inside a `Transition` that renders later
-    /// on one side than on the other.
-    pub fn provide(auth: Auth) -> Self {
-        let version = RwSignal::new(0);
-        let list = Resource::new(
-            move || (version.get(), auth.current().map(|user| user.id)),
-            |(_, user)| async move {
-                match user {
-                    Some(_) => notifications(Some(50)).await,
-                    None => Ok(NotificationList::default()),
-                }
-            },
-        );
-        let feed = Self { version, list };
+    /// Creates the feed and provides it. Call once, above the header.
+    pub fn provide() -> Self {
+        let feed = Self {
+            version: RwSignal::new(0),
+        };
         provide_context(feed);
         feed
     }
@@ -57,10 +42,30 @@ impl NotificationFeed {
 }
 
 /// The header button ("Notifications (3)") and, when open, the list.
+///
+/// Browser-only: it appears once the page is hydrated, and its list is
+/// fetched from the browser. Server-rendering it would add a resource to the
+/// page that depends on the `me` resource, and the order in which such
+/// resources resolve on the server is not fixed, which broke hydration.
 #[component]
 pub fn NotificationsButton() -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| hydrated.set(true));
+    move || {
+        hydrated
+            .get()
+            .then(|| view! { <BrowserNotificationsButton /> })
+    }
+}
+
+#[component]
+fn BrowserNotificationsButton() -> impl IntoView {
     let feed = NotificationFeed::expect();
-    let list = feed.list;
+    let list = LocalResource::new(move || {
+        feed.version.track();
+        notifications(Some(50))
+    });
     let open = RwSignal::new(false);
     let unread = move || {
         list.get()

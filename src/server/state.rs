@@ -14,6 +14,9 @@ use super::hub::Hub;
 use super::keys::Keys;
 use crate::error::{AppError, AppResult};
 
+/// See [`AppState::current`].
+static FIRST: std::sync::OnceLock<AppState> = std::sync::OnceLock::new();
+
 /// Cheap to clone: every field is a handle to shared data.
 #[derive(Clone)]
 pub struct AppState {
@@ -59,9 +62,23 @@ impl AppState {
     }
 
     /// The state, inside a server function (provided by the router).
+    ///
+    /// Falls back to the process's first state when the reactive context
+    /// has none: during server rendering, a resource's server function was
+    /// seen (intermittently, on page reloads) running without the state in
+    /// its context, which failed the render and then the page's hydration.
+    /// A process serves one app, so the first state is the right one; only
+    /// a test process that runs several apps could pick another's.
     pub fn current() -> AppResult<Self> {
         use_context::<Self>()
+            .or_else(|| FIRST.get().cloned())
             .ok_or_else(|| AppError::internal("app state", "AppState is not in the context"))
+    }
+
+    /// Remembers this state as the process's fallback (see [`Self::current`]);
+    /// the first one registered stays.
+    pub fn register_as_fallback(&self) {
+        let _ = FIRST.set(self.clone());
     }
 
     /// Ends every open event stream (at shutdown).
