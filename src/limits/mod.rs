@@ -1,11 +1,11 @@
 //! Rate limits: how often a user may send, sign in, sign up, invite and
 //! create rooms, decided in Redis so every server process shares one count.
 //!
-//! Public surface (server only): [`take`], [`peek`] and [`give_back`] with
+//! Public surface (server only): [`take`] and [`give_back`] with
 //! the [`Limit`]s the other features name, and [`client_address`].
 
 #[cfg(feature = "ssr")]
 mod store;
 
 #[cfg(feature = "ssr")]
-pub use store::{client_address, give_back, peek, take, Limit};
+pub use store::{client_address, give_back, take, Limit};

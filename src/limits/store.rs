@@ -33,7 +33,7 @@ use crate::server::state::AppState;
 static GCRA: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
--- KEYS: limiter keys. ARGV[1] 'take', 'peek' or 'refund'; then for each
+-- KEYS: limiter keys. ARGV[1] 'take' or 'refund'; then for each
 -- key its interval (ms) and burst.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -141,11 +141,6 @@ impl Limit<'_> {
 /// that cannot be checked is not passed (it fails closed).
 pub async fn take(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
     run(state, "take", limits).await
-}
-
-/// Answers 429 if one more action would exceed a limit, paying nothing.
-pub async fn peek(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
-    run(state, "peek", limits).await
 }
 
 /// Gives back what [`take`] paid, for actions that only count when they
