@@ -261,6 +261,11 @@ impl TestApp {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            // A stalled request fails its test instead of hanging the run.
+            // Event streams are read with their own deadlines, so only
+            // connecting and the response head are bounded here.
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
             .build()
             .expect("an HTTP client")
     }
