@@ -9,18 +9,33 @@
 #
 # Ports come from REDCHAT_TOPOLOGY_BASE_PORT (default 7100): sentinel uses
 # base..base+2 for the data nodes and base+10..base+12 for the sentinels;
-# cluster uses base+20..base+25. Everything lives in .redchat/<topology>/
-# (one directory per node) and is removed by `stop`. Nothing else is touched:
-# `stop` only signals the processes whose pid files it wrote.
+# cluster uses base+20..base+25. `start` refuses ports where something
+# already answers. Everything lives in $REDCHAT_TOPOLOGY_DIR/<topology>/
+# (default .redchat/; one directory per node) and is removed by `stop`.
+# Nothing else is touched: `stop` only signals the processes whose pid
+# files it wrote.
+#
+# The app's settings for each (docs/scaling.md):
+#   sentinel: REDCHAT_REDIS__TOPOLOGY=sentinel REDCHAT_REDIS__MASTER_NAME=redchat
+#             REDCHAT_REDIS__SENTINELS=redis://127.0.0.1:7110,redis://127.0.0.1:7111,redis://127.0.0.1:7112
+#   cluster:  REDCHAT_REDIS__TOPOLOGY=cluster
+#             REDCHAT_REDIS__CLUSTER_NODES=redis://127.0.0.1:7120,redis://127.0.0.1:7121,redis://127.0.0.1:7122
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 BASE="${REDCHAT_TOPOLOGY_BASE_PORT:-7100}"
-ROOT="$PROJECT_ROOT/.redchat"
+ROOT="${REDCHAT_TOPOLOGY_DIR:-$PROJECT_ROOT/.redchat}"
+
+free_or_die() { # port
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    die "port $1 is in use; choose another REDCHAT_TOPOLOGY_BASE_PORT"
+  fi
+}
 
 node() { # dir port [extra redis-server args]
   local dir="$1" port="$2"
   shift 2
+  free_or_die "$port"
   mkdir -p "$dir"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
@@ -51,6 +66,7 @@ sentinel_start() {
   node "$dir/node2" $((BASE + 2)) --replicaof 127.0.0.1 "$primary"
   for i in 0 1 2; do
     local port=$((BASE + 10 + i)) sdir="$dir/sentinel$i"
+    free_or_die "$port"
     mkdir -p "$sdir"
     cat >"$sdir/sentinel.conf" <<CONF
 port $port

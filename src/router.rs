@@ -179,17 +179,8 @@ async fn events(State(state): State<AppState>, session: Session) -> Result<Event
     let room_ids = crate::rooms::access::joined_room_ids(&state, &user_id).await?;
     // The user is online while this stream is open.
     let handle = crate::auth::session::handle(&session).await?;
-    let presence = crate::presence::connect(state.clone(), user_id).await;
-    Ok(sse::open(
-        &state.hub,
-        &state.keys,
-        state.shutdown_signal(),
-        personal,
-        room_ids,
-        handle,
-        presence,
-    )
-    .await)
+    let presence = crate::presence::connect(state.clone(), user_id.clone()).await;
+    Ok(sse::open(&state, personal, room_ids, user_id, handle, presence).await)
 }
 
 /// `GET /healthz`: 200 when Redis answers a PING in time, 503 otherwise.

@@ -85,10 +85,10 @@ pub async fn profile(state: &AppState, user_id: &str) -> AppResult<Option<User>>
 /// Drops a changed profile here at once and tells every other process.
 pub(super) async fn announce_change(state: &AppState, user_id: &str) -> AppResult<()> {
     state.profiles.forget(user_id);
-    let () = redis::cmd("PUBLISH")
-        .arg(state.keys.profiles_changed())
-        .arg(user_id)
-        .query_async(&mut state.redis())
+    let redis = state.redis();
+    let () = redis
+        .publish(&state.keys.profiles_changed(), user_id)
+        .query_async(&mut redis.clone())
         .await?;
     Ok(())
 }

@@ -1,9 +1,19 @@
 //! Accounts in Redis: one hash per user plus two index strings (email and
-//! handle to user id), all created together by one Lua script.
+//! handle to user id).
+//!
+//! The three keys live in three different cluster slots, so no script or
+//! transaction can write them together on a cluster. An account is created
+//! in steps instead, each a single-key command, in an order that keeps every
+//! reader right at every moment: the hash first (nothing points to it yet),
+//! then the handle claimed with `SET NX`, then the email claimed with
+//! `SET NX`, which is what makes the account able to sign in. A claim that
+//! fails undoes the earlier steps. `SET NX` is atomic, so two concurrent
+//! sign-ups with the same email or handle cannot both win.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use futures::future::try_join_all;
 use redis::Script;
 
 use super::model::{DisplayName, Email, Handle, User};
@@ -11,23 +21,15 @@ use crate::error::{AppError, AppResult};
 use crate::server::clock::now_millis;
 use crate::server::state::AppState;
 
-/// Creates a user only if neither its email nor its handle is taken.
-///
-/// A script runs atomically: no other command runs between the `EXISTS`
-/// checks and the writes, so two concurrent sign-ups with the same email
-/// cannot both pass. Returns 0 (created), 1 (email taken) or 2 (handle taken).
-static CREATE_USER: LazyLock<Script> = LazyLock::new(|| {
+/// Deletes an index entry only if it still names this user (undoing a
+/// claim without touching another user's).
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
--- KEYS[1] email index, KEYS[2] handle index, KEYS[3] user hash
--- ARGV: id, email, handle, display_name, password_hash, created_at
-if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[3],
-  'id', ARGV[1], 'email', ARGV[2], 'handle', ARGV[3],
-  'display_name', ARGV[4], 'password_hash', ARGV[5], 'created_at', ARGV[6])
+-- KEYS[1] index key; ARGV[1] the user id it should name
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
 return 0
 "#,
     )
@@ -44,14 +46,23 @@ pub struct NewUser {
 const EMAIL_TAKEN: &str = "That email is already registered.";
 const HANDLE_TAKEN: &str = "That handle is already taken.";
 
-/// 409 when the email or handle is already taken (one round trip), so a
-/// duplicate sign-up is refused before paying for a password hash.
+/// 409 when the email or handle is already taken (two concurrent
+/// commands), so a duplicate sign-up is refused before paying for a
+/// password hash.
 pub async fn ensure_available(state: &AppState, email: &Email, handle: &Handle) -> AppResult<()> {
-    let (email_taken, handle_taken): (bool, bool) = redis::pipe()
-        .exists(state.keys.user_by_email(&email.normalized()))
-        .exists(state.keys.user_by_handle(handle.as_str()))
-        .query_async(&mut state.redis())
-        .await?;
+    let exists = |key: String| {
+        let mut redis = state.redis();
+        async move {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<bool>(&mut redis)
+                .await
+        }
+    };
+    let (email_taken, handle_taken) = futures::try_join!(
+        exists(state.keys.user_by_email(&email.normalized())),
+        exists(state.keys.user_by_handle(handle.as_str())),
+    )?;
     if email_taken {
         return Err(AppError::Conflict(EMAIL_TAKEN.into()));
     }
@@ -64,35 +75,63 @@ pub async fn ensure_available(state: &AppState, email: &Email, handle: &Handle) 
 /// Stores a new account; 409 when the email or handle is taken.
 pub async fn create_user(state: &AppState, new: NewUser) -> AppResult<User> {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let created_at = now_millis().to_string();
-    let outcome: i64 = CREATE_USER
-        .key(state.keys.user_by_email(&new.email.normalized()))
-        .key(state.keys.user_by_handle(new.handle.as_str()))
-        .key(state.keys.user(&id))
-        .arg(&id)
-        .arg(new.email.as_str())
-        .arg(new.handle.as_str())
-        .arg(new.display_name.as_str())
-        .arg(&new.password_hash)
-        .arg(created_at)
-        .invoke_async(&mut state.redis())
+    let keys = &state.keys;
+    let mut redis = state.redis();
+    let user_key = keys.user(&id);
+    let handle_key = keys.user_by_handle(new.handle.as_str());
+    let email_key = keys.user_by_email(&new.email.normalized());
+    let () = redis::cmd("HSET")
+        .arg(&user_key)
+        .arg(&[
+            ("id", id.as_str()),
+            ("email", new.email.as_str()),
+            ("handle", new.handle.as_str()),
+            ("display_name", new.display_name.as_str()),
+            ("password_hash", new.password_hash.as_str()),
+            ("created_at", now_millis().to_string().as_str()),
+        ])
+        .query_async(&mut redis)
         .await?;
-    match outcome {
-        0 => Ok(User {
-            id,
-            email: Some(new.email.as_str().to_owned()),
-            handle: new.handle.as_str().to_owned(),
-            display_name: new.display_name.as_str().to_owned(),
-        }),
-        1 => Err(AppError::Conflict(
-            "That email is already registered.".into(),
-        )),
-        2 => Err(AppError::Conflict("That handle is already taken.".into())),
-        other => Err(AppError::internal(
-            "create user script",
-            format!("unexpected result {other}"),
-        )),
+    let undo_user = || async {
+        let _: RedisResultIgnored = redis::cmd("DEL")
+            .arg(&user_key)
+            .query_async(&mut state.redis())
+            .await;
+    };
+    if !claim(state, &handle_key, &id).await? {
+        undo_user().await;
+        return Err(AppError::Conflict(HANDLE_TAKEN.into()));
     }
+    if !claim(state, &email_key, &id).await? {
+        let _: RedisResultIgnored = RELEASE
+            .key(&handle_key)
+            .arg(&id)
+            .invoke_async(&mut state.redis())
+            .await;
+        undo_user().await;
+        return Err(AppError::Conflict(EMAIL_TAKEN.into()));
+    }
+    Ok(User {
+        id,
+        email: Some(new.email.as_str().to_owned()),
+        handle: new.handle.as_str().to_owned(),
+        display_name: new.display_name.as_str().to_owned(),
+    })
+}
+
+/// The result of an undo step, which is best effort: if it fails, what is
+/// left is invisible (a hash no index names) or a reserved handle.
+type RedisResultIgnored = redis::RedisResult<redis::Value>;
+
+/// `SET key id NX`: whether this user got the index entry.
+async fn claim(state: &AppState, key: &str, id: &str) -> AppResult<bool> {
+    let set: Option<String> = redis::cmd("SET")
+        .arg(key)
+        .arg(id)
+        .arg("NX")
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(set.is_some())
 }
 
 /// The account with this email and its password hash, if there is one.
@@ -125,21 +164,25 @@ pub async fn find_user(state: &AppState, id: &str) -> AppResult<Option<User>> {
     Ok(user_from_fields(user_fields(state, id).await?))
 }
 
-/// Public profiles (no email) of these users, in one pipelined round trip.
-/// Unknown ids are left out. Other code goes through the cache in
-/// [`super::profiles`].
+/// Public profiles (no email) of these users, asked for concurrently (the
+/// multiplexed connection sends them together; on a cluster each goes to
+/// its user's node). Unknown ids are left out. Other code goes through the
+/// cache in [`super::profiles`].
 pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<String, User>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut pipe = redis::pipe();
-    for id in ids {
-        pipe.cmd("HMGET")
-            .arg(state.keys.user(id))
-            .arg(&["id", "handle", "display_name"]);
-    }
+    let redis = state.redis();
     let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
-        pipe.query_async(&mut state.redis()).await?;
+        try_join_all(ids.iter().map(|id| {
+            let mut redis = redis.clone();
+            let key = state.keys.user(id);
+            async move {
+                redis::cmd("HMGET")
+                    .arg(key)
+                    .arg(&["id", "handle", "display_name"])
+                    .query_async(&mut redis)
+                    .await
+            }
+        }))
+        .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, handle, display_name)| {

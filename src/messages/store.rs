@@ -26,7 +26,8 @@ const DEDUP_SECS: u64 = 24 * 3600;
 ///    disappears once all of it would have expired anyway;
 /// 4. remember the client message id for 24 h;
 /// 5. `PUBLISH` the new message, as `Message` JSON carrying the stream id, on
-///    the room's channel.
+///    the room's channel (`SPUBLISH` on a cluster: the channel shares the
+///    room's hash tag, so the message never leaves the room's shard).
 ///
 /// Because the script runs atomically, publishes happen in stream order.
 /// Returns `{1, id}` for a new message or `{0, id}` for a duplicate.
@@ -36,7 +37,8 @@ static SEND: LazyLock<Script> = LazyLock::new(|| {
 -- KEYS[1] stream, KEYS[2] client message id key
 -- ARGV[1] author id, ARGV[2] body, ARGV[3] client msg id, ARGV[4] max len,
 -- ARGV[5] retention ms, ARGV[6] channel, ARGV[7] room id, ARGV[8] dedup secs,
--- ARGV[9] author handle, ARGV[10] author display name
+-- ARGV[9] author handle, ARGV[10] author display name,
+-- ARGV[11] PUBLISH or SPUBLISH (a shard channel, on a cluster)
 local seen = redis.call('GET', KEYS[2])
 if seen then return {0, seen} end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*',
@@ -50,7 +52,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('SET', KEYS[2], id, 'EX', ARGV[8])
 -- The event is the Message itself, as JSON, so no process has to look
 -- anything up or encode it again before sending it to its clients.
-redis.call('PUBLISH', ARGV[6], cjson.encode({
+redis.call(ARGV[11], ARGV[6], cjson.encode({
   id = id, room_id = ARGV[7], body = ARGV[2], client_msg_id = ARGV[3], sent_at = ms,
   author = { id = ARGV[1], handle = ARGV[9], display_name = ARGV[10] }
 }))
@@ -71,6 +73,8 @@ pub async fn send(
     let keys = &state.keys;
     let room = room_id.as_str();
     let settings = &state.settings.messages;
+    let channel = keys.room_events(room);
+    let redis = state.redis();
     let (new, id): (i64, String) = SEND
         .key(keys.room_messages(room))
         .key(keys.room_sent(room, &author.id, client_msg_id.as_str()))
@@ -79,13 +83,15 @@ pub async fn send(
         .arg(client_msg_id.as_str())
         .arg(settings.max_per_room)
         .arg(settings.retention_secs.saturating_mul(1000))
-        .arg(keys.room_events(room))
+        .arg(&channel)
         .arg(room)
         .arg(DEDUP_SECS)
         .arg(&author.handle)
         .arg(&author.display_name)
-        .invoke_async(&mut state.redis())
+        .arg(redis.publish_command(&channel))
+        .invoke_async(&mut redis.clone())
         .await?;
+    durable(state, &keys.room_messages(room)).await?;
     let sent_at = MessageId::parse(&id, "id")
         .map_err(|_| AppError::internal("send script", format!("bad stream id {id}")))?
         .millis;
@@ -106,6 +112,28 @@ pub async fn send(
     Ok((message, new == 1))
 }
 
+/// With `redis.wait_replicas` set, waits until that many replicas have the
+/// room's writes (`WAIT`), else fails the send: the client retries it, and
+/// the retry, deduplicated, waits again. A message is acknowledged only
+/// once a failover could no longer lose it (docs/scaling.md).
+async fn durable(state: &AppState, key: &str) -> AppResult<()> {
+    let settings = &state.settings.redis;
+    if settings.wait_replicas == 0 {
+        return Ok(());
+    }
+    let acknowledged = state
+        .redis()
+        .wait_for_replicas(key, settings.wait_replicas, settings.wait_timeout())
+        .await?;
+    if acknowledged < settings.wait_replicas {
+        return Err(AppError::Unavailable(format!(
+            "The message reached {acknowledged} of {} replicas in time; send it again.",
+            settings.wait_replicas
+        )));
+    }
+    Ok(())
+}
+
 /// The message this author already sent with this client message id, if
 /// it is still remembered and kept.
 pub async fn already_sent(
@@ -122,10 +150,9 @@ pub async fn already_sent(
         )
         .query_async(&mut state.redis())
         .await?;
-    match id {
-        Some(id) => Ok(entries(state, room_id, Range::Exactly(&id)).await?.pop()),
-        None => Ok(None),
-    }
+    let Some(id) = id else { return Ok(None) };
+    durable(state, &state.keys.room_messages(room_id.as_str())).await?;
+    Ok(entries(state, room_id, Range::Exactly(&id)).await?.pop())
 }
 
 /// Which part of a room's stream to read.

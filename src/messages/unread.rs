@@ -74,7 +74,8 @@ pub async fn advance(
 
 /// Unread counts for these rooms, in order: others' messages after the
 /// user's read position (all of them if the user never read the room).
-/// Two round trips whatever the number of rooms.
+/// Two round trips whatever the number of rooms (the second one concurrent
+/// commands).
 pub async fn counts(state: &AppState, user_id: &str, rooms: &[Room]) -> AppResult<Vec<u64>> {
     if rooms.is_empty() {
         return Ok(Vec::new());
@@ -85,19 +86,28 @@ pub async fn counts(state: &AppState, user_id: &str, rooms: &[Room]) -> AppResul
         positions.arg(&room.id);
     }
     let positions: Vec<Option<String>> = positions.query_async(&mut state.redis()).await?;
-    let mut pipe = redis::pipe();
-    for (room, position) in rooms.iter().zip(&positions) {
-        let start = position
-            .as_ref()
-            .map_or_else(|| "-".to_owned(), |id| format!("({id}"));
-        pipe.cmd("XRANGE")
-            .arg(state.keys.room_messages(&room.id))
-            .arg(start)
-            .arg("+")
-            .arg("COUNT")
-            .arg(UNREAD_CAP);
-    }
-    let replies: Vec<StreamRangeReply> = pipe.query_async(&mut state.redis()).await?;
+    // Concurrent reads, one per room (on a cluster, rooms live on different
+    // nodes); the multiplexed connection still sends them together.
+    let redis = state.redis();
+    let replies: Vec<StreamRangeReply> =
+        futures::future::try_join_all(rooms.iter().zip(&positions).map(|(room, position)| {
+            let start = position
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+            let mut redis = redis.clone();
+            let key = state.keys.room_messages(&room.id);
+            async move {
+                redis::cmd("XRANGE")
+                    .arg(key)
+                    .arg(start)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(UNREAD_CAP)
+                    .query_async(&mut redis)
+                    .await
+            }
+        }))
+        .await?;
     Ok(replies
         .into_iter()
         .map(|reply| {

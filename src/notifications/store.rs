@@ -87,6 +87,7 @@ async fn push(state: &AppState, user_id: &str, notification: &Notification) -> A
         .map_err(|err| AppError::internal("encode notification", err))?;
     let event = PersonalEvent::forwarded("notification", notification)?;
     let key = state.keys.user_notifications(user_id);
+    let redis = state.redis();
     let () = redis::pipe()
         .atomic()
         .lpush(&key, json)
@@ -95,9 +96,9 @@ async fn push(state: &AppState, user_id: &str, notification: &Notification) -> A
         .ignore()
         .expire(&key, KEEP_SECS as i64)
         .ignore()
-        .publish(state.keys.user_events(user_id), event.to_json()?)
+        .add_command(redis.publish(&state.keys.user_events(user_id), event.to_json()?))
         .ignore()
-        .query_async(&mut state.redis())
+        .query_async(&mut redis.clone())
         .await?;
     Ok(())
 }
@@ -135,11 +136,17 @@ pub async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -> AppRe
     if handles.is_empty() {
         return Ok(());
     }
-    let mut pipe = redis::pipe();
-    for handle in &handles {
-        pipe.get(state.keys.user_by_handle(handle));
-    }
-    let ids: Vec<Option<String>> = pipe.query_async(&mut state.redis()).await?;
+    // One MGET: on a cluster, redis-rs splits it by slot and puts the
+    // answers back in order.
+    let ids: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(
+            handles
+                .iter()
+                .map(|handle| state.keys.user_by_handle(handle))
+                .collect::<Vec<_>>(),
+        )
+        .query_async(&mut state.redis())
+        .await?;
     let mut ids: Vec<String> = ids
         .into_iter()
         .flatten()

@@ -26,6 +26,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use futures::future::try_join_all;
 use futures::StreamExt;
 use redis::Script;
 use tokio::sync::oneshot;
@@ -117,9 +118,10 @@ return 0
 static TYPING: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
--- KEYS[1] throttle key; ARGV[1] window ms, ARGV[2] channel, ARGV[3] event
+-- KEYS[1] throttle key; ARGV[1] window ms, ARGV[2] channel, ARGV[3] event,
+-- ARGV[4] PUBLISH or SPUBLISH (a shard channel, on a cluster)
 if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then
-  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  redis.call(ARGV[4], ARGV[2], ARGV[3])
   return 1
 end
 return 0
@@ -271,41 +273,38 @@ async fn set_online(
     if rooms.is_empty() {
         return Ok(());
     }
-    let mut pipe = redis::pipe();
-    for room in rooms {
-        let key = state.keys.room_online(room);
-        if online {
-            pipe.sadd(key, user_id);
-        } else {
-            pipe.srem(key, user_id);
-        }
-    }
-    let changed: Vec<i64> = pipe.query_async(&mut state.redis()).await?;
-    let changed: Vec<&String> = rooms
-        .iter()
-        .zip(changed)
-        .filter_map(|(room, count)| (count > 0 || announce == Announce::Always).then_some(room))
-        .collect();
-    if changed.is_empty() {
-        return Ok(());
-    }
     let Some(user) = crate::auth::profile(state, user_id).await? else {
         return Ok(());
     };
-    let mut pipe = redis::pipe();
-    for room in changed {
-        let change = PresenceChange {
-            room_id: room.clone(),
-            user: user.clone(),
-            online,
-        };
-        pipe.publish(
-            state.keys.room_events(room),
-            event_json("presence", &change)?,
-        )
-        .ignore();
-    }
-    let () = pipe.query_async(&mut state.redis()).await?;
+    // One room at a time per command, all rooms at once: on a cluster the
+    // rooms live on different nodes.
+    let redis = state.redis();
+    try_join_all(rooms.iter().map(|room| {
+        let mut redis = redis.clone();
+        let user = user.clone();
+        async move {
+            let changed: i64 = redis::cmd(if online { "SADD" } else { "SREM" })
+                .arg(state.keys.room_online(room))
+                .arg(user_id)
+                .query_async(&mut redis)
+                .await?;
+            if changed == 0 && announce == Announce::IfChanged {
+                return Ok(());
+            }
+            let change = PresenceChange {
+                room_id: room.clone(),
+                user,
+                online,
+            };
+            let channel = state.keys.room_events(room);
+            let () = redis
+                .publish(&channel, event_json("presence", &change)?)
+                .query_async(&mut redis.clone())
+                .await?;
+            AppResult::Ok(())
+        }
+    }))
+    .await?;
     Ok(())
 }
 
@@ -424,12 +423,15 @@ pub async fn typing(state: &AppState, room_id: &RoomId, user: &User) -> AppResul
             user: user.clone(),
         },
     )?;
+    let channel = state.keys.room_events(room);
+    let redis = state.redis();
     let sent: i64 = TYPING
         .key(state.keys.room_typing(room, &user.id))
         .arg(super::model::TYPING_EVERY_MS)
-        .arg(state.keys.room_events(room))
+        .arg(&channel)
         .arg(event)
-        .invoke_async(&mut state.redis())
+        .arg(redis.publish_command(&channel))
+        .invoke_async(&mut redis.clone())
         .await?;
     Ok(sent == 1)
 }

@@ -64,7 +64,9 @@ pub async fn join_room(room_id: String) -> Result<Room, AppError> {
     let room_id = RoomId::parse(&room_id)?;
     // Visible means: public, or private with the caller a member or invitee.
     let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
-    if standing != Standing::Member {
+    if standing == Standing::Member {
+        store::repair_membership(&state, &room_id, &user.id).await?;
+    } else {
         store::set_membership(&state, &room_id, &user.id, true).await?;
     }
     if standing == Standing::Invited {

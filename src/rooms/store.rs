@@ -1,7 +1,18 @@
 //! Rooms in Redis: a hash per room, a member set per room, a room set per
 //! user, and a sorted set of public rooms.
+//!
+//! A room's keys share one cluster slot and a user's keys another, so a
+//! change to both (create, join, leave) is two transactions, one per slot,
+//! in the order that keeps the rule every reader relies on: a room is in
+//! a user's set only while the user is in the room's member set (event
+//! streams subscribe to the rooms of the user's set without asking again).
+//! Joining writes the member set first; leaving empties the user's set
+//! first. A crash between the two leaves a member whose sidebar lacks the
+//! room, which the next join repairs, never an outsider who can read one.
 
 use std::collections::HashMap;
+
+use futures::future::try_join_all;
 
 use super::model::{Room, RoomId, RoomName, Standing};
 use crate::error::AppResult;
@@ -27,9 +38,9 @@ pub async fn create(
     let id = uuid::Uuid::new_v4().simple().to_string();
     let created_at = now_millis();
     let keys = &state.keys;
-    let mut pipe = redis::pipe();
-    // MULTI/EXEC: the room never exists without its first member.
-    pipe.atomic()
+    // The room with its first member, in one transaction on the room's slot.
+    let () = redis::pipe()
+        .atomic()
         .hset_multiple(
             keys.room(&id),
             &[
@@ -43,27 +54,57 @@ pub async fn create(
         .ignore()
         .sadd(keys.room_members(&id), creator)
         .ignore()
-        .sadd(keys.user_rooms(creator), &id)
-        .ignore()
-        .publish(
-            keys.user_events(creator),
-            (PersonalEvent {
-                event: "joined".into(),
-                room_id: Some(id.clone()),
-                data: None,
-            })
-            .to_json()?,
-        )
-        .ignore();
+        .query_async(&mut state.redis())
+        .await?;
+    add_to_user(state, &id, creator).await?;
     if !private {
-        pipe.zadd(keys.public_rooms(), &id, created_at).ignore();
+        // Last: the room is listed only once it is whole.
+        let () = redis::cmd("ZADD")
+            .arg(keys.public_rooms())
+            .arg(created_at)
+            .arg(&id)
+            .query_async(&mut state.redis())
+            .await?;
     }
-    let () = pipe.query_async(&mut state.redis()).await?;
     Ok(Room {
         id,
         name: name.as_str().to_owned(),
         private,
     })
+}
+
+/// Puts the room into the user's set and tells the user's open event
+/// streams (one transaction on the user's slot).
+async fn add_to_user(state: &AppState, room: &str, user_id: &str) -> AppResult<()> {
+    user_membership(state, room, user_id, true).await
+}
+
+async fn user_membership(
+    state: &AppState,
+    room: &str,
+    user_id: &str,
+    member: bool,
+) -> AppResult<()> {
+    let rooms = state.keys.user_rooms(user_id);
+    let event = PersonalEvent {
+        event: if member { "joined" } else { "left" }.into(),
+        room_id: Some(room.to_owned()),
+        data: None,
+    };
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    if member {
+        pipe.sadd(rooms, room).ignore();
+    } else {
+        pipe.srem(rooms, room).ignore();
+    }
+    let redis = state.redis();
+    let () = pipe
+        .add_command(redis.publish(&state.keys.user_events(user_id), event.to_json()?))
+        .ignore()
+        .query_async(&mut redis.clone())
+        .await?;
+    Ok(())
 }
 
 /// The room and whether the user is a member, in one round trip.
@@ -108,7 +149,8 @@ pub async fn remove_invitation(state: &AppState, room_id: &RoomId, user_id: &str
 }
 
 /// Adds the user to the room (or removes them) in both sets, and tells the
-/// user's open event streams to start (or stop) carrying the room.
+/// user's open event streams to start (or stop) carrying the room. In the
+/// order the module docs explain; a repeated join repairs a half-done one.
 pub async fn set_membership(
     state: &AppState,
     room_id: &RoomId,
@@ -116,39 +158,55 @@ pub async fn set_membership(
     member: bool,
 ) -> AppResult<()> {
     let room = room_id.as_str();
-    let (members, rooms) = (
-        state.keys.room_members(room),
-        state.keys.user_rooms(user_id),
-    );
-    let mut pipe = redis::pipe();
-    pipe.atomic();
+    let keys = &state.keys;
     if member {
         // Joining answers any pending invitation.
-        pipe.sadd(members, user_id)
+        let () = redis::pipe()
+            .atomic()
+            .sadd(keys.room_members(room), user_id)
             .ignore()
-            .sadd(rooms, room)
+            .srem(keys.room_invited(room), user_id)
             .ignore()
-            .srem(state.keys.room_invited(room), user_id)
-            .ignore();
+            .query_async(&mut state.redis())
+            .await?;
+        user_membership(state, room, user_id, true).await
     } else {
-        // Also out of the room's online set (same hash tag as the members):
-        // nothing else would take a user who leaves with no stream open out
-        // of it. Their open streams, if any, announce the change.
-        pipe.srem(members, user_id)
+        user_membership(state, room, user_id, false).await?;
+        // Also out of the room's online set: nothing else would take a user
+        // who leaves with no stream open out of it. Their open streams, if
+        // any, announce the change.
+        let channel = keys.room_events(room);
+        let left = serde_json::json!({
+            "event": crate::server::sse::MEMBER_LEFT,
+            "room_id": room,
+            "user_id": user_id,
+        });
+        let redis = state.redis();
+        let () = redis::pipe()
+            .atomic()
+            .srem(keys.room_members(room), user_id)
             .ignore()
-            .srem(state.keys.room_online(room), user_id)
+            .srem(keys.room_online(room), user_id)
             .ignore()
-            .srem(rooms, room)
-            .ignore();
+            .add_command(redis.publish(&channel, left.to_string()))
+            .ignore()
+            .query_async(&mut redis.clone())
+            .await?;
+        Ok(())
     }
-    let event = PersonalEvent {
-        event: if member { "joined" } else { "left" }.into(),
-        room_id: Some(room.to_owned()),
-        data: None,
-    };
-    pipe.publish(state.keys.user_events(user_id), event.to_json()?)
-        .ignore();
-    let () = pipe.query_async(&mut state.redis()).await?;
+}
+
+/// For a member: puts the room back into the user's set if a join was cut
+/// off between its two steps (and only then tells their streams).
+pub async fn repair_membership(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
+    let added: i64 = redis::cmd("SADD")
+        .arg(state.keys.user_rooms(user_id))
+        .arg(room_id.as_str())
+        .query_async(&mut state.redis())
+        .await?;
+    if added == 1 {
+        add_to_user(state, room_id.as_str(), user_id).await?;
+    }
     Ok(())
 }
 
@@ -180,15 +238,15 @@ pub async fn public(state: &AppState, limit: isize) -> AppResult<Vec<Room>> {
     rooms_by_id(state, &ids).await
 }
 
-/// The rooms with these ids (one pipelined round trip), skipping any gone.
+/// The rooms with these ids, asked for concurrently (on a cluster each goes
+/// to its room's node), skipping any gone.
 async fn rooms_by_id(state: &AppState, ids: &[String]) -> AppResult<Vec<Room>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut pipe = redis::pipe();
-    for id in ids {
-        pipe.hgetall(state.keys.room(id));
-    }
-    let rooms: Vec<HashMap<String, String>> = pipe.query_async(&mut state.redis()).await?;
+    let redis = state.redis();
+    let rooms: Vec<HashMap<String, String>> = try_join_all(ids.iter().map(|id| {
+        let mut redis = redis.clone();
+        let key = state.keys.room(id);
+        async move { redis::cmd("HGETALL").arg(key).query_async(&mut redis).await }
+    }))
+    .await?;
     Ok(rooms.into_iter().filter_map(room_from_fields).collect())
 }

@@ -30,13 +30,45 @@ pub struct Settings {
     pub security: SecuritySettings,
 }
 
+/// Which kind of Redis deployment the app talks to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Topology {
+    /// One server (or a managed endpoint that fails over behind one
+    /// address): `redis.url`.
+    #[default]
+    Standalone,
+    /// A primary with replicas, watched by Sentinels: `redis.sentinels`
+    /// and `redis.master_name`. The app asks the Sentinels for the primary
+    /// and asks again whenever the primary stops answering as one.
+    Sentinel,
+    /// Redis Cluster: `redis.cluster_nodes` (any few of its nodes).
+    Cluster,
+}
+
 /// Where Redis is and how our keys are named.
 #[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct RedisSettings {
-    /// `redis://host:port/db` or `rediss://` for TLS. Credentials belong in
-    /// the environment (see the module docs), not in this URL.
+    /// `standalone`, `sentinel` or `cluster`.
+    pub topology: Topology,
+    /// Standalone: `redis://host:port/db` or `rediss://` for TLS.
+    /// Credentials belong in the environment (see the module docs), not in
+    /// this URL.
     pub url: String,
+    /// Sentinel: the Sentinels' addresses, `redis://host:port` each.
+    pub sentinels: Vec<String>,
+    /// Sentinel: the name the Sentinels monitor the primary under.
+    pub master_name: String,
+    /// Cluster: seed nodes, `redis://host:port` each; the rest of the
+    /// cluster is discovered from them.
+    pub cluster_nodes: Vec<String>,
+    /// Durability: a sent message is acknowledged only once this many
+    /// replicas have it (`WAIT`). 0 acknowledges once the primary has it.
+    pub wait_replicas: u32,
+    /// How long a send waits for those replicas before it is answered
+    /// with an error (which the client retries; the retry is deduplicated).
+    pub wait_timeout_ms: u64,
     /// Prepended to every key and channel the app uses, so several apps (or
     /// test runs) can share one Redis and an ACL can confine the app to it.
     pub key_prefix: String,
@@ -52,17 +84,31 @@ pub struct RedisSettings {
     /// Read from `REDCHAT_REDIS_PASSWORD` only.
     #[serde(skip)]
     pub password: Option<String>,
+    /// Read from `REDCHAT_REDIS_SENTINEL_USERNAME` only.
+    #[serde(skip)]
+    pub sentinel_username: Option<String>,
+    /// Read from `REDCHAT_REDIS_SENTINEL_PASSWORD` only.
+    #[serde(skip)]
+    pub sentinel_password: Option<String>,
 }
 
 impl Default for RedisSettings {
     fn default() -> Self {
         Self {
+            topology: Topology::Standalone,
             url: "redis://127.0.0.1:6380".into(),
+            sentinels: Vec::new(),
+            master_name: "redchat".into(),
+            cluster_nodes: Vec::new(),
+            wait_replicas: 0,
+            wait_timeout_ms: 1_000,
             key_prefix: "redchat:".into(),
             timeout_ms: 2_000,
             tls_ca_file: String::new(),
             username: None,
             password: None,
+            sentinel_username: None,
+            sentinel_password: None,
         }
     }
 }
@@ -72,12 +118,40 @@ impl RedisSettings {
         Duration::from_millis(self.timeout_ms)
     }
 
+    pub fn wait_timeout(&self) -> Duration {
+        Duration::from_millis(self.wait_timeout_ms)
+    }
+
     /// The URL with any `user:password@` removed, for logs.
     pub fn redacted_url(&self) -> String {
-        match (self.url.split_once("://"), self.url.rfind('@')) {
-            (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &self.url[at + 1..]),
-            _ => self.url.clone(),
+        redact(&self.url)
+    }
+
+    /// Where Redis is, for logs: the URL, the Sentinels or the seed nodes,
+    /// without credentials.
+    pub fn describe(&self) -> String {
+        let list = |urls: &[String]| {
+            urls.iter()
+                .map(|url| redact(url))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.topology {
+            Topology::Standalone => self.redacted_url(),
+            Topology::Sentinel => format!(
+                "primary \"{}\" from the Sentinels at {}",
+                self.master_name,
+                list(&self.sentinels)
+            ),
+            Topology::Cluster => format!("the cluster seeded by {}", list(&self.cluster_nodes)),
         }
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &url[at + 1..]),
+        _ => url.to_owned(),
     }
 }
 
@@ -86,12 +160,37 @@ impl RedisSettings {
 impl std::fmt::Debug for RedisSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisSettings")
+            .field("topology", &self.topology)
             .field("url", &self.redacted_url())
+            .field(
+                "sentinels",
+                &self
+                    .sentinels
+                    .iter()
+                    .map(|url| redact(url))
+                    .collect::<Vec<_>>(),
+            )
+            .field("master_name", &self.master_name)
+            .field(
+                "cluster_nodes",
+                &self
+                    .cluster_nodes
+                    .iter()
+                    .map(|url| redact(url))
+                    .collect::<Vec<_>>(),
+            )
+            .field("wait_replicas", &self.wait_replicas)
+            .field("wait_timeout_ms", &self.wait_timeout_ms)
             .field("key_prefix", &self.key_prefix)
             .field("timeout_ms", &self.timeout_ms)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("sentinel_username", &self.sentinel_username)
+            .field(
+                "sentinel_password",
+                &self.sentinel_password.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -282,12 +381,16 @@ impl Settings {
                     .separator("__")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("security.allowed_origins"),
+                    .with_list_parse_key("security.allowed_origins")
+                    .with_list_parse_key("redis.sentinels")
+                    .with_list_parse_key("redis.cluster_nodes"),
             )
             .build()?
             .try_deserialize()?;
         settings.redis.username = non_empty_env("REDCHAT_REDIS_USERNAME");
         settings.redis.password = non_empty_env("REDCHAT_REDIS_PASSWORD");
+        settings.redis.sentinel_username = non_empty_env("REDCHAT_REDIS_SENTINEL_USERNAME");
+        settings.redis.sentinel_password = non_empty_env("REDCHAT_REDIS_SENTINEL_PASSWORD");
         settings.validate().map_err(config::ConfigError::Message)?;
         Ok(settings)
     }
@@ -296,6 +399,22 @@ impl Settings {
     pub fn validate(&self) -> Result<(), String> {
         if self.redis.key_prefix.is_empty() {
             return Err("redis.key_prefix must not be empty".into());
+        }
+        if self.redis.key_prefix.contains(['{', '}']) {
+            // Its hash tag would put every key in one cluster slot.
+            return Err("redis.key_prefix must not contain braces".into());
+        }
+        match self.redis.topology {
+            Topology::Sentinel if self.redis.sentinels.is_empty() => {
+                return Err("redis.topology = \"sentinel\" needs redis.sentinels".into());
+            }
+            Topology::Sentinel if self.redis.master_name.is_empty() => {
+                return Err("redis.topology = \"sentinel\" needs redis.master_name".into());
+            }
+            Topology::Cluster if self.redis.cluster_nodes.is_empty() => {
+                return Err("redis.topology = \"cluster\" needs redis.cluster_nodes".into());
+            }
+            _ => {}
         }
         let session = &self.session;
         if !(1..=MAX_SESSION_DAYS).contains(&session.inactivity_days) {

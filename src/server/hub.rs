@@ -20,8 +20,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::StreamExt;
-use redis::aio::PubSubSink;
+use redis::aio::{PubSubSink, PubSubStream};
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::SentinelClient;
+use redis::{PushInfo, PushKind, RedisResult};
 use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::config::{RedisSettings, Topology};
+use super::redis::is_shard_channel;
 
 /// Events a listener receives.
 #[derive(Debug, Clone)]
@@ -67,8 +73,28 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Starts the hub's supervisor task on the current tokio runtime.
-    pub fn start(client: redis::Client) -> Self {
+    /// Starts the hub's supervisor task on the current tokio runtime, for
+    /// the configured topology.
+    pub fn start(settings: &RedisSettings) -> RedisResult<Self> {
+        let source = match settings.topology {
+            Topology::Standalone => {
+                Source::Standalone(super::redis::client(settings, &settings.url)?)
+            }
+            Topology::Sentinel => Source::Sentinel(super::redis::sentinel_client(settings)?),
+            Topology::Cluster => {
+                super::redis::cluster_client(settings, None)?;
+                Source::Cluster(settings.clone())
+            }
+        };
+        Ok(Self::start_on(source))
+    }
+
+    /// Starts a hub on one standalone server.
+    pub fn start_standalone(client: redis::Client) -> Self {
+        Self::start_on(Source::Standalone(client))
+    }
+
+    fn start_on(source: Source) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
         let hub = Self {
             inner: Arc::new(Inner {
@@ -76,7 +102,7 @@ impl Hub {
                 commands,
             }),
         };
-        tokio::spawn(supervise(client, hub.clone(), receiver));
+        tokio::spawn(supervise(source, hub.clone(), receiver));
         hub
     }
 
@@ -211,48 +237,171 @@ impl futures::Stream for SubscriptionStream {
     }
 }
 
-/// Keeps one Pub/Sub connection alive for as long as the process runs.
-async fn supervise(
-    client: redis::Client,
-    hub: Hub,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match client.get_async_pubsub().await {
-            Ok(pubsub) => {
-                let (mut sink, mut stream) = pubsub.split();
-                let mut confirmed = HashSet::new();
-                if resubscribe(&hub, &mut sink, &mut confirmed).await.is_ok() {
-                    // Listeners that gave up waiting for a confirmation (Redis
-                    // was down), or were cut off, may have missed events.
-                    if !confirmed.is_empty() {
-                        tracing::info!("Pub/Sub (re)connected; resyncing listeners");
-                        hub.resync_all();
+/// Where the hub's Pub/Sub connection goes.
+enum Source {
+    Standalone(redis::Client),
+    /// Asked for the primary at every (re)connection.
+    Sentinel(SentinelClient),
+    Cluster(RedisSettings),
+}
+
+/// One Pub/Sub connection, of either kind.
+enum Connection {
+    /// Standalone or Sentinel: a RESP2 Pub/Sub connection, split in two.
+    Single(PubSubSink, PubSubStream),
+    /// Cluster: redis-rs's cluster connection with RESP3 pushes. Room and
+    /// user channels are shard channels (`SSUBSCRIBE`), held on the node
+    /// that owns their slot.
+    Cluster(ClusterConnection, mpsc::UnboundedReceiver<PushInfo>),
+}
+
+impl Source {
+    async fn connect(&mut self) -> RedisResult<Connection> {
+        match self {
+            Self::Standalone(client) => Ok(Self::single(client.get_async_pubsub().await?)),
+            Self::Sentinel(sentinels) => {
+                let client = sentinels.async_get_client().await?;
+                Ok(Self::single(client.get_async_pubsub().await?))
+            }
+            Self::Cluster(settings) => {
+                let (pushes, receiver) = mpsc::unbounded_channel();
+                let client = super::redis::cluster_client(settings, Some(pushes))?;
+                Ok(Connection::Cluster(
+                    client.get_async_connection().await?,
+                    receiver,
+                ))
+            }
+        }
+    }
+
+    fn single(pubsub: redis::aio::PubSub) -> Connection {
+        let (sink, stream) = pubsub.split();
+        Connection::Single(sink, stream)
+    }
+}
+
+impl Connection {
+    async fn subscribe(&mut self, channel: &str) -> RedisResult<()> {
+        match self {
+            Self::Single(sink, _) => sink.subscribe(channel).await,
+            Self::Cluster(connection, _) if is_shard_channel(channel) => {
+                connection.ssubscribe(channel).await
+            }
+            Self::Cluster(connection, _) => connection.subscribe(channel).await,
+        }
+    }
+
+    async fn unsubscribe(&mut self, channel: &str) -> RedisResult<()> {
+        match self {
+            Self::Single(sink, _) => sink.unsubscribe(channel).await,
+            Self::Cluster(connection, _) if is_shard_channel(channel) => {
+                connection.sunsubscribe(channel).await
+            }
+            Self::Cluster(connection, _) => connection.unsubscribe(channel).await,
+        }
+    }
+
+    /// The next published message as (channel, payload); `None` once the
+    /// connection (on a cluster: any of its node connections) is lost, or
+    /// Redis dropped one of the `confirmed` subscriptions.
+    async fn next(&mut self, confirmed: &HashSet<String>) -> Option<(String, Vec<u8>)> {
+        match self {
+            Self::Single(_, stream) => {
+                let message = stream.next().await?;
+                Some((
+                    message.get_channel_name().to_owned(),
+                    message.get_payload_bytes().to_vec(),
+                ))
+            }
+            Self::Cluster(_, pushes) => loop {
+                let push = pushes.recv().await?;
+                match push.kind {
+                    PushKind::Message | PushKind::SMessage => {
+                        let mut data = push.data.into_iter();
+                        let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
+                            continue;
+                        };
+                        let (Ok(channel), Ok(payload)) = (
+                            redis::from_redis_value::<String>(channel),
+                            redis::from_redis_value::<Vec<u8>>(payload),
+                        ) else {
+                            continue;
+                        };
+                        return Some((channel, payload));
                     }
-                    backoff = Duration::from_millis(100);
-                    loop {
-                        tokio::select! {
-                            message = stream.next() => match message {
-                                Some(message) => deliver(&hub, &message),
-                                None => break,
-                            },
-                            command = commands.recv() => match command {
-                                Some(command) => {
-                                    if run(&hub, &mut sink, &mut confirmed, command).await.is_err() {
-                                        break;
-                                    }
-                                }
-                                // Every hub handle is gone: the app is shutting down.
-                                None => return,
-                            },
+                    // redis-rs would reconnect and subscribe again by itself,
+                    // but only to the node it knew, and without telling us
+                    // when; a fresh connection learns the new slot owners
+                    // (after a failover) and lets us resync after it.
+                    PushKind::Disconnection => return None,
+                    // Redis moved the slot of a shard channel we still
+                    // listen to (our own unsubscribes are confirmed the same
+                    // way, but drop the channel from `confirmed` first).
+                    PushKind::SUnsubscribe => {
+                        let channel =
+                            push.data.into_iter().next().and_then(|channel| {
+                                redis::from_redis_value::<String>(channel).ok()
+                            });
+                        if channel.is_some_and(|channel| confirmed.contains(&channel)) {
+                            return None;
                         }
                     }
-                    tracing::warn!("Pub/Sub connection lost; reconnecting");
-                    hub.resync_all();
+                    _ => {}
+                }
+            },
+        }
+    }
+}
+
+/// Keeps one Pub/Sub connection alive for as long as the process runs.
+async fn supervise(mut source: Source, hub: Hub, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match source.connect().await {
+            Ok(mut connection) => {
+                let mut confirmed = HashSet::new();
+                match resubscribe(&hub, &mut connection, &mut confirmed).await {
+                    Ok(()) => {
+                        // Listeners that gave up waiting for a confirmation
+                        // (Redis was down), or were cut off, may have missed
+                        // events.
+                        if !confirmed.is_empty() {
+                            tracing::info!("Pub/Sub (re)connected; resyncing listeners");
+                            hub.resync_all();
+                        }
+                        backoff = Duration::from_millis(100);
+                        loop {
+                            tokio::select! {
+                                message = connection.next(&confirmed) => match message {
+                                    Some((channel, payload)) => deliver(&hub, &channel, &payload),
+                                    None => break,
+                                },
+                                command = commands.recv() => match command {
+                                    Some(command) => {
+                                        if run(&hub, &mut connection, &mut confirmed, command).await.is_err() {
+                                            break;
+                                        }
+                                    }
+                                    // Every hub handle is gone: the app is shutting down.
+                                    None => return,
+                                },
+                            }
+                        }
+                        tracing::warn!("Pub/Sub connection lost; reconnecting");
+                        hub.resync_all();
+                    }
+                    Err(err) => tracing::warn!(%err, "Pub/Sub subscriptions failed; retrying"),
                 }
             }
             Err(err) => tracing::warn!(%err, "Pub/Sub connection failed; retrying"),
+        }
+        // Commands that arrived meanwhile are answered, so no subscriber
+        // waits out its timeout; the next connection subscribes to every
+        // channel that is still wanted, whatever the commands said.
+        while let Ok(command) = commands.try_recv() {
+            if let Command::Subscribe(_, ack) = command {
+                let _ = ack.send(());
+            }
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -262,12 +411,12 @@ async fn supervise(
 /// Subscribes a fresh connection to every channel that has listeners.
 async fn resubscribe(
     hub: &Hub,
-    sink: &mut PubSubSink,
+    connection: &mut Connection,
     confirmed: &mut HashSet<String>,
 ) -> redis::RedisResult<()> {
     let wanted: Vec<String> = hub.channels().keys().cloned().collect();
     for channel in wanted {
-        sink.subscribe(&channel).await?;
+        connection.subscribe(&channel).await?;
         confirmed.insert(channel);
     }
     Ok(())
@@ -277,7 +426,7 @@ async fn resubscribe(
 /// connection is subscribed to.
 async fn run(
     hub: &Hub,
-    sink: &mut PubSubSink,
+    connection: &mut Connection,
     confirmed: &mut HashSet<String>,
     command: Command,
 ) -> redis::RedisResult<()> {
@@ -286,31 +435,28 @@ async fn run(
         // left and rejoined meanwhile is never left unsubscribed.
         Command::Subscribe(channel, ack) => {
             if hub.is_wanted(&channel) && !confirmed.contains(&channel) {
-                sink.subscribe(&channel).await?;
+                connection.subscribe(&channel).await?;
                 confirmed.insert(channel);
             }
             let _ = ack.send(());
         }
         Command::Unsubscribe(channel) => {
             if !hub.is_wanted(&channel) && confirmed.remove(&channel) {
-                sink.unsubscribe(&channel).await?;
+                connection.unsubscribe(&channel).await?;
             }
         }
     }
     Ok(())
 }
 
-fn deliver(hub: &Hub, message: &redis::Msg) {
+fn deliver(hub: &Hub, channel: &str, payload: &[u8]) {
     #[derive(Default, serde::Deserialize)]
     struct Envelope {
         event: Option<String>,
         id: Option<String>,
     }
-    let Ok(json) = std::str::from_utf8(message.get_payload_bytes()) else {
-        tracing::warn!(
-            channel = message.get_channel_name(),
-            "dropped a non-UTF-8 payload"
-        );
+    let Ok(json) = std::str::from_utf8(payload) else {
+        tracing::warn!(channel, "dropped a non-UTF-8 payload");
         return;
     };
     // Payloads that are not JSON objects (the profile channel carries bare
@@ -321,8 +467,5 @@ fn deliver(hub: &Hub, message: &redis::Msg) {
         id: envelope.id,
         json: json.to_owned(),
     };
-    hub.deliver(
-        message.get_channel_name(),
-        HubEvent::Published(Arc::new(published)),
-    );
+    hub.deliver(channel, HubEvent::Published(Arc::new(published)));
 }

@@ -33,9 +33,12 @@
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)
 //! handle, so both indexes are case-insensitive.
 //!
-//! Room keys wrap the room id in braces, `room:{id}:...`: a Redis Cluster
-//! hash tag, so all of one room's keys live in one slot and the send script,
-//! which touches several of them, stays valid on a cluster.
+//! Room and user keys wrap their id in braces, `room:{id}:...` and
+//! `user:{id}:...`: a Redis Cluster hash tag, so all of one room's keys (and
+//! its channel) live in one slot, and all of one user's in another. Every
+//! script, transaction and pipeline touches one slot only, so the same code
+//! runs on a cluster (docs/scaling.md). The prefix may not contain braces,
+//! or its tag would put every key in one slot.
 
 use std::sync::Arc;
 
@@ -55,7 +58,7 @@ impl Keys {
     /// Hash of one account: id, email, handle, display_name, password_hash,
     /// created_at.
     pub fn user(&self, user_id: &str) -> String {
-        format!("{}user:{user_id}", self.prefix)
+        format!("{}user:{{{user_id}}}", self.prefix)
     }
 
     /// The id of the account with this (lowercased) email.
@@ -70,17 +73,17 @@ impl Keys {
 
     /// Set of the ids of the rooms a user has joined.
     pub fn user_rooms(&self, user_id: &str) -> String {
-        format!("{}user:{user_id}:rooms", self.prefix)
+        format!("{}user:{{{user_id}}}:rooms", self.prefix)
     }
 
     /// Pub/Sub channel of a user's personal events.
     pub fn user_events(&self, user_id: &str) -> String {
-        format!("{}user:{user_id}:events", self.prefix)
+        format!("{}user:{{{user_id}}}:events", self.prefix)
     }
 
     /// Hash of a user's read positions: room id -> last read message id.
     pub fn user_read(&self, user_id: &str) -> String {
-        format!("{}user:{user_id}:read", self.prefix)
+        format!("{}user:{{{user_id}}}:read", self.prefix)
     }
 
     /// Hash of one room: id, name, private, created_by, created_at.
@@ -125,7 +128,7 @@ impl Keys {
     /// Sorted set of one user's open event streams: connection id -> the
     /// time (ms) it counts as gone unless its heartbeat refreshes it.
     pub fn user_connections(&self, user_id: &str) -> String {
-        format!("{}user:{user_id}:connections", self.prefix)
+        format!("{}user:{{{user_id}}}:connections", self.prefix)
     }
 
     /// Sorted set of users with open (or recently closed) event streams:
@@ -148,7 +151,7 @@ impl Keys {
 
     /// List of a user's notifications as JSON, newest first.
     pub fn user_notifications(&self, user_id: &str) -> String {
-        format!("{}user:{user_id}:notifications", self.prefix)
+        format!("{}user:{{{user_id}}}:notifications", self.prefix)
     }
 
     /// Pub/Sub channel on which a changed profile's user id is announced, so
@@ -168,7 +171,7 @@ impl Keys {
     /// Hash of a user's live sign-ins: handle -> JSON (when, which browser,
     /// from where). A session whose handle is gone from here is revoked.
     pub fn user_sessions(&self, user_id: &str) -> String {
-        format!("{}user:{user_id}:sessions", self.prefix)
+        format!("{}user:{{{user_id}}}:sessions", self.prefix)
     }
 
     /// One session record, as JSON.
@@ -221,8 +224,27 @@ mod tests {
             keys.room_messages("r1"),
             keys.room_online("r1"),
             keys.room_typing("r1", "u1"),
+            keys.room_events("r1"),
+            keys.room_invited("r1"),
+            keys.room_sent("r1", "u1", "c1"),
         ] {
             assert!(key.contains("{r1}"), "{key}");
+        }
+    }
+
+    #[test]
+    fn all_keys_of_one_user_share_a_cluster_hash_tag() {
+        let keys = Keys::new("p:");
+        for key in [
+            keys.user("u1"),
+            keys.user_rooms("u1"),
+            keys.user_read("u1"),
+            keys.user_events("u1"),
+            keys.user_connections("u1"),
+            keys.user_notifications("u1"),
+            keys.user_sessions("u1"),
+        ] {
+            assert!(key.contains("{u1}"), "{key}");
         }
     }
 }

@@ -1,32 +1,353 @@
-//! The connection to Redis.
+//! The connection to Redis, in any of its three topologies.
 //!
-//! One multiplexed [`ConnectionManager`] per process carries every command:
-//! it pipelines concurrent requests over a single socket and reconnects on
-//! its own after a failure. Cloning it is cheap and shares that socket.
+//! [`Redis`] is the one command connection of a process, whatever the
+//! topology; every feature talks to it through redis-rs's `ConnectionLike`,
+//! so no feature knows which topology it runs on:
+//!
+//! - **standalone**: a multiplexed [`ConnectionManager`], which pipelines
+//!   concurrent requests over one socket and reconnects on its own;
+//! - **sentinel**: the same, to the primary the Sentinels name. redis-rs
+//!   does not follow a failover by itself (it does not listen for
+//!   `+switch-master`), so when a command fails the way a lost primary makes
+//!   it fail (connection refused or dropped, a timeout, `READONLY` from a
+//!   demoted primary), the connection is dropped and the next command asks
+//!   the Sentinels again. The failed command's caller gets the error (its
+//!   client retries; sends are deduplicated), never a silent retry of a
+//!   command that may have run;
+//! - **cluster**: redis-rs's cluster connection, which routes each command to
+//!   the node owning its key's slot and follows `MOVED` and failovers.
+//!
+//! The connections are lazy: they are made on first use, and the server
+//! starts even while Redis is down (answering 503 on `/healthz` until it is
+//! up) rather than exiting and leaving an orchestrator in a restart loop.
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{IntoConnectionInfo, RedisError};
+use std::sync::{Arc, RwLock};
 
-use super::config::RedisSettings;
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::{
+    Cmd, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult,
+    ServerErrorKind, Value,
+};
+use tokio::sync::{Mutex, OnceCell};
+
+use super::config::{RedisSettings, Topology};
 use crate::error::AppError;
 
-/// Creates the shared connection, with credentials from the environment.
-///
-/// The connection is lazy: it is made on first use, and the server starts
-/// even while Redis is down (answering 503 on `/healthz` until it is up)
-/// rather than exiting and leaving an orchestrator in a restart loop.
-pub fn connect(settings: &RedisSettings) -> Result<ConnectionManager, RedisError> {
+/// The process's command connection. Cloning it is cheap and shares it.
+#[derive(Clone)]
+pub struct Redis {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Standalone(ConnectionManager),
+    Sentinel(Arc<Sentinel>),
+    Cluster(
+        Arc<OnceCell<ClusterConnection>>,
+        Arc<ClusterClientBuilderFn>,
+    ),
+}
+
+type ClusterClientBuilderFn = dyn Fn() -> RedisResult<redis::cluster::ClusterClient> + Send + Sync;
+
+/// Creates the process's command connection for the configured topology.
+pub fn connect(settings: &RedisSettings) -> Result<Redis, RedisError> {
+    install_tls_provider();
+    let inner = match settings.topology {
+        Topology::Standalone => {
+            Inner::Standalone(manager(client(settings, &settings.url)?, settings)?)
+        }
+        Topology::Sentinel => Inner::Sentinel(Arc::new(Sentinel::new(settings)?)),
+        Topology::Cluster => {
+            // Checked now, so that a bad setting stops the start.
+            cluster_client(settings, None)?;
+            let settings = settings.clone();
+            Inner::Cluster(
+                Arc::new(OnceCell::new()),
+                Arc::new(move || cluster_client(&settings, None)),
+            )
+        }
+    };
+    Ok(Redis { inner })
+}
+
+fn manager(client: redis::Client, settings: &RedisSettings) -> RedisResult<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(settings.timeout()))
         .set_response_timeout(Some(settings.timeout()));
-    ConnectionManager::new_lazy_with_config(client(settings)?, config)
+    ConnectionManager::new_lazy_with_config(client, config)
 }
 
-/// A client for the configured Redis, with credentials from the environment
-/// (the hub opens its Pub/Sub connection with it).
-pub fn client(settings: &RedisSettings) -> Result<redis::Client, RedisError> {
+impl Redis {
+    /// `WAIT`s until `replicas` replicas have every write made so far on
+    /// the node that holds `key` (on a cluster, the primary of its slot).
+    /// Returns how many did, which is fewer after the timeout.
+    pub async fn wait_for_replicas(
+        &self,
+        key: &str,
+        replicas: u32,
+        timeout: std::time::Duration,
+    ) -> RedisResult<u32> {
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(replicas).arg(timeout.as_millis() as u64);
+        match &self.inner {
+            Inner::Cluster(..) => {
+                let mut connection = self.cluster().await?;
+                let route = Route::with_slot(Slot::for_key(key), SlotAddr::Master);
+                let value = connection
+                    .route_command(
+                        wait,
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                    )
+                    .await?;
+                Ok(redis::from_redis_value(value)?)
+            }
+            _ => wait.query_async(&mut self.clone()).await,
+        }
+    }
+
+    /// Which command publishes on a channel: `SPUBLISH` on a cluster (a
+    /// shard channel, delivered only inside the slot's shard), else
+    /// `PUBLISH`. See [`is_shard_channel`].
+    pub fn publish_command(&self, channel: &str) -> &'static str {
+        if matches!(self.inner, Inner::Cluster(..)) && is_shard_channel(channel) {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        }
+    }
+
+    /// A command publishing `payload` on `channel` (see
+    /// [`Self::publish_command`]).
+    pub fn publish(&self, channel: &str, payload: impl redis::ToRedisArgs) -> Cmd {
+        let mut cmd = redis::cmd(self.publish_command(channel));
+        cmd.arg(channel).arg(payload);
+        cmd
+    }
+
+    async fn cluster(&self) -> RedisResult<ClusterConnection> {
+        let Inner::Cluster(cell, build) = &self.inner else {
+            unreachable!("only called on a cluster connection");
+        };
+        cell.get_or_try_init(|| async { build()?.get_async_connection().await })
+            .await
+            .cloned()
+    }
+}
+
+/// A channel with a hash tag (a room's or a user's) is a shard channel on a
+/// cluster: published with `SPUBLISH` and read with `SSUBSCRIBE`, it stays
+/// in the shard of its tag instead of being copied to every node. Channels
+/// without one (the profile channel) use classic `PUBLISH`, which reaches
+/// every node of the cluster.
+pub fn is_shard_channel(channel: &str) -> bool {
+    channel.contains('{')
+}
+
+impl ConnectionLike for Redis {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            match &self.inner {
+                Inner::Standalone(manager) => manager.clone().req_packed_command(cmd).await,
+                Inner::Sentinel(sentinel) => {
+                    let (generation, mut manager) = sentinel.primary().await?;
+                    let result = manager.req_packed_command(cmd).await;
+                    sentinel.check(generation, result)
+                }
+                Inner::Cluster(..) => self.cluster().await?.req_packed_command(cmd).await,
+            }
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            match &self.inner {
+                Inner::Standalone(manager) => {
+                    manager
+                        .clone()
+                        .req_packed_commands(pipeline, offset, count)
+                        .await
+                }
+                Inner::Sentinel(sentinel) => {
+                    let (generation, mut manager) = sentinel.primary().await?;
+                    let result = manager.req_packed_commands(pipeline, offset, count).await;
+                    sentinel.check(generation, result)
+                }
+                Inner::Cluster(..) => {
+                    self.cluster()
+                        .await?
+                        .req_packed_commands(pipeline, offset, count)
+                        .await
+                }
+            }
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        match &self.inner {
+            Inner::Standalone(manager) => manager.get_db(),
+            Inner::Sentinel(_) | Inner::Cluster(..) => 0,
+        }
+    }
+}
+
+/// A connection to the primary the Sentinels name, asked for again after a
+/// failure that a failover would explain.
+struct Sentinel {
+    settings: RedisSettings,
+    /// Asks the Sentinels; one question at a time.
+    sentinels: Mutex<SentinelClient>,
+    /// The current primary's connection and its generation (so a late
+    /// failure on an old primary does not drop a newer one).
+    current: RwLock<Option<(u64, ConnectionManager)>>,
+}
+
+impl Sentinel {
+    fn new(settings: &RedisSettings) -> RedisResult<Self> {
+        Ok(Self {
+            settings: settings.clone(),
+            sentinels: Mutex::new(sentinel_client(settings)?),
+            current: RwLock::new(None),
+        })
+    }
+
+    fn current(&self) -> Option<(u64, ConnectionManager)> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The primary's connection, asking the Sentinels if there is none.
+    async fn primary(&self) -> RedisResult<(u64, ConnectionManager)> {
+        if let Some(current) = self.current() {
+            return Ok(current);
+        }
+        let mut sentinels = self.sentinels.lock().await;
+        // Someone else may have asked while we waited for the lock.
+        if let Some(current) = self.current() {
+            return Ok(current);
+        }
+        // Names the primary only once it answers ROLE as one.
+        let client = sentinels.async_get_client().await?;
+        tracing::info!(
+            primary = %client.get_connection_info().addr(),
+            "Sentinel named the Redis primary"
+        );
+        let manager = manager(client, &self.settings)?;
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let generation = GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *current = Some((generation, manager.clone()));
+        Ok((generation, manager))
+    }
+
+    /// Passes a result on; first forgets the primary if the error says it
+    /// may no longer be one.
+    fn check<T>(&self, generation: u64, result: RedisResult<T>) -> RedisResult<T> {
+        if let Err(err) = &result {
+            if lost_primary(err) {
+                let mut current = self
+                    .current
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if current.as_ref().is_some_and(|(g, _)| *g == generation) {
+                    tracing::warn!(%err, "Redis primary lost; asking the Sentinels again");
+                    *current = None;
+                }
+            }
+        }
+        result
+    }
+}
+
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Errors after which the connection may be talking to a former primary
+/// (or to nothing).
+fn lost_primary(err: &RedisError) -> bool {
+    err.is_io_error()
+        || err.is_connection_refusal()
+        || err.is_connection_dropped()
+        || err.is_timeout()
+        || matches!(
+            err.kind(),
+            ErrorKind::Server(ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown)
+        )
+}
+
+/// A client that resolves the primary through the Sentinels.
+pub fn sentinel_client(settings: &RedisSettings) -> RedisResult<SentinelClient> {
+    let mut node = redis::RedisConnectionInfo::default();
+    if let Some(username) = &settings.username {
+        node = node.set_username(username);
+    }
+    if let Some(password) = &settings.password {
+        node = node.set_password(password);
+    }
+    let sentinels = settings
+        .sentinels
+        .iter()
+        .map(|url| {
+            let info = url.as_str().into_connection_info()?;
+            let mut credentials = info.redis_settings().clone();
+            if let Some(username) = &settings.sentinel_username {
+                credentials = credentials.set_username(username);
+            }
+            if let Some(password) = &settings.sentinel_password {
+                credentials = credentials.set_password(password);
+            }
+            Ok(info.set_redis_settings(credentials))
+        })
+        .collect::<RedisResult<Vec<_>>>()?;
+    SentinelClient::build(
+        sentinels,
+        settings.master_name.clone(),
+        Some(SentinelNodeConnectionInfo::default().set_redis_connection_info(node)),
+        SentinelServerType::Master,
+    )
+}
+
+/// A cluster client for the seed nodes, with RESP3 and a push sender when
+/// it is for Pub/Sub (the hub's).
+pub fn cluster_client(
+    settings: &RedisSettings,
+    pushes: Option<tokio::sync::mpsc::UnboundedSender<redis::PushInfo>>,
+) -> RedisResult<redis::cluster::ClusterClient> {
+    let mut builder = ClusterClientBuilder::new(settings.cluster_nodes.iter().map(String::as_str))
+        .connection_timeout(settings.timeout())
+        .response_timeout(settings.timeout());
+    if let Some(username) = &settings.username {
+        builder = builder.username(username);
+    }
+    if let Some(password) = &settings.password {
+        builder = builder.password(password);
+    }
+    if let Some(pushes) = pushes {
+        builder = builder
+            .use_protocol(redis::ProtocolVersion::RESP3)
+            .push_sender(pushes);
+    }
+    builder.build()
+}
+
+/// A client for a standalone server at `url`, with credentials from the
+/// environment (the hub opens its Pub/Sub connection with it too).
+pub fn client(settings: &RedisSettings, url: &str) -> Result<redis::Client, RedisError> {
     install_tls_provider();
-    let info = settings.url.as_str().into_connection_info()?;
+    let info = url.into_connection_info()?;
     let mut credentials = info.redis_settings().clone();
     if let Some(username) = &settings.username {
         credentials = credentials.set_username(username);

@@ -9,17 +9,18 @@
 //! same four commands on the connection the rest of the app already uses.
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
+
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{Error, Result};
 use tower_sessions::SessionStore;
 
 use super::keys::Keys;
+use super::redis::Redis;
 
 /// Sessions in Redis under `{prefix}session:{id}`.
 #[derive(Clone)]
 pub struct RedisSessionStore {
-    redis: ConnectionManager,
+    redis: Redis,
     keys: Keys,
 }
 
@@ -32,7 +33,7 @@ impl std::fmt::Debug for RedisSessionStore {
 }
 
 impl RedisSessionStore {
-    pub fn new(redis: ConnectionManager, keys: Keys) -> Self {
+    pub fn new(redis: Redis, keys: Keys) -> Self {
         Self { redis, keys }
     }
 

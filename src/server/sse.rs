@@ -26,8 +26,6 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamMap;
 
-use redis::aio::ConnectionManager;
-
 use super::hub::{Hub, HubEvent, SubscriptionStream};
 use super::keys::Keys;
 use crate::error::{AppError, AppResult};
@@ -71,14 +69,13 @@ impl PersonalEvent {
 
 /// Sends a personal event to all of a user's open event streams.
 pub async fn publish_personal(
-    redis: &mut ConnectionManager,
+    redis: &mut super::redis::Redis,
     keys: &Keys,
     user_id: &str,
     event: &PersonalEvent,
 ) -> AppResult<()> {
-    let () = redis::cmd("PUBLISH")
-        .arg(keys.user_events(user_id))
-        .arg(event.to_json()?)
+    let () = redis
+        .publish(&keys.user_events(user_id), event.to_json()?)
         .query_async(redis)
         .await?;
     Ok(())
@@ -98,14 +95,14 @@ pub async fn subscribe_personal(hub: &Hub, keys: &Keys, user_id: &str) -> Subscr
 /// the stream open. `guard` is kept for as long as the stream lives and
 /// dropped when it ends (presence uses that to know the tab is gone).
 pub async fn open(
-    hub: &Hub,
-    keys: &Keys,
-    shutdown: watch::Receiver<bool>,
+    state: &super::state::AppState,
     personal: SubscriptionStream,
     room_ids: Vec<String>,
+    user_id: String,
     session_handle: Option<String>,
     guard: impl Send + 'static,
 ) -> EventStream {
+    let (hub, keys) = (&state.hub, &state.keys);
     let subscriptions = futures::future::join_all(
         room_ids
             .iter()
@@ -119,7 +116,8 @@ pub async fn open(
         hub: hub.clone(),
         keys: keys.clone(),
         queue,
-        shutdown,
+        shutdown: state.shutdown_signal(),
+        user_id,
         session_handle,
     };
     tokio::spawn(async move {
@@ -134,6 +132,8 @@ struct Forwarder {
     keys: Keys,
     queue: mpsc::Sender<Result<Event, Infallible>>,
     shutdown: watch::Receiver<bool>,
+    /// Whose stream this is.
+    user_id: String,
     /// The sign-in this stream belongs to: revoking it ends the stream.
     session_handle: Option<String>,
 }
@@ -185,6 +185,15 @@ async fn forward(
                 Some(Ok(HubEvent::Resync) | Err(_)) | None => false,
             },
             Some((room_id, item)) = rooms.next() => match item {
+                // The room's own record of a leave (see `MEMBER_LEFT`).
+                Ok(HubEvent::Published(published))
+                    if published.event.as_deref() == Some(MEMBER_LEFT) =>
+                {
+                    if left_user(&published.json).as_deref() == Some(out.user_id.as_str()) {
+                        rooms.remove(&room_id);
+                    }
+                    true
+                }
                 Ok(HubEvent::Published(published)) => {
                     let name = published.event.as_deref().unwrap_or("message");
                     let mut event = Event::default().event(name).data(&published.json);
@@ -201,6 +210,25 @@ async fn forward(
             return;
         }
     }
+}
+
+/// Published on a room's channel when a member leaves, in the same
+/// transaction that takes them out of the member set. The personal `left`
+/// event also ends their streams' subscription, but on a cluster the
+/// personal and room channels live on different shards, with no order
+/// between them: this one is ordered with the room's messages, so nothing
+/// sent after the leave reaches the former member. Never sent to browsers.
+pub const MEMBER_LEFT: &str = "member_left";
+
+/// The user a `member_left` event names.
+fn left_user(json: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Left {
+        user_id: String,
+    }
+    serde_json::from_str::<Left>(json)
+        .ok()
+        .map(|left| left.user_id)
 }
 
 async fn personal_event(

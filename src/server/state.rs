@@ -5,13 +5,13 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use leptos::prelude::use_context;
-use redis::aio::ConnectionManager;
 use tokio::sync::watch;
 
 use super::config::Settings;
 use super::cpu::CpuGate;
 use super::hub::Hub;
 use super::keys::Keys;
+use super::redis::Redis;
 use crate::error::{AppError, AppResult};
 
 /// See [`AppState::current`].
@@ -23,7 +23,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
     /// The process's one multiplexed command connection.
-    pub redis: ConnectionManager,
+    pub redis: Redis,
     pub keys: Keys,
     /// Bounds password hashing (see [`CpuGate`]).
     pub cpu: CpuGate,
@@ -45,7 +45,7 @@ impl AppState {
         settings: Settings,
     ) -> Result<Self, redis::RedisError> {
         let redis = super::redis::connect(&settings.redis)?;
-        let hub = Hub::start(super::redis::client(&settings.redis)?);
+        let hub = Hub::start(&settings.redis)?;
         Ok(Self {
             hub,
             shutdown: Arc::new(watch::channel(false).0),
@@ -92,7 +92,7 @@ impl AppState {
     }
 
     /// A handle on the shared Redis connection.
-    pub fn redis(&self) -> ConnectionManager {
+    pub fn redis(&self) -> Redis {
         self.redis.clone()
     }
 }

@@ -17,7 +17,10 @@ use redchat::server::state::AppState;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// A `redis-server` process of our own.
+/// A `redis-server` process of our own, or, when the suite runs against a
+/// Sentinel set or a cluster (`REDCHAT_TEST_TOPOLOGY`), the shared topology
+/// that the test command started for this run (scripts/redis-topology.sh).
+/// Tests keep apart by key prefix either way.
 pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
@@ -25,6 +28,67 @@ pub struct RedisServer {
     /// Started with the shipped ACL (`deploy/redis/users.acl`): the app
     /// connects as its confined user, the harness as `admin`.
     acl: bool,
+    shared: Option<Shared>,
+}
+
+/// A topology started outside the test process, shared by its tests.
+#[derive(Clone, Debug)]
+pub enum Shared {
+    /// Primary on `base`, Sentinels on `base + 10 ..= base + 12`.
+    Sentinel { base: u16 },
+    /// Nodes on `base + 20 ..= base + 25`.
+    Cluster { base: u16 },
+}
+
+impl Shared {
+    /// What `REDCHAT_TEST_TOPOLOGY` (and `REDCHAT_TOPOLOGY_BASE_PORT`, as
+    /// for the script) ask for.
+    pub fn from_env() -> Option<Self> {
+        let base = std::env::var("REDCHAT_TOPOLOGY_BASE_PORT")
+            .ok()
+            .and_then(|port| port.parse().ok())
+            .unwrap_or(7100);
+        match std::env::var("REDCHAT_TEST_TOPOLOGY").as_deref() {
+            Ok("sentinel") => Some(Self::Sentinel { base }),
+            Ok("cluster") => Some(Self::Cluster { base }),
+            Ok("standalone") | Err(_) => None,
+            Ok(other) => panic!("unknown REDCHAT_TEST_TOPOLOGY {other}"),
+        }
+    }
+
+    fn urls(base: u16, ports: std::ops::RangeInclusive<u16>) -> Vec<String> {
+        ports
+            .map(|offset| format!("redis://127.0.0.1:{}", base + offset))
+            .collect()
+    }
+
+    /// Points Redis settings at this topology.
+    pub fn configure(&self, redis: &mut redchat::server::config::RedisSettings) {
+        use redchat::server::config::Topology;
+        match *self {
+            Self::Sentinel { base } => {
+                redis.topology = Topology::Sentinel;
+                redis.sentinels = Self::urls(base, 10..=12);
+                redis.master_name = "redchat".into();
+            }
+            Self::Cluster { base } => {
+                redis.topology = Topology::Cluster;
+                redis.cluster_nodes = Self::urls(base, 20..=22);
+            }
+        }
+    }
+}
+
+/// For a test that stops, restarts or inspects a whole Redis server (its
+/// clients, all its keys): true, after saying so, when the suite runs on a
+/// shared topology where that would disturb the other tests. Those tests
+/// run in the standalone passes of the test command.
+pub fn needs_own_redis(why: &str) -> bool {
+    let shared = Shared::from_env();
+    if let Some(shared) = &shared {
+        eprintln!("skipped on the shared {shared:?}: {why}");
+    }
+    shared.is_some()
 }
 
 /// The passwords the harness puts into the shipped ACL file.
@@ -42,6 +106,19 @@ impl RedisServer {
     /// Starts a fresh server and waits until it answers PING. With
     /// `REDCHAT_TEST_REDIS_ACL` set, every test runs against the shipped ACL.
     pub async fn start() -> Self {
+        if let Some(shared) = Shared::from_env() {
+            let port = match shared {
+                Shared::Sentinel { base } => base,
+                Shared::Cluster { base } => base + 20,
+            };
+            return Self {
+                child: None,
+                port,
+                dir: tempfile::tempdir().expect("a temporary directory"),
+                acl: false,
+                shared: Some(shared),
+            };
+        }
         Self::start_with(std::env::var_os("REDCHAT_TEST_REDIS_ACL").is_some()).await
     }
 
@@ -57,6 +134,7 @@ impl RedisServer {
             port: free_port(),
             dir,
             acl,
+            shared: None,
         };
         server.launch().await;
         server
@@ -130,8 +208,13 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// Kills the server (SIGKILL: nothing is saved).
+    /// Kills the server (SIGKILL: nothing is saved). Not on a shared
+    /// topology (see [`needs_own_redis`]).
     pub fn stop(&mut self) {
+        assert!(
+            self.shared.is_none(),
+            "a shared topology is not stopped by a test"
+        );
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -144,32 +227,77 @@ impl RedisServer {
         self.launch().await;
     }
 
-    /// A plain connection for looking at what the app stored.
-    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.admin_url())
-            .expect("a valid Redis URL")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("a connection to the test Redis")
+    /// Points Redis settings at this server (or shared topology), with the
+    /// app's credentials when the ACL is on.
+    pub fn configure(&self, settings: &mut redchat::server::config::RedisSettings) {
+        settings.url = self.url();
+        if let Some(shared) = &self.shared {
+            shared.configure(settings);
+        }
+        if let Some((username, password)) = self.app_credentials() {
+            settings.username = Some(username);
+            settings.password = Some(password);
+        }
+    }
+
+    /// The same, as the environment of a server process.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut settings = redchat::server::config::RedisSettings::default();
+        self.configure(&mut settings);
+        let mut env = vec![
+            ("REDCHAT_REDIS__URL".to_owned(), settings.url),
+            (
+                "REDCHAT_REDIS__TOPOLOGY".to_owned(),
+                format!("{:?}", settings.topology).to_lowercase(),
+            ),
+        ];
+        if !settings.sentinels.is_empty() {
+            env.push((
+                "REDCHAT_REDIS__SENTINELS".into(),
+                settings.sentinels.join(","),
+            ));
+        }
+        if !settings.cluster_nodes.is_empty() {
+            env.push((
+                "REDCHAT_REDIS__CLUSTER_NODES".into(),
+                settings.cluster_nodes.join(","),
+            ));
+        }
+        if let Some((username, password)) = self.app_credentials() {
+            env.push(("REDCHAT_REDIS_USERNAME".into(), username));
+            env.push(("REDCHAT_REDIS_PASSWORD".into(), password));
+        }
+        env
+    }
+
+    /// A connection for looking at what the app stored (as `admin` when the
+    /// ACL is on): the app's own connection type, so that on a cluster each
+    /// command goes to the node holding its key.
+    pub async fn connection(&self) -> redchat::server::redis::Redis {
+        let mut settings = redchat::server::config::RedisSettings::default();
+        self.configure(&mut settings);
+        if self.acl {
+            settings.username = Some(ADMIN_USER.0.to_owned());
+            settings.password = Some(ADMIN_USER.1.to_owned());
+        }
+        redchat::server::redis::connect(&settings).expect("valid test Redis settings")
     }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        self.stop();
+        if self.shared.is_none() {
+            self.stop();
+        }
     }
 }
 
 /// Settings for a test app on this Redis, under a key prefix of its own.
 pub fn test_settings(redis: &RedisServer) -> Settings {
     let mut settings = Settings::default();
-    settings.redis.url = redis.url();
+    redis.configure(&mut settings.redis);
     settings.redis.key_prefix = format!("test{}:", uuid::Uuid::new_v4().simple());
     settings.redis.timeout_ms = 500;
-    if let Some((username, password)) = redis.app_credentials() {
-        settings.redis.username = Some(username);
-        settings.redis.password = Some(password);
-    }
     // The harness speaks plain HTTP, where browsers and reqwest drop Secure cookies.
     settings.session.cookie_secure = false;
     // Tests send and sign up far faster than people do; the rate-limit
@@ -456,18 +584,13 @@ impl ServerProcess {
             .parse()
             .expect("a socket address");
         let mut command = Command::new(env!("CARGO_BIN_EXE_redchat"));
-        if let Some((username, password)) = redis.app_credentials() {
-            command
-                .env("REDCHAT_REDIS_USERNAME", username)
-                .env("REDCHAT_REDIS_PASSWORD", password);
-        }
+        command.envs(redis.env());
         let child = command
             .env("LEPTOS_OUTPUT_NAME", "redchat")
             .env("LEPTOS_SITE_ROOT", "target/site")
             .env("LEPTOS_SITE_PKG_DIR", "pkg")
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("LEPTOS_RELOAD_PORT", free_port().to_string())
-            .env("REDCHAT_REDIS__URL", redis.url())
             .env("REDCHAT_REDIS__KEY_PREFIX", key_prefix)
             .env("REDCHAT_SESSION__COOKIE_SECURE", "false")
             // Several test people sign up from 127.0.0.1 in a moment.
