@@ -5,11 +5,12 @@
 #       one primary + two replicas + three sentinels (master name "redchat",
 #       down-after-milliseconds 1000, so a failover takes a few seconds)
 #   scripts/redis-topology.sh cluster start|stop|status
-#       six nodes: three primaries, three replicas (cluster-node-timeout 1000)
+#       six nodes: three primaries, three replicas (cluster-node-timeout 1000);
+#       REDCHAT_CLUSTER_REPLICAS=2 gives each primary two replicas (nine nodes)
 #
 # Ports come from REDCHAT_TOPOLOGY_BASE_PORT (default 7100): sentinel uses
 # base..base+2 for the data nodes and base+10..base+12 for the sentinels;
-# cluster uses base+20..base+25. `start` refuses ports where something
+# cluster uses base+20..base+25 (base+28 with two replicas each). `start` refuses ports where something
 # already answers. Everything lives in $REDCHAT_TOPOLOGY_DIR/<topology>/
 # (default .redchat/; one directory per node) and is removed by `stop`.
 # Nothing else is touched: `stop` only signals the processes whose pid
@@ -39,7 +40,7 @@ node() { # dir port [extra redis-server args]
   mkdir -p "$dir"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
-    --appendonly yes --appendfsync everysec --save "" "$@"
+    --appendonly yes --appendfsync everysec --save "" --repl-diskless-sync-delay 0 "$@"
   for _ in $(seq 1 100); do
     redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
     sleep 0.1
@@ -57,6 +58,14 @@ stop_all() { # root
   done
   sleep 0.5
   rm -rf "$dir"
+}
+
+in_sync() { # primary-port replicas: waits until that many replicas are online
+  for _ in $(seq 1 200); do
+    [ "$(redis-cli -p "$1" info replication 2>/dev/null | grep -c 'state=online')" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  die "the replicas of 127.0.0.1:$1 did not come in sync"
 }
 
 sentinel_start() {
@@ -86,6 +95,7 @@ CONF
     [ "$(redis-cli -p $((BASE + 10)) sentinel replicas redchat 2>/dev/null | grep -c '^name$')" -ge 2 ] && break
     sleep 0.1
   done
+  in_sync "$primary" 2
   say "sentinel: primary 127.0.0.1:$primary, replicas :$((BASE + 1)) :$((BASE + 2)), sentinels :$((BASE + 10))-$((BASE + 12)), master name redchat"
 }
 
@@ -94,17 +104,21 @@ sentinel_status() {
 }
 
 cluster_start() {
-  local dir="$ROOT/cluster" nodes=()
-  for i in 0 1 2 3 4 5; do
+  local dir="$ROOT/cluster" nodes=() replicas="${REDCHAT_CLUSTER_REPLICAS:-1}"
+  for i in $(seq 0 $((3 * (1 + replicas) - 1))); do
     local port=$((BASE + 20 + i))
     node "$dir/node$i" "$port" --cluster-enabled yes \
       --cluster-config-file "$dir/node$i/nodes.conf" --cluster-node-timeout 1000
     nodes+=("127.0.0.1:$port")
   done
-  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log"
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$replicas" --cluster-yes >"$dir/create.log"
   for _ in $(seq 1 100); do
     redis-cli -p $((BASE + 20)) cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
     sleep 0.1
+  done
+  local port
+  for port in $(redis-cli -p $((BASE + 20)) cluster nodes | awk '/master/ { split($2, a, "[:@]"); print a[2] }'); do
+    in_sync "$port" "$replicas"
   done
   say "cluster: seed nodes ${nodes[*]}"
 }

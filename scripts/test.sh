@@ -29,9 +29,38 @@ cargo test --features ssr
 step "integration tests again, against a Redis with the shipped ACL (deploy/redis)"
 REDCHAT_TEST_REDIS_ACL=1 cargo test --features ssr --tests
 
+# The same integration tests against a Sentinel set and a cluster, each
+# started for this pass by scripts/redis-topology.sh on ports of its own and
+# removed after it (tests that stop or inspect a whole server skip these
+# passes: they would disturb the others; see needs_own_redis in tests/support).
+TOPOLOGY_DIR="$(mktemp -d)"
+export REDCHAT_TOPOLOGY_DIR="$TOPOLOGY_DIR" REDCHAT_TOPOLOGY_BASE_PORT=17100
+stop_topologies() {
+  scripts/redis-topology.sh sentinel stop || true
+  scripts/redis-topology.sh cluster stop || true
+  rm -rf "$TOPOLOGY_DIR"
+}
+trap stop_topologies EXIT
+for topology in sentinel cluster; do
+  step "integration tests again, against Redis $topology"
+  scripts/redis-topology.sh "$topology" start
+  REDCHAT_TEST_TOPOLOGY="$topology" cargo test --features ssr --tests
+  scripts/redis-topology.sh "$topology" stop
+done
+
+step "failover under load: Sentinel primary, cluster primary, app node (tests/failover.rs)"
+# Their logs (a failover logs plenty) go to a file, shown in full on failure.
+FAILOVER_LOG="$TOPOLOGY_DIR/failover.log"
+if ! cargo test --features ssr --test failover -- --ignored --nocapture --test-threads 1 \
+  >"$FAILOVER_LOG" 2>&1; then
+  cat "$FAILOVER_LOG"
+  die "the failover tests failed"
+fi
+grep -oE 'FIGURES.*|^test result.*' "$FAILOVER_LOG"
+
 step "Playwright in Chromium against a release build"
 E2E_DIR="$(mktemp -d)"
-trap 'stop_redis; rm -rf "$E2E_DIR"' EXIT
+trap 'stop_redis; rm -rf "$E2E_DIR"; stop_topologies' EXIT
 SITE_ADDR="$(site_addr)"
 if (exec 3<>"/dev/tcp/${SITE_ADDR%:*}/${SITE_ADDR##*:}") 2>/dev/null; then
   die "$SITE_ADDR is in use (a dev server?); the browser tests serve there"

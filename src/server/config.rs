@@ -404,6 +404,10 @@ impl Settings {
             // Its hash tag would put every key in one cluster slot.
             return Err("redis.key_prefix must not contain braces".into());
         }
+        if self.redis.wait_replicas > 0 && self.redis.wait_timeout_ms >= self.redis.timeout_ms {
+            // The WAIT would be cut off by the reply timeout first.
+            return Err("redis.wait_timeout_ms must be below redis.timeout_ms".into());
+        }
         match self.redis.topology {
             Topology::Sentinel if self.redis.sentinels.is_empty() => {
                 return Err("redis.topology = \"sentinel\" needs redis.sentinels".into());

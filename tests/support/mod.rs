@@ -457,6 +457,13 @@ pub async fn error_message(response: reqwest::Response) -> String {
     body["error"].as_str().unwrap_or_default().to_owned()
 }
 
+/// What [`EventReader::poll_within`] saw.
+pub enum Polled {
+    Event(SseEvent),
+    Quiet,
+    Closed,
+}
+
 /// One server-sent event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SseEvent {
@@ -484,6 +491,22 @@ impl EventReader {
         Self::open_at(&app.url("/api/events"), client).await
     }
 
+    /// Opens the stream at this URL, or says why not.
+    pub async fn try_open_at(url: &str, client: &reqwest::Client) -> Result<Self, String> {
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|err| err.to_string())?;
+        if response.status() != 200 {
+            return Err(format!("event stream status {}", response.status()));
+        }
+        Ok(Self {
+            body: Box::pin(response.bytes_stream()),
+            buffer: Vec::new(),
+        })
+    }
+
     /// Opens the stream at this URL.
     pub async fn open_at(url: &str, client: &reqwest::Client) -> Self {
         let response = client
@@ -498,37 +521,61 @@ impl EventReader {
         }
     }
 
+    /// The next event, nothing within `wait`, or the end of the stream (the
+    /// server went away): for clients that outlive servers.
+    pub async fn poll_within(&mut self, wait: Duration) -> Polled {
+        use futures::StreamExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(event) = self.take_event() {
+                return Polled::Event(event);
+            }
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Err(_) => return Polled::Quiet,
+                Ok(None | Some(Err(_))) => return Polled::Closed,
+                Ok(Some(Ok(chunk))) => self.buffer.extend_from_slice(&chunk),
+            }
+        }
+    }
+
+    /// The first whole event in the buffer, if any.
+    fn take_event(&mut self) -> Option<SseEvent> {
+        while let Some(end) = self.buffer.windows(2).position(|pair| pair == b"\n\n") {
+            let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
+            let block = String::from_utf8(block).expect("events are UTF-8");
+            let mut event = SseEvent {
+                event: "message".into(),
+                id: None,
+                data: String::new(),
+            };
+            let mut has_data = false;
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("event:") {
+                    event.event = value.trim().to_owned();
+                } else if let Some(value) = line.strip_prefix("id:") {
+                    event.id = Some(value.trim().to_owned());
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    event
+                        .data
+                        .push_str(value.strip_prefix(' ').unwrap_or(value));
+                    has_data = true;
+                }
+            }
+            if has_data {
+                return Some(event);
+            }
+        }
+        None
+    }
+
     /// The next event (keep-alive comments skipped), or `None` if none comes
     /// within `wait`.
     pub async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
         use futures::StreamExt;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            if let Some(end) = self.buffer.windows(2).position(|pair| pair == b"\n\n") {
-                let block: Vec<u8> = self.buffer.drain(..end + 2).collect();
-                let block = String::from_utf8(block).expect("events are UTF-8");
-                let mut event = SseEvent {
-                    event: "message".into(),
-                    id: None,
-                    data: String::new(),
-                };
-                let mut has_data = false;
-                for line in block.lines() {
-                    if let Some(value) = line.strip_prefix("event:") {
-                        event.event = value.trim().to_owned();
-                    } else if let Some(value) = line.strip_prefix("id:") {
-                        event.id = Some(value.trim().to_owned());
-                    } else if let Some(value) = line.strip_prefix("data:") {
-                        event
-                            .data
-                            .push_str(value.strip_prefix(' ').unwrap_or(value));
-                        has_data = true;
-                    }
-                }
-                if has_data {
-                    return Some(event);
-                }
-                continue;
+            if let Some(event) = self.take_event() {
+                return Some(event);
             }
             let chunk = tokio::time::timeout_at(deadline, self.body.next())
                 .await
@@ -579,12 +626,30 @@ impl ServerProcess {
     /// Starts `redchat` against this Redis under this key prefix and waits
     /// until its health check answers 200.
     pub async fn start(redis: &RedisServer, key_prefix: &str) -> Self {
+        Self::start_with_env(redis, key_prefix, &[]).await
+    }
+
+    /// [`Self::start`] with more settings in the environment.
+    pub async fn start_with_env(
+        redis: &RedisServer,
+        key_prefix: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        Self::start_on(redis.env(), key_prefix, env).await
+    }
+
+    /// Starts `redchat` with these Redis settings (as environment variables).
+    pub async fn start_on(
+        redis_env: Vec<(String, String)>,
+        key_prefix: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}")
             .parse()
             .expect("a socket address");
         let mut command = Command::new(env!("CARGO_BIN_EXE_redchat"));
-        command.envs(redis.env());
+        command.envs(redis_env);
         let child = command
             .env("LEPTOS_OUTPUT_NAME", "redchat")
             .env("LEPTOS_SITE_ROOT", "target/site")
@@ -596,6 +661,7 @@ impl ServerProcess {
             // Several test people sign up from 127.0.0.1 in a moment.
             .env("REDCHAT_LIMITS__SIGNUP_PER_ADDRESS__BURST", "1000")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .spawn()
             .expect("the redchat binary starts");
