@@ -19,6 +19,23 @@ use crate::ui::time;
 /// How many messages a page of history holds.
 pub const PAGE: u32 = 50;
 
+/// Waits before each automatic retry of a send that failed on the server's
+/// side: about 15 s in all, longer than a Redis failover takes.
+const RETRY_AFTER_MS: [u64; 6] = [500, 1_000, 2_000, 4_000, 4_000, 4_000];
+
+/// Waits in the browser (a Promise resolved by a timer).
+async fn pause(duration: std::time::Duration) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        set_timeout(
+            move || {
+                let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+            },
+            duration,
+        );
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 /// A message typed here that the server has not (yet) acknowledged.
 #[derive(Clone, Debug, PartialEq)]
 struct Pending {
@@ -51,12 +68,27 @@ pub fn RoomView(
 
     let send = move |item: Pending| {
         spawn_local(async move {
-            let result = send_message(
+            let mut result = send_message(
                 room_id.get_value(),
                 item.body.clone(),
                 item.client_msg_id.clone(),
             )
             .await;
+            // A server or Redis failure (a failover, a node restarting) is
+            // retried on its own for about 15 s, with the same client
+            // message id, so the server stores the message at most once.
+            for wait_ms in RETRY_AFTER_MS {
+                if !matches!(result, Err(AppError::Unavailable(_) | AppError::Internal)) {
+                    break;
+                }
+                pause(std::time::Duration::from_millis(wait_ms)).await;
+                result = send_message(
+                    room_id.get_value(),
+                    item.body.clone(),
+                    item.client_msg_id.clone(),
+                )
+                .await;
+            }
             // The room may have been closed meanwhile: its signals are then
             // gone or belong to another room.
             if !still_open() {
