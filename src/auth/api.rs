@@ -133,8 +133,8 @@ pub async fn update_profile(display_name: String) -> Result<User, AppError> {
     use super::{profiles, session, store};
     use crate::server::state::AppState;
 
-    let user = session::require_user().await?;
     let state = AppState::current()?;
+    let user = session::require_user().await?;
     let display_name = DisplayName::parse(&display_name)?;
     store::set_display_name(&state, &user.id, &display_name).await?;
     profiles::announce_change(&state, &user.id).await?;
@@ -150,8 +150,8 @@ pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
     use super::session;
     use crate::server::state::AppState;
 
-    let user_id = session::require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = session::require_user_id().await?;
     let current = session::handle(&session::current().await?)
         .await?
         .unwrap_or_default();
@@ -164,8 +164,8 @@ pub async fn revoke_session(handle: String) -> Result<(), AppError> {
     use super::session;
     use crate::server::state::AppState;
 
-    let user_id = session::require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = session::require_user_id().await?;
     if handle.len() != 32 || !handle.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::BadRequest(
             "handle must be a session handle.".into(),
@@ -183,8 +183,8 @@ pub async fn sign_out_everywhere() -> Result<usize, AppError> {
     use super::session;
     use crate::server::state::AppState;
 
-    let user_id = session::require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = session::require_user_id().await?;
     let current = session::handle(&session::current().await?)
         .await?
         .unwrap_or_default();
@@ -203,8 +203,8 @@ pub async fn change_password(
     use crate::limits::{self, Limit};
     use crate::server::state::AppState;
 
-    let user_id = session::require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = session::require_user_id().await?;
     let offered = Password::offered(current_password)?;
     let new_password = Password::parse(new_password)?;
     let (email, stored_hash) = store::password_hash(&state, &user_id)

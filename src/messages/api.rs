@@ -22,8 +22,8 @@ pub async fn send_message(
     use crate::rooms::model::RoomId;
     use crate::server::state::AppState;
 
-    let author = require_user().await?;
     let state = AppState::current()?;
+    let author = require_user().await?;
     let room_id = RoomId::parse(&room_id)?;
     let body = MessageBody::parse(body)?;
     let client_msg_id = ClientMsgId::parse(&client_msg_id)?;
@@ -85,8 +85,8 @@ pub async fn history(
     use crate::rooms::model::RoomId;
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = require_user_id().await?;
     let room_id = RoomId::parse(&room_id)?;
     let limit = history_limit(limit)?;
     let parse = |id: Option<String>, field: &str| {
@@ -121,8 +121,8 @@ pub async fn mark_room_read(room_id: String, up_to: String) -> Result<(), AppErr
     use crate::server::sse::{publish_personal, PersonalEvent};
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = require_user_id().await?;
     let room_id = RoomId::parse(&room_id)?;
     let up_to = MessageId::parse(&up_to, "up_to")?;
     member_room(&state, &room_id, &user_id).await?;

@@ -15,8 +15,8 @@ pub async fn notifications(
     use crate::auth::session::require_user_id;
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = require_user_id().await?;
     let limit = notifications_limit(limit)?;
     store::list(&state, &user_id, limit).await
 }
@@ -30,8 +30,8 @@ pub async fn mark_read(id: String) -> Result<(), AppError> {
     use crate::auth::session::require_user_id;
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = require_user_id().await?;
     let mark = MarkRead::parse(&id)?;
     store::mark_read(&state, &user_id, &mark).await
 }

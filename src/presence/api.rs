@@ -15,8 +15,8 @@ pub async fn members(room_id: String) -> Result<Vec<Member>, AppError> {
     use crate::rooms::model::RoomId;
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = require_user_id().await?;
     let room_id = RoomId::parse(&room_id)?;
     member_room(&state, &room_id, &user_id).await?;
     store::members(&state, &room_id).await
@@ -31,8 +31,8 @@ pub async fn online(room_id: String) -> Result<Vec<User>, AppError> {
     use crate::rooms::model::RoomId;
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = require_user_id().await?;
     let room_id = RoomId::parse(&room_id)?;
     member_room(&state, &room_id, &user_id).await?;
     store::online(&state, &room_id).await
@@ -49,8 +49,8 @@ pub async fn typing(room_id: String) -> Result<(), AppError> {
     use crate::rooms::model::RoomId;
     use crate::server::state::AppState;
 
-    let user = require_user().await?;
     let state = AppState::current()?;
+    let user = require_user().await?;
     let room_id = RoomId::parse(&room_id)?;
     member_room(&state, &room_id, &user.id).await?;
     store::typing(&state, &room_id, &user).await?;

@@ -18,8 +18,8 @@ pub async fn create_room(name: String, private: bool) -> Result<Room, AppError> 
     use crate::limits::{self, Limit};
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = require_user_id().await?;
     let name = RoomName::parse(&name)?;
     limits::take(&state, &[Limit::CreateRoom { user_id: &user_id }]).await?;
     store::create(&state, &name, private, &user_id).await
@@ -34,8 +34,8 @@ pub async fn rooms() -> Result<RoomList, AppError> {
     use crate::messages::unread;
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = require_user_id().await?;
     let joined = store::joined(&state, &user_id).await?;
     let counts = unread::counts(&state, &user_id, &joined).await?;
     Ok(RoomList {
@@ -59,8 +59,8 @@ pub async fn join_room(room_id: String) -> Result<Room, AppError> {
     use crate::notifications::answer_invite;
     use crate::server::state::AppState;
 
-    let user = require_user().await?;
     let state = AppState::current()?;
+    let user = require_user().await?;
     let room_id = RoomId::parse(&room_id)?;
     // Visible means: public, or private with the caller a member or invitee.
     let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
@@ -90,8 +90,8 @@ pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
     use crate::notifications::notify_invite;
     use crate::server::state::AppState;
 
-    let inviter = require_user().await?;
     let state = AppState::current()?;
+    let inviter = require_user().await?;
     let room_id = RoomId::parse(&room_id)?;
     let handle = Handle::parse(&handle)?;
     let room = member_room(&state, &room_id, &inviter.id).await?;
@@ -135,8 +135,8 @@ pub async fn respond_invite(room_id: String, accept: bool) -> Result<(), AppErro
     use crate::notifications::answer_invite;
     use crate::server::state::AppState;
 
-    let user = require_user().await?;
     let state = AppState::current()?;
+    let user = require_user().await?;
     let room_id = RoomId::parse(&room_id)?;
     let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
     if standing != Standing::Invited {
@@ -162,8 +162,8 @@ pub async fn leave_room(room_id: String) -> Result<(), AppError> {
     use crate::auth::session::require_user_id;
     use crate::server::state::AppState;
 
-    let user_id = require_user_id().await?;
     let state = AppState::current()?;
+    let user_id = require_user_id().await?;
     let room_id = RoomId::parse(&room_id)?;
     visible_room(&state, &room_id, &user_id).await?;
     store::set_membership(&state, &room_id, &user_id, false).await

@@ -67,11 +67,21 @@ impl AppState {
     /// has none: during server rendering, a resource's server function was
     /// seen (intermittently, on page reloads) running without the state in
     /// its context, which failed the render and then the page's hydration.
+    /// The cause was a resource created inside a Transition, which the
+    /// server builds more than once and disposes of while it loads; server
+    /// functions also read the state before their first `.await` now.
     /// A process serves one app, so the first state is the right one; only
     /// a test process that runs several apps could pick another's.
     pub fn current() -> AppResult<Self> {
-        use_context::<Self>()
-            .or_else(|| FIRST.get().cloned())
+        if let Some(state) = use_context::<Self>() {
+            return Ok(state);
+        }
+        // Should no longer happen since the room list's resource moved out
+        // of the home page's Transition (ui::chat); logged so it is seen.
+        tracing::warn!("AppState missing from the reactive context; using the process's");
+        FIRST
+            .get()
+            .cloned()
             .ok_or_else(|| AppError::internal("app state", "AppState is not in the context"))
     }
 

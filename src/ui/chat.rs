@@ -30,13 +30,22 @@ use crate::rooms::components::{InviteForm, RoomsSidebar};
 #[component]
 pub fn HomePage() -> impl IntoView {
     let auth = Auth::expect();
+    // Created here, outside the Transition, not in ChatLayout: on the server
+    // a Transition builds its children more than once and drops the extra
+    // builds while their resources may still be loading (whose server
+    // functions then run without the app's context, and whose results still
+    // take a place in the page's serialized data). Made once, here, the
+    // resource has the same place on the server and in the browser. For a
+    // signed-out visitor it answers 401, unseen: the page redirects.
+    let version = RwSignal::new(0u32);
+    let room_list = Resource::new(move || version.get(), |_| rooms());
     view! {
         <Transition>
             {move || {
                 auth.user
                     .get()
                     .map(|user| match user {
-                        Ok(Some(user)) => view! { <ChatLayout user /> }.into_any(),
+                        Ok(Some(user)) => view! { <ChatLayout user version room_list /> }.into_any(),
                         Ok(None) => view! { <Redirect path="/login" /> }.into_any(),
                         Err(err) => {
                             view! { <p role="alert" class="form-error page-error">{err.to_string()}</p> }
@@ -49,11 +58,14 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-fn ChatLayout(user: User) -> impl IntoView {
+fn ChatLayout(
+    user: User,
+    /// Bumped to refetch the room list.
+    version: RwSignal<u32>,
+    room_list: Resource<Result<crate::rooms::model::RoomList, crate::error::AppError>>,
+) -> impl IntoView {
     let params = use_params_map();
     let current = Memo::new(move |_| params.with(|p| p.get("id")));
-    let version = RwSignal::new(0u32);
-    let room_list = Resource::new(move || version.get(), |_| rooms());
     let refresh = Callback::new(move |()| version.update(|v| *v += 1));
     let messages = RwSignal::new(Vec::<Message>::new());
     // The newest id known to be in step with the stream (from catch-up pages
