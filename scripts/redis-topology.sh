@@ -37,6 +37,7 @@ node() { # dir port [extra redis-server args]
   local dir="$1" port="$2"
   shift 2
   free_or_die "$port"
+  [ -z "${CLUSTER_BUS:-}" ] || free_or_die $((port + 10000))
   mkdir -p "$dir"
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
@@ -58,6 +59,14 @@ stop_all() { # root
   done
   sleep 0.5
   rm -rf "$dir"
+}
+
+wait_for() { # what command: waits up to 20 s for the command to succeed
+  for _ in $(seq 1 200); do
+    eval "$2" && return 0
+    sleep 0.1
+  done
+  die "timed out waiting for $1"
 }
 
 in_sync() { # primary-port replicas: waits until that many replicas are online
@@ -91,10 +100,10 @@ sentinel parallel-syncs redchat 1
 CONF
     redis-sentinel "$sdir/sentinel.conf"
   done
-  for _ in $(seq 1 100); do
-    [ "$(redis-cli -p $((BASE + 10)) sentinel replicas redchat 2>/dev/null | grep -c '^name$')" -ge 2 ] && break
-    sleep 0.1
-  done
+  wait_for "the sentinels to see both replicas" \
+    "[ \"\$(redis-cli -p $((BASE + 10)) sentinel replicas redchat 2>/dev/null | grep -c '^name\$')\" -ge 2 ]"
+  wait_for "the sentinels to reach their quorum" \
+    "redis-cli -p $((BASE + 10)) sentinel ckquorum redchat 2>/dev/null | grep -q '^OK'"
   in_sync "$primary" 2
   say "sentinel: primary 127.0.0.1:$primary, replicas :$((BASE + 1)) :$((BASE + 2)), sentinels :$((BASE + 10))-$((BASE + 12)), master name redchat"
 }
@@ -107,17 +116,17 @@ cluster_start() {
   local dir="$ROOT/cluster" nodes=() replicas="${REDCHAT_CLUSTER_REPLICAS:-1}"
   for i in $(seq 0 $((3 * (1 + replicas) - 1))); do
     local port=$((BASE + 20 + i))
-    node "$dir/node$i" "$port" --cluster-enabled yes \
+    CLUSTER_BUS=1 node "$dir/node$i" "$port" --cluster-enabled yes \
       --cluster-config-file "$dir/node$i/nodes.conf" --cluster-node-timeout 1000
     nodes+=("127.0.0.1:$port")
   done
   redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$replicas" --cluster-yes >"$dir/create.log"
-  for _ in $(seq 1 100); do
-    redis-cli -p $((BASE + 20)) cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
-    sleep 0.1
-  done
-  local port
-  for port in $(redis-cli -p $((BASE + 20)) cluster nodes | awk '/master/ { split($2, a, "[:@]"); print a[2] }'); do
+  wait_for "the cluster to be ok" \
+    "redis-cli -p $((BASE + 20)) cluster info 2>/dev/null | grep -q 'cluster_state:ok'"
+  local port primaries
+  primaries="$(redis-cli -p $((BASE + 20)) cluster nodes | awk '/master/ { split($2, a, "[:@]"); print a[2] }')"
+  [ "$(wc -w <<<"$primaries")" -eq 3 ] || die "expected three cluster primaries, got: $primaries"
+  for port in $primaries; do
     in_sync "$port" "$replicas"
   done
   say "cluster: seed nodes ${nodes[*]}"
@@ -126,6 +135,14 @@ cluster_start() {
 cluster_status() {
   redis-cli -p $((BASE + 20)) cluster info | grep -E 'cluster_state|cluster_known_nodes|cluster_size'
 }
+
+# A start that fails halfway stops what it started (and only that).
+case "${2:-}" in
+  start)
+    [ ! -e "$ROOT/${1:-}" ] || die "$ROOT/$1 exists: a $1 topology runs there; stop it first"
+    trap 'status=$?; [ "$status" -eq 0 ] || stop_all "$ROOT/$1"' EXIT
+    ;;
+esac
 
 case "${1:-}:${2:-}" in
   sentinel:start) sentinel_start ;;

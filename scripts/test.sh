@@ -41,9 +41,17 @@ stop_topologies() {
   rm -rf "$TOPOLOGY_DIR"
 }
 trap stop_topologies EXIT
+start_topology() { # kind: on the first base port whose range is free
+  local base
+  for base in 17100 17300 17500 17700 17900; do
+    export REDCHAT_TOPOLOGY_BASE_PORT=$base
+    scripts/redis-topology.sh "$1" start && return 0
+  done
+  die "no free port range for a $1 topology"
+}
 for topology in sentinel cluster; do
   step "integration tests again, against Redis $topology"
-  scripts/redis-topology.sh "$topology" start
+  start_topology "$topology"
   REDCHAT_TEST_TOPOLOGY="$topology" cargo test --features ssr --tests
   scripts/redis-topology.sh "$topology" stop
 done

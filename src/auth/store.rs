@@ -98,18 +98,44 @@ pub async fn create_user(state: &AppState, new: NewUser) -> AppResult<User> {
             .query_async(&mut state.redis())
             .await;
     };
-    if !claim(state, &handle_key, &id).await? {
-        undo_user().await;
-        return Err(AppError::Conflict(HANDLE_TAKEN.into()));
-    }
-    if !claim(state, &email_key, &id).await? {
+    let release_handle = || async {
         let _: RedisResultIgnored = RELEASE
             .key(&handle_key)
             .arg(&id)
             .invoke_async(&mut state.redis())
             .await;
-        undo_user().await;
-        return Err(AppError::Conflict(EMAIL_TAKEN.into()));
+    };
+    match claim(state, &handle_key, &id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            undo_user().await;
+            return Err(AppError::Conflict(HANDLE_TAKEN.into()));
+        }
+        // Whether the claim was made is unknown: undo it if it was.
+        Err(err) => {
+            release_handle().await;
+            undo_user().await;
+            return Err(err);
+        }
+    }
+    match claim(state, &email_key, &id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            release_handle().await;
+            undo_user().await;
+            return Err(AppError::Conflict(EMAIL_TAKEN.into()));
+        }
+        Err(err) => {
+            // The email claim may have been made: release it too.
+            let _: RedisResultIgnored = RELEASE
+                .key(&email_key)
+                .arg(&id)
+                .invoke_async(&mut state.redis())
+                .await;
+            release_handle().await;
+            undo_user().await;
+            return Err(err);
+        }
     }
     Ok(User {
         id,

@@ -75,8 +75,8 @@ pub async fn send(
     let settings = &state.settings.messages;
     let channel = keys.room_events(room);
     let redis = state.redis();
-    let (new, id): (i64, String) = SEND
-        .key(keys.room_messages(room))
+    let mut invocation = SEND.key(keys.room_messages(room));
+    invocation
         .key(keys.room_sent(room, &author.id, client_msg_id.as_str()))
         .arg(&author.id)
         .arg(body.as_str())
@@ -88,10 +88,44 @@ pub async fn send(
         .arg(DEDUP_SECS)
         .arg(&author.handle)
         .arg(&author.display_name)
-        .arg(redis.publish_command(&channel))
-        .invoke_async(&mut redis.clone())
-        .await?;
-    durable(state, &keys.room_messages(room)).await?;
+        .arg(redis.publish_command(&channel));
+    // With `redis.wait_replicas`, the script and a `WAIT` travel in one
+    // pipeline: one round trip, and the `WAIT` is sure to run on the
+    // connection (and node) that ran the script, so it waits for this write.
+    let waiting = state.settings.redis.wait_replicas;
+    let mut pipe = redis::pipe();
+    pipe.invoke_script(&invocation);
+    if waiting > 0 {
+        pipe.cmd("WAIT")
+            .arg(waiting)
+            .arg(state.settings.redis.wait_timeout_ms);
+    }
+    let replies: Vec<redis::Value> = match pipe.query_async(&mut redis.clone()).await {
+        // The script is not in this server's cache yet (a first use, a
+        // restart, a new primary): load it, then run the pipeline again.
+        // Safe: a refused EVALSHA ran nothing.
+        Err(err) if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            invocation.load_async(&mut redis.clone()).await?;
+            pipe.query_async(&mut redis.clone()).await?
+        }
+        other => other?,
+    };
+    let mut replies = replies.into_iter();
+    let (new, id): (i64, String) = redis::from_redis_value(
+        replies
+            .next()
+            .ok_or_else(|| AppError::internal("send script", "no reply"))?,
+    )
+    .map_err(|err| AppError::internal("send script", err))?;
+    if waiting > 0 {
+        let acknowledged: u32 = redis::from_redis_value(
+            replies
+                .next()
+                .ok_or_else(|| AppError::internal("send WAIT", "no reply"))?,
+        )
+        .map_err(|err| AppError::internal("send WAIT", err))?;
+        not_durable_yet(acknowledged, waiting)?;
+    }
     let sent_at = MessageId::parse(&id, "id")
         .map_err(|_| AppError::internal("send script", format!("bad stream id {id}")))?
         .millis;
@@ -112,10 +146,21 @@ pub async fn send(
     Ok((message, new == 1))
 }
 
-/// With `redis.wait_replicas` set, waits until that many replicas have the
-/// room's writes (`WAIT`), else fails the send: the client retries it, and
-/// the retry, deduplicated, waits again. A message is acknowledged only
-/// once a failover could no longer lose it (docs/scaling.md).
+/// With `redis.wait_replicas` set, a send is acknowledged only once that
+/// many replicas have it (a failover can no longer lose it), else it fails:
+/// the client retries, and the retry, deduplicated, waits again
+/// (docs/scaling.md).
+fn not_durable_yet(acknowledged: u32, wanted: u32) -> AppResult<()> {
+    if acknowledged < wanted {
+        return Err(AppError::Unavailable(format!(
+            "The message reached {acknowledged} of {wanted} replicas in time; send it again."
+        )));
+    }
+    Ok(())
+}
+
+/// For a message already stored: `WAIT`s on the node holding `key` (a
+/// retry that the rate limit refused is answered only once durable too).
 async fn durable(state: &AppState, key: &str) -> AppResult<()> {
     let settings = &state.settings.redis;
     if settings.wait_replicas == 0 {
@@ -125,13 +170,7 @@ async fn durable(state: &AppState, key: &str) -> AppResult<()> {
         .redis()
         .wait_for_replicas(key, settings.wait_replicas, settings.wait_timeout())
         .await?;
-    if acknowledged < settings.wait_replicas {
-        return Err(AppError::Unavailable(format!(
-            "The message reached {acknowledged} of {} replicas in time; send it again.",
-            settings.wait_replicas
-        )));
-    }
-    Ok(())
+    not_durable_yet(acknowledged, settings.wait_replicas)
 }
 
 /// The message this author already sent with this client message id, if

@@ -159,6 +159,11 @@ pub async fn set_membership(
 ) -> AppResult<()> {
     let room = room_id.as_str();
     let keys = &state.keys;
+    let redis = state.redis();
+    let marker = |event: &str| {
+        let json = serde_json::json!({ "event": event, "room_id": room, "user_id": user_id });
+        redis.publish(&keys.room_events(room), json.to_string())
+    };
     if member {
         // Joining answers any pending invitation.
         let () = redis::pipe()
@@ -167,7 +172,9 @@ pub async fn set_membership(
             .ignore()
             .srem(keys.room_invited(room), user_id)
             .ignore()
-            .query_async(&mut state.redis())
+            .add_command(marker(crate::server::sse::MEMBER_JOINED))
+            .ignore()
+            .query_async(&mut redis.clone())
             .await?;
         user_membership(state, room, user_id, true).await
     } else {
@@ -175,20 +182,13 @@ pub async fn set_membership(
         // Also out of the room's online set: nothing else would take a user
         // who leaves with no stream open out of it. Their open streams, if
         // any, announce the change.
-        let channel = keys.room_events(room);
-        let left = serde_json::json!({
-            "event": crate::server::sse::MEMBER_LEFT,
-            "room_id": room,
-            "user_id": user_id,
-        });
-        let redis = state.redis();
         let () = redis::pipe()
             .atomic()
             .srem(keys.room_members(room), user_id)
             .ignore()
             .srem(keys.room_online(room), user_id)
             .ignore()
-            .add_command(redis.publish(&channel, left.to_string()))
+            .add_command(marker(crate::server::sse::MEMBER_LEFT))
             .ignore()
             .query_async(&mut redis.clone())
             .await?;

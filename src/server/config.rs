@@ -420,6 +420,18 @@ impl Settings {
             }
             _ => {}
         }
+        let tls = |url: &String| url.starts_with("rediss://");
+        if self.redis.topology != Topology::Standalone
+            && (!self.redis.tls_ca_file.is_empty()
+                || self.redis.sentinels.iter().any(tls)
+                || self.redis.cluster_nodes.iter().any(tls))
+        {
+            // Not wired through to the Sentinels' primaries or the cluster's
+            // nodes yet; refused rather than silently sent in plain text.
+            return Err(
+                "TLS (rediss://, redis.tls_ca_file) works with the standalone topology only".into(),
+            );
+        }
         let session = &self.session;
         if !(1..=MAX_SESSION_DAYS).contains(&session.inactivity_days) {
             return Err(format!(

@@ -282,6 +282,10 @@ impl Source {
 
 impl Connection {
     async fn subscribe(&mut self, channel: &str) -> RedisResult<()> {
+        within(self.subscribe_now(channel)).await
+    }
+
+    async fn subscribe_now(&mut self, channel: &str) -> RedisResult<()> {
         match self {
             Self::Single(sink, _) => sink.subscribe(channel).await,
             Self::Cluster(connection, _) if is_shard_channel(channel) => {
@@ -292,6 +296,10 @@ impl Connection {
     }
 
     async fn unsubscribe(&mut self, channel: &str) -> RedisResult<()> {
+        within(self.unsubscribe_now(channel)).await
+    }
+
+    async fn unsubscribe_now(&mut self, channel: &str) -> RedisResult<()> {
         match self {
             Self::Single(sink, _) => sink.unsubscribe(channel).await,
             Self::Cluster(connection, _) if is_shard_channel(channel) => {
@@ -353,11 +361,24 @@ impl Connection {
     }
 }
 
+/// Bounds a connect or (un)subscribe: a connection to a server that died
+/// without closing it (a half-open socket) must not stall the hub.
+async fn within<T>(work: impl std::future::Future<Output = RedisResult<T>>) -> RedisResult<T> {
+    tokio::time::timeout(SUBSCRIBE_TIMEOUT, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "Pub/Sub command timed out",
+            )))
+        })
+}
+
 /// Keeps one Pub/Sub connection alive for as long as the process runs.
 async fn supervise(mut source: Source, hub: Hub, mut commands: mpsc::UnboundedReceiver<Command>) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match source.connect().await {
+        match within(source.connect()).await {
             Ok(mut connection) => {
                 let mut confirmed = HashSet::new();
                 match resubscribe(&hub, &mut connection, &mut confirmed).await {

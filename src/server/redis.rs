@@ -77,9 +77,14 @@ pub fn connect(settings: &RedisSettings) -> Result<Redis, RedisError> {
 }
 
 fn manager(client: redis::Client, settings: &RedisSettings) -> RedisResult<ConnectionManager> {
+    // A request made while the connection is down waits for the reconnect
+    // attempts; two (not redis-rs's six, with growing pauses) keep that wait
+    // near `timeout_ms`, so requests fail fast and the next one tries again.
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(settings.timeout()))
-        .set_response_timeout(Some(settings.timeout()));
+        .set_response_timeout(Some(settings.timeout()))
+        .set_number_of_retries(1)
+        .set_max_delay(std::time::Duration::from_millis(200));
     ConnectionManager::new_lazy_with_config(client, config)
 }
 

@@ -166,6 +166,9 @@ async fn forward(
     mut rooms: StreamMap<String, SubscriptionStream>,
 ) {
     let mut shutdown = out.shutdown.clone();
+    // Rooms whose `member_left` for this user came in on the room's channel
+    // and whose personal `left` has not yet: nothing of theirs is forwarded.
+    let mut muted = std::collections::HashSet::new();
     loop {
         let alive = tokio::select! {
             // In this order: control events on the personal channel are
@@ -177,7 +180,7 @@ async fn forward(
             () = out.queue.closed() => false,
             item = personal.next() => match item {
                 Some(Ok(HubEvent::Published(published))) => {
-                    personal_event(&out, &mut rooms, &published.json).await
+                    personal_event(&out, &mut rooms, &mut muted, &published.json).await
                 }
                 // A control event may have been missed, so this stream's
                 // rooms may be wrong: end it. The browser reconnects at once
@@ -185,15 +188,23 @@ async fn forward(
                 Some(Ok(HubEvent::Resync) | Err(_)) | None => false,
             },
             Some((room_id, item)) = rooms.next() => match item {
-                // The room's own record of a leave (see `MEMBER_LEFT`).
+                // The room's own record of a leave or join (see `MEMBER_LEFT`).
                 Ok(HubEvent::Published(published))
-                    if published.event.as_deref() == Some(MEMBER_LEFT) =>
+                    if matches!(published.event.as_deref(), Some(MEMBER_LEFT | MEMBER_JOINED)) =>
                 {
-                    if left_user(&published.json).as_deref() == Some(out.user_id.as_str()) {
-                        rooms.remove(&room_id);
+                    if member_named(&published.json).as_deref() != Some(out.user_id.as_str()) {
+                        true
+                    } else if published.event.as_deref() == Some(MEMBER_LEFT) {
+                        muted.insert(room_id);
+                        true
+                    } else if muted.remove(&room_id) {
+                        // Left and joined again: catch up what was muted.
+                        out.resync(&room_id).await
+                    } else {
+                        true
                     }
-                    true
                 }
+                Ok(HubEvent::Published(_)) if muted.contains(&room_id) => true,
                 Ok(HubEvent::Published(published)) => {
                     let name = published.event.as_deref().unwrap_or("message");
                     let mut event = Event::default().event(name).data(&published.json);
@@ -217,23 +228,31 @@ async fn forward(
 /// event also ends their streams' subscription, but on a cluster the
 /// personal and room channels live on different shards, with no order
 /// between them: this one is ordered with the room's messages, so nothing
-/// sent after the leave reaches the former member. Never sent to browsers.
+/// sent after the leave reaches the former member (the stream mutes the
+/// room until the personal `left` removes it). Never sent to browsers.
 pub const MEMBER_LEFT: &str = "member_left";
 
-/// The user a `member_left` event names.
-fn left_user(json: &str) -> Option<String> {
+/// Published on a room's channel when someone joins, in the transaction
+/// that adds them: a leave and a quick rejoin may deliver the personal
+/// `joined` before the room's `member_left`, which would mute the room
+/// just rejoined; this event, ordered after that `member_left`, unmutes it.
+pub const MEMBER_JOINED: &str = "member_joined";
+
+/// The user a `member_left` or `member_joined` event names.
+fn member_named(json: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
-    struct Left {
+    struct Member {
         user_id: String,
     }
-    serde_json::from_str::<Left>(json)
+    serde_json::from_str::<Member>(json)
         .ok()
-        .map(|left| left.user_id)
+        .map(|member| member.user_id)
 }
 
 async fn personal_event(
     out: &Forwarder,
     rooms: &mut StreamMap<String, SubscriptionStream>,
+    muted: &mut std::collections::HashSet<String>,
     json: &str,
 ) -> bool {
     let Ok(event) = serde_json::from_str::<PersonalEvent>(json) else {
@@ -249,10 +268,12 @@ async fn personal_event(
                     .await;
                 rooms.insert(room_id.clone(), subscription);
             }
+            muted.remove(&room_id);
             out.resync(&room_id).await
         }
         ("left", Some(room_id)) => {
             rooms.remove(&room_id);
+            muted.remove(&room_id);
             true
         }
         // Sessions were signed out elsewhere: end the stream if this is one
