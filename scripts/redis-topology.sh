@@ -95,7 +95,7 @@ logfile $sdir/redis.log
 daemonize yes
 sentinel monitor redchat 127.0.0.1 $primary 2
 sentinel down-after-milliseconds redchat 1000
-sentinel failover-timeout redchat 5000
+sentinel failover-timeout redchat 2000
 sentinel parallel-syncs redchat 1
 CONF
     redis-sentinel "$sdir/sentinel.conf"
