@@ -11,6 +11,11 @@
 //!
 //! With `--baseline bare`, the same clients drive baseline (b) instead: a
 //! bare in-process fan-out server (`bare.rs`), the ceiling for one process.
+//! With `--baseline redis`, baseline (a): raw Redis Pub/Sub at the same rate
+//! (`raw.rs`; needs `--redis-url`). With `--baseline idle`, baseline (c): a
+//! process that only holds sockets (`idle.rs`), for the memory of one open
+//! connection. `--idle-streams N` opens N more event streams on the server
+//! under test, idle, and reports its RSS per stream (needs `--server-pid`).
 //!
 //!   cargo run --release --features ssr --example loadgen -- \
 //!       --url http://127.0.0.1:3000 --users 50 --rooms 10 --clients 200 \
@@ -29,6 +34,8 @@ use futures::StreamExt;
 use hdrhistogram::Histogram;
 
 mod bare;
+mod idle;
+mod raw;
 
 struct Options {
     url: String,
@@ -41,8 +48,16 @@ struct Options {
     server_pid: Option<u32>,
     redis_url: Option<String>,
     /// `bare`: drive baseline (b), an in-process fan-out server, instead of
-    /// `--url`.
+    /// `--url`; `redis`: baseline (a); `idle`: baseline (c).
     baseline: Option<String>,
+    /// Pub/Sub subscribers in baseline (a): one per app process.
+    subscribers: usize,
+    /// Idle event streams to open and weigh (`--idle-streams`).
+    idle_streams: usize,
+    /// Run as baseline (c)'s socket-holding server on this address.
+    serve_idle: Option<String>,
+    /// Run as baseline (b)'s server, in a process of its own.
+    serve_bare: bool,
 }
 
 impl Options {
@@ -58,6 +73,10 @@ impl Options {
             server_pid: None,
             redis_url: None,
             baseline: None,
+            subscribers: 1,
+            idle_streams: 0,
+            serve_idle: None,
+            serve_bare: false,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         for pair in args.chunks(2) {
@@ -78,6 +97,10 @@ impl Options {
                 "--server-pid" => options.server_pid = Some(number() as u32),
                 "--redis-url" => options.redis_url = Some(value.clone()),
                 "--baseline" => options.baseline = Some(value.clone()),
+                "--subscribers" => options.subscribers = number() as usize,
+                "--idle-streams" => options.idle_streams = number() as usize,
+                "--serve-idle" => options.serve_idle = Some(value.clone()),
+                "--serve-bare" => options.serve_bare = true,
                 other => panic!("unknown option {other}"),
             }
         }
@@ -249,13 +272,25 @@ async fn redis_stats(url: &str) -> Option<(u64, f64, usize)> {
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
+    if let Some(addr) = &options.serve_idle {
+        idle::serve(addr).await;
+        return;
+    }
+    if options.serve_bare {
+        // Baseline (b) as a process of its own, for `--baseline bare-idle`.
+        println!("{}", bare::serve().await.trim_start_matches("http://"));
+        std::future::pending::<()>().await;
+    }
     let url = match options.baseline.as_deref() {
         Some("bare") => {
             let url = bare::serve().await;
             println!("baseline (b): bare in-process fan-out server at {url}");
             url
         }
-        Some(other) => panic!("unknown baseline {other} (known: bare)"),
+        Some("redis") => return raw_baseline(&options).await,
+        Some("idle") => return idle_baseline(&options, "--serve-idle").await,
+        Some("bare-idle") => return idle_baseline(&options, "--serve-bare").await,
+        Some(other) => panic!("unknown baseline {other} (known: bare, redis, idle)"),
         None => options.url.trim_end_matches('/').to_owned(),
     };
     let run = uuid::Uuid::new_v4().simple().to_string();
@@ -333,13 +368,39 @@ async fn main() {
             )),
         ));
     }
+    drop(opened);
     for _ in 0..options.clients {
-        opened_rx.recv().await;
+        // A stream that fails to open ends its task (and its sender).
+        if opened_rx.recv().await.is_none() {
+            eprintln!("FAILED: not every event stream opened (raise the file-descriptor limit?)");
+            std::process::exit(1);
+        }
     }
     println!(
         "{} people, {} rooms, {} streams open",
         options.users, options.rooms, options.clients
     );
+    // Idle streams on top, weighed by the server's RSS before and after.
+    let _idle = if options.idle_streams > 0 {
+        let pid = options
+            .server_pid
+            .expect("--idle-streams needs --server-pid");
+        let cookie = session_cookie(&url, &run).await;
+        let addr = url.trim_start_matches("http://").to_owned();
+        let before = process_stats(pid).expect("the server's /proc entry").1;
+        let streams =
+            idle::open_streams(&addr, "/api/events", Some(&cookie), options.idle_streams).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = process_stats(pid).expect("the server's /proc entry").1;
+        println!(
+            "idle streams: {} opened; server RSS {before} -> {after} KiB, {:.1} KiB per stream",
+            options.idle_streams,
+            (after as f64 - before as f64) / options.idle_streams as f64
+        );
+        streams
+    } else {
+        Vec::new()
+    };
 
     let before_server = options.server_pid.and_then(process_stats);
     let before_redis = match &options.redis_url {
@@ -449,14 +510,7 @@ async fn main() {
         "deliveries {delivered} ({:.0}/s), expected {expected}; lost {lost}, duplicated {duplicated}, reordered {reordered}, resyncs {resyncs}",
         delivered as f64 / sending.as_secs_f64()
     );
-    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
-    println!(
-        "latency ms: p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
-        ms(0.5),
-        ms(0.99),
-        ms(0.999),
-        histogram.max() as f64 / 1000.0
-    );
+    print_latency(&histogram);
     if let (Some((cpu0, _)), Some((cpu1, rss))) = (before_server, after_server) {
         println!(
             "server: {:.2} CPU s while sending, RSS {} KiB ({:.1} KiB per stream)",
@@ -477,4 +531,142 @@ async fn main() {
         eprintln!("FAILED: deliveries were lost, duplicated or reordered, or sends failed");
         std::process::exit(1);
     }
+}
+
+/// Signs up one more person and returns their session cookie (`name=value`)
+/// for raw connections.
+async fn session_cookie(url: &str, run: &str) -> String {
+    let handle = format!("lgidle{}", &run[..8]);
+    let email = format!("{handle}@load.test");
+    let response = reqwest::Client::new()
+        .post(format!("{url}/api/register"))
+        .form(&[
+            ("email", email.as_str()),
+            ("password", "load-generator"),
+            ("display_name", handle.as_str()),
+            ("handle", handle.as_str()),
+        ])
+        .send()
+        .await
+        .expect("register answers");
+    assert!(
+        response.status().is_success(),
+        "register: {}",
+        response.status()
+    );
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}
+
+/// Baseline (a): raw Redis Pub/Sub at the same rate (see `raw.rs`).
+async fn raw_baseline(options: &Options) {
+    let redis_url = options
+        .redis_url
+        .as_deref()
+        .expect("--baseline redis needs --redis-url");
+    println!(
+        "baseline (a): raw Redis Pub/Sub, {} channels, {} subscriber(s)",
+        options.rooms, options.subscribers
+    );
+    let report = raw::run(
+        redis_url,
+        options.rooms,
+        options.subscribers,
+        options.rate,
+        options.seconds,
+    )
+    .await;
+    println!(
+        "deliveries {} ({:.0}/s), expected {}; lost {}, duplicated {}, reordered {}",
+        report.delivered,
+        report.delivered as f64 / report.sending.as_secs_f64(),
+        report.expected,
+        report.lost,
+        report.duplicated,
+        report.reordered
+    );
+    print_latency(&report.latencies);
+    if report.lost + report.duplicated + report.reordered > 0 || report.delivered == 0 {
+        eprintln!("FAILED: deliveries were lost, duplicated or reordered");
+        std::process::exit(1);
+    }
+}
+
+/// Baseline (c): the RSS of a process that only holds `--clients` sockets
+/// (`--serve-idle`); or, for comparison, of baseline (b)'s server holding
+/// that many idle event streams (`--serve-bare`).
+async fn idle_baseline(options: &Options, serve: &str) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(std::env::current_exe().expect("this program"))
+        .args([serve, "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the idle server starts");
+    let pid = child.id().expect("a pid");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("its stdout")).lines();
+    let addr = lines
+        .next_line()
+        .await
+        .expect("its address")
+        .expect("its address");
+    let cookie = if serve == "--serve-bare" {
+        // One person in one room, so each stream listens to something.
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let url = format!("http://{addr}");
+        let form = [
+            ("handle", "idle"),
+            ("email", "idle@load.test"),
+            ("password", "x"),
+            ("display_name", "idle"),
+        ];
+        call(&client, &url, "register", &form).await;
+        let room = call(
+            &client,
+            &url,
+            "create_room",
+            &[("name", "idle"), ("private", "false")],
+        )
+        .await;
+        let room = room["id"].as_str().expect("a room id").to_owned();
+        call(&client, &url, "join_room", &[("room_id", &room)]).await;
+        Some("who=idle")
+    } else {
+        None
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = process_stats(pid).expect("its /proc entry").1;
+    let streams = idle::open_streams(&addr, "/api/events", cookie, options.clients).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = process_stats(pid).expect("its /proc entry").1;
+    let what = if serve == "--serve-bare" {
+        "baseline (b) as its own process"
+    } else {
+        "baseline (c)"
+    };
+    println!(
+        "{what}: {} idle connections; RSS {before} -> {after} KiB, {:.1} KiB per connection",
+        streams.len(),
+        (after as f64 - before as f64) / streams.len().max(1) as f64
+    );
+}
+
+/// The latency line every run prints (scripts/bench.sh parses it).
+fn print_latency(histogram: &Histogram<u64>) {
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "latency ms: p50 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        ms(0.5),
+        ms(0.99),
+        ms(0.999),
+        histogram.max() as f64 / 1000.0
+    );
 }
