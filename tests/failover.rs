@@ -20,8 +20,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redchat::server::config::{RedisSettings, Topology};
-use support::{call_on, ok_json, person_on, EventReader, Polled, Server, ServerProcess, TestApp};
+use redchat::server::config::RedisSettings;
+use support::{
+    call_on, ok_json, person_on, public_room, EventReader, Polled, Server, ServerProcess, TestApp,
+};
 
 /// How long writes may stay down after a kill.
 const WRITES_BACK_WITHIN: Duration = Duration::from_secs(15);
@@ -59,26 +61,15 @@ impl LocalTopology {
         panic!("could not start a {kind} topology");
     }
 
-    fn urls(&self, offsets: std::ops::RangeInclusive<u16>) -> Vec<String> {
-        offsets
-            .map(|offset| format!("redis://127.0.0.1:{}", self.base + offset))
-            .collect()
-    }
-
-    /// Redis settings for the app on this topology.
+    /// Redis settings for the app on this topology (the same layout as the
+    /// shared topologies of the suite's passes).
     fn settings(&self) -> RedisSettings {
+        let shared = match self.kind {
+            "sentinel" => support::Shared::Sentinel { base: self.base },
+            _ => support::Shared::Cluster { base: self.base },
+        };
         let mut redis = RedisSettings::default();
-        match self.kind {
-            "sentinel" => {
-                redis.topology = Topology::Sentinel;
-                redis.sentinels = self.urls(10..=12);
-                redis.master_name = "redchat".into();
-            }
-            _ => {
-                redis.topology = Topology::Cluster;
-                redis.cluster_nodes = self.urls(20..=22);
-            }
-        }
+        shared.configure(&mut redis);
         redis
     }
 
@@ -563,42 +554,11 @@ async fn under_load(
     verify(label, &route, &client, &rooms, &sent, held, killed_at).await;
 }
 
-/// Settings for an app on `redis`, with limits out of the way of 100/s.
-fn app_settings(redis: RedisSettings) -> redchat::server::config::Settings {
-    let mut settings = redchat::server::config::Settings {
-        redis,
-        ..Default::default()
-    };
-    settings.redis.key_prefix = format!("test{}:", uuid::Uuid::new_v4().simple());
-    settings.redis.timeout_ms = 500;
-    settings.session.cookie_secure = false;
-    let plenty = redchat::server::config::Rate::new(1_000_000, 60_000_000.0);
-    let limits = &mut settings.limits;
-    for rate in [
-        &mut limits.send_per_room,
-        &mut limits.send_per_user,
-        &mut limits.signup_per_address,
-        &mut limits.login_per_address,
-        &mut limits.create_room_per_user,
-    ] {
-        *rate = plenty;
-    }
-    settings
-}
-
-async fn room(
-    server: &impl support::Server,
-    owner: &reqwest::Client,
-    members: &[&reqwest::Client],
-) -> String {
-    support::public_room(server, owner, members).await
-}
-
 #[tokio::test]
 #[ignore = "a failover stage of its own in the test command"]
 async fn a_sentinel_failover_under_load_loses_no_acknowledged_message() {
     let topology = LocalTopology::start("sentinel", 2);
-    let mut settings = app_settings(topology.settings());
+    let mut settings = support::settings_on(topology.settings());
     // Acknowledge a message only once a replica has it.
     settings.redis.wait_replicas = 1;
     settings.redis.wait_timeout_ms = 300;
@@ -612,8 +572,8 @@ async fn a_sentinel_failover_under_load_loses_no_acknowledged_message() {
     ];
     let members: Vec<&reqwest::Client> = readers.iter().collect();
     let rooms = vec![
-        room(&app, &ann, &members).await,
-        room(&app, &ann, &members).await,
+        public_room(&app, &ann, &members).await,
+        public_room(&app, &ann, &members).await,
     ];
     let clients = readers.iter().map(|c| (route.clone(), c.clone())).collect();
     let primary = topology.base;
@@ -645,7 +605,7 @@ async fn a_sentinel_failover_under_load_loses_no_acknowledged_message() {
 #[ignore = "a failover stage of its own in the test command"]
 async fn a_cluster_primary_lost_under_load_loses_no_acknowledged_message() {
     let topology = LocalTopology::start("cluster", 2);
-    let mut settings = app_settings(topology.settings());
+    let mut settings = support::settings_on(topology.settings());
     settings.redis.wait_replicas = 1;
     settings.redis.wait_timeout_ms = 300;
     let prefix = settings.redis.key_prefix.clone();
@@ -662,7 +622,7 @@ async fn a_cluster_primary_lost_under_load_loses_no_acknowledged_message() {
         if by_shard.len() == 3 {
             break;
         }
-        let id = room(&app, &ann, &members).await;
+        let id = public_room(&app, &ann, &members).await;
         let slot: u16 = redis::cmd("CLUSTER")
             .arg("KEYSLOT")
             .arg(keys.room_messages(&id))
@@ -766,8 +726,8 @@ async fn clients_of_a_killed_app_node_move_to_another_and_miss_nothing() {
     ];
     let members: Vec<&reqwest::Client> = readers.iter().collect();
     let rooms = vec![
-        room(&first, &ann, &members).await,
-        room(&second, &ann, &members).await,
+        public_room(&first, &ann, &members).await,
+        public_room(&second, &ann, &members).await,
     ];
     // Half the clients, and the sender, on the node that will die.
     let on_first = Route::new(&base_url(&first));

@@ -92,50 +92,24 @@ pub async fn create_user(state: &AppState, new: NewUser) -> AppResult<User> {
         ])
         .query_async(&mut redis)
         .await?;
-    let undo_user = || async {
-        let _: RedisResultIgnored = redis::cmd("DEL")
-            .arg(&user_key)
-            .query_async(&mut state.redis())
-            .await;
-    };
-    let release_handle = || async {
-        let _: RedisResultIgnored = RELEASE
-            .key(&handle_key)
-            .arg(&id)
-            .invoke_async(&mut state.redis())
-            .await;
-    };
-    match claim(state, &handle_key, &id).await {
-        Ok(true) => {}
-        Ok(false) => {
-            undo_user().await;
-            return Err(AppError::Conflict(HANDLE_TAKEN.into()));
+    // The handle first, the email last (it makes the account able to sign
+    // in); a claim refused, or failed, undoes the earlier steps.
+    let mut claimed: Vec<&str> = Vec::new();
+    for (key, taken) in [(&handle_key, HANDLE_TAKEN), (&email_key, EMAIL_TAKEN)] {
+        let outcome = claim(state, key, &id).await;
+        match outcome {
+            Ok(true) => {
+                claimed.push(key);
+                continue;
+            }
+            // Whether an erroring claim was made is unknown: release it too.
+            Err(_) => claimed.push(key),
+            Ok(false) => {}
         }
-        // Whether the claim was made is unknown: undo it if it was.
-        Err(err) => {
-            release_handle().await;
-            undo_user().await;
-            return Err(err);
-        }
-    }
-    match claim(state, &email_key, &id).await {
-        Ok(true) => {}
-        Ok(false) => {
-            release_handle().await;
-            undo_user().await;
-            return Err(AppError::Conflict(EMAIL_TAKEN.into()));
-        }
-        Err(err) => {
-            // The email claim may have been made: release it too.
-            let _: RedisResultIgnored = RELEASE
-                .key(&email_key)
-                .arg(&id)
-                .invoke_async(&mut state.redis())
-                .await;
-            release_handle().await;
-            undo_user().await;
-            return Err(err);
-        }
+        undo(state, &user_key, &claimed, &id).await;
+        return Err(outcome
+            .err()
+            .unwrap_or_else(|| AppError::Conflict(taken.into())));
     }
     Ok(User {
         id,
@@ -145,9 +119,23 @@ pub async fn create_user(state: &AppState, new: NewUser) -> AppResult<User> {
     })
 }
 
-/// The result of an undo step, which is best effort: if it fails, what is
-/// left is invisible (a hash no index names) or a reserved handle.
-type RedisResultIgnored = redis::RedisResult<redis::Value>;
+/// Undoes a sign-up that could not finish: releases the index entries it
+/// claimed (only where they still name this user) and deletes the hash.
+/// Best effort: if a step fails, what is left is invisible (a hash no
+/// index names) or a reserved handle.
+async fn undo(state: &AppState, user_key: &str, claimed: &[&str], id: &str) {
+    for key in claimed {
+        let _: redis::RedisResult<redis::Value> = RELEASE
+            .key(*key)
+            .arg(id)
+            .invoke_async(&mut state.redis())
+            .await;
+    }
+    let _: redis::RedisResult<redis::Value> = redis::cmd("DEL")
+        .arg(user_key)
+        .query_async(&mut state.redis())
+        .await;
+}
 
 /// `SET key id NX`: whether this user got the index entry.
 async fn claim(state: &AppState, key: &str, id: &str) -> AppResult<bool> {

@@ -273,30 +273,42 @@ async fn set_online(
     if rooms.is_empty() {
         return Ok(());
     }
+    // One command per room, all rooms at once: on a cluster the rooms live
+    // on different nodes.
+    let redis = state.redis();
+    let changed: Vec<i64> = try_join_all(rooms.iter().map(|room| {
+        let mut redis = redis.clone();
+        let key = state.keys.room_online(room);
+        async move {
+            redis::cmd(if online { "SADD" } else { "SREM" })
+                .arg(key)
+                .arg(user_id)
+                .query_async(&mut redis)
+                .await
+        }
+    }))
+    .await?;
+    let changed: Vec<&String> = rooms
+        .iter()
+        .zip(changed)
+        .filter_map(|(room, count)| (count > 0 || announce == Announce::Always).then_some(room))
+        .collect();
+    // A heartbeat usually changes nothing: then no profile is looked up.
+    if changed.is_empty() {
+        return Ok(());
+    }
     let Some(user) = crate::auth::profile(state, user_id).await? else {
         return Ok(());
     };
-    // One room at a time per command, all rooms at once: on a cluster the
-    // rooms live on different nodes.
-    let redis = state.redis();
-    try_join_all(rooms.iter().map(|room| {
-        let mut redis = redis.clone();
-        let user = user.clone();
+    try_join_all(changed.into_iter().map(|room| {
+        let redis = redis.clone();
+        let change = PresenceChange {
+            room_id: room.clone(),
+            user: user.clone(),
+            online,
+        };
+        let channel = state.keys.room_events(room);
         async move {
-            let changed: i64 = redis::cmd(if online { "SADD" } else { "SREM" })
-                .arg(state.keys.room_online(room))
-                .arg(user_id)
-                .query_async(&mut redis)
-                .await?;
-            if changed == 0 && announce == Announce::IfChanged {
-                return Ok(());
-            }
-            let change = PresenceChange {
-                room_id: room.clone(),
-                user,
-                online,
-            };
-            let channel = state.keys.room_events(room);
             let () = redis
                 .publish(&channel, event_json("presence", &change)?)
                 .query_async(&mut redis.clone())

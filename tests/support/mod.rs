@@ -294,8 +294,18 @@ impl Drop for RedisServer {
 
 /// Settings for a test app on this Redis, under a key prefix of its own.
 pub fn test_settings(redis: &RedisServer) -> Settings {
-    let mut settings = Settings::default();
-    redis.configure(&mut settings.redis);
+    let mut redis_settings = redchat::server::config::RedisSettings::default();
+    redis.configure(&mut redis_settings);
+    settings_on(redis_settings)
+}
+
+/// Test settings (a key prefix of their own, plain-HTTP cookies, limits out
+/// of the way) on any Redis settings, e.g. a topology a test started.
+pub fn settings_on(redis: redchat::server::config::RedisSettings) -> Settings {
+    let mut settings = Settings {
+        redis,
+        ..Settings::default()
+    };
     settings.redis.key_prefix = format!("test{}:", uuid::Uuid::new_v4().simple());
     settings.redis.timeout_ms = 500;
     // The harness speaks plain HTTP, where browsers and reqwest drop Secure cookies.
