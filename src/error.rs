@@ -81,6 +81,16 @@ impl AppError {
         Self::Unauthorized("You are not signed in.".into())
     }
 
+    /// The answer to an action over its rate limit, allowed again in
+    /// `wait_ms` milliseconds (rounded up to whole seconds).
+    pub fn too_many_requests(wait_ms: u64) -> Self {
+        let seconds = wait_ms.div_ceil(1000).max(1);
+        Self::TooManyRequests {
+            message: format!("Slow down: try again in {seconds} s."),
+            retry_after_secs: seconds,
+        }
+    }
+
     /// Logs an internal failure once, where it happened, and hides its detail.
     #[cfg(feature = "ssr")]
     pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {

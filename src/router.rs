@@ -127,13 +127,17 @@ fn page(options: leptos::config::LeptosOptions) -> impl leptos::IntoView {
 fn session_layer(state: &AppState) -> SessionManagerLayer<RedisSessionStore> {
     let settings = &state.settings.session;
     let inactivity = i64::try_from(settings.inactivity().as_secs()).unwrap_or(i64::MAX);
-    SessionManagerLayer::new(RedisSessionStore::new(state.redis(), state.keys.clone()))
-        .with_name(settings.cookie_name.clone())
-        .with_secure(settings.cookie_secure)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(inactivity)))
+    SessionManagerLayer::new(RedisSessionStore::new(
+        state.redis(),
+        state.keys.clone(),
+        std::time::Duration::from_secs(settings.cache_secs),
+    ))
+    .with_name(settings.cookie_name.clone())
+    .with_secure(settings.cookie_secure)
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_path("/")
+    .with_expiry(Expiry::OnInactivity(time::Duration::seconds(inactivity)))
 }
 
 /// Server functions answer every error with 500; this gives each error its

@@ -321,10 +321,18 @@ async fn a_session_survives_an_app_restart() {
     assert_eq!(second.me(&client).await["handle"], "ann");
 }
 
+/// For tests that edit session records in Redis behind the server's back,
+/// which a process's session cache would not see (see `session_store`).
+async fn spawn_without_session_cache(redis: &RedisServer) -> TestApp {
+    let mut settings = support::test_settings(redis);
+    settings.session.cache_secs = 0;
+    TestApp::spawn_with(settings).await
+}
+
 #[tokio::test]
 async fn a_session_ends_after_its_absolute_lifetime_however_active() {
     let redis = RedisServer::start().await;
-    let app = TestApp::spawn(&redis).await;
+    let app = spawn_without_session_cache(&redis).await;
     let client = TestApp::client();
     app.register(&client, "ann@example.com", "ann").await;
     assert_eq!(app.me(&client).await["handle"], "ann");
@@ -342,7 +350,7 @@ async fn a_session_ends_after_its_absolute_lifetime_however_active() {
 #[tokio::test]
 async fn using_a_session_pushes_its_expiry_forward() {
     let redis = RedisServer::start().await;
-    let app = TestApp::spawn(&redis).await;
+    let app = spawn_without_session_cache(&redis).await;
     let client = TestApp::client();
     app.register(&client, "ann@example.com", "ann").await;
     let week = 7 * 86_400;
@@ -369,7 +377,7 @@ async fn using_a_session_pushes_its_expiry_forward() {
 #[tokio::test]
 async fn a_session_never_outlives_its_absolute_lifetime() {
     let redis = RedisServer::start().await;
-    let app = TestApp::spawn(&redis).await;
+    let app = spawn_without_session_cache(&redis).await;
     let client = TestApp::client();
     app.register(&client, "ann@example.com", "ann").await;
 
@@ -808,4 +816,32 @@ async fn a_session_idle_past_the_inactivity_limit_is_not_listed() {
     let list = support::ok_json(app.call(&here, "sessions", &[]).await).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["current"], true);
+}
+
+#[tokio::test]
+async fn a_revoked_sign_in_cannot_send_even_from_a_cached_session() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let (here, elsewhere) = ann_on_two_devices(&app).await;
+    let room = support::public_room(&app, &here, &[]).await;
+    let form = |cmid| {
+        [
+            ("room_id", room.as_str()),
+            ("body", "hi"),
+            ("client_msg_id", cmid),
+        ]
+    };
+    // Both sessions are in the process's session cache by now.
+    support::ok_json(app.call(&elsewhere, "send_message", &form("c1")).await).await;
+    support::ok_json(app.call(&here, "sign_out_everywhere", &[]).await).await;
+    let refused = app.call(&elsewhere, "send_message", &form("c2")).await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        support::error_message(refused).await,
+        "You are not signed in."
+    );
+    // The refusal signed that session out for good.
+    assert!(app.me(&elsewhere).await.is_null());
+    let history = support::ok_json(app.call(&here, "history", &[("room_id", &room)]).await).await;
+    assert_eq!(history.as_array().unwrap().len(), 1, "nothing stored");
 }

@@ -626,3 +626,60 @@ async fn a_room_page_is_rendered_on_the_server_without_stalling() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_message_costs_one_redis_round_trip() {
+    use futures::StreamExt;
+    use std::time::Duration;
+
+    if support::needs_own_redis("watches every command of the server with MONITOR") {
+        return;
+    }
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let ann_id = app.me(&ann).await["id"].as_str().unwrap().to_lowercase();
+    let room = create_room(&app, &ann, "general", false).await;
+    // The first send loads the script into Redis; later ones only run it.
+    ok_json(send(&app, &ann, &room, "warm up", "c0").await).await;
+
+    let monitor = redis::Client::open(redis.admin_url())
+        .unwrap()
+        .get_async_monitor()
+        .await
+        .unwrap();
+    let mut commands = monitor.into_on_message::<String>();
+    ok_json(send(&app, &ann, &room, "hello", "c1").await).await;
+    ok_json(send(&app, &ann, &room, "hello", "c1").await).await;
+    let mut seen = Vec::new();
+    while let Ok(Some(line)) =
+        tokio::time::timeout(Duration::from_millis(500), commands.next()).await
+    {
+        // MONITOR shows commands as the client spelled them.
+        seen.push(line.to_lowercase());
+    }
+    // What the server sent for these two sends (not the presence sweeper):
+    // lines naming the room or Ann, except the commands a script ran.
+    let sent: Vec<&String> = seen
+        .iter()
+        .filter(|line| !line.contains(" lua]"))
+        .filter(|line| {
+            line.contains(&room.to_lowercase())
+                || line.contains(&ann_id)
+                || line.contains("session:")
+        })
+        .collect();
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    assert!(sent[0].contains("\"evalsha\""), "{sent:#?}");
+    assert!(sent[0].contains("\"one\""), "{sent:#?}");
+    // The retry runs the same script, then reads the first message back.
+    assert!(sent[1].contains("\"evalsha\""), "{sent:#?}");
+    assert!(sent[2].contains("\"xrange\""), "{sent:#?}");
+    let script: Vec<&String> = seen.iter().filter(|line| line.contains(" lua]")).collect();
+    for command in ["\"hexists\"", "\"sismember\"", "\"xadd\"", "\"publish\""] {
+        assert!(
+            script.iter().any(|line| line.contains(command)),
+            "the script ran no {command}: {script:#?}"
+        );
+    }
+}

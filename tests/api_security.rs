@@ -212,6 +212,7 @@ async fn every_limiter_key_expires() {
     let redis = RedisServer::start().await;
     let app = spawn_limited(&redis).await;
     let ann = person(&app, "ann").await;
+    let ann_id = app.me(&ann).await["id"].as_str().unwrap().to_owned();
     let room = public_room(&app, &ann, &[]).await;
     ok_json(
         app.call(&ann, "send_message", &send_form(&room, "c1"))
@@ -227,10 +228,18 @@ async fn every_limiter_key_expires() {
         .await;
     let mut conn = redis.connection().await;
     let keys: Vec<String> = conn
-        .keys(format!("{}limit:*", app.settings.redis.key_prefix))
+        .keys(format!("{}*limit:*", app.settings.redis.key_prefix))
         .await
         .unwrap();
     assert!(keys.len() >= 5, "{keys:?}");
+    // The send limiters live beside the keys the send script reads.
+    for (of_what, tag) in [("room", &room), ("user", &ann_id)] {
+        assert!(
+            keys.iter()
+                .any(|key| key.contains(&format!("{of_what}:{{{tag}}}:limit:send"))),
+            "no {of_what} send limiter in {keys:?}"
+        );
+    }
     for key in keys {
         let ttl: i64 = conn.pttl(&key).await.unwrap();
         assert!(ttl > 0, "{key} has no TTL");

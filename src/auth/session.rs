@@ -7,7 +7,8 @@
 //!
 //! Revocation: each sign-in gets a handle, recorded in the user's
 //! `{p}user:{id}:sessions` hash with where and when it signed in. Every
-//! signed-in request checks that its handle is still there (one `HEXISTS`);
+//! signed-in request checks that its handle is still there (one `HEXISTS`,
+//! or, for `send_message`, inside its send script);
 //! "sign out everywhere", revoking one session, or a password change
 //! removes handles, and the sessions behind them are signed out on their
 //! next request (their open event streams end at once).
@@ -57,9 +58,18 @@ pub async fn current() -> AppResult<Session> {
         .map_err(|err| AppError::internal("session layer missing", err))
 }
 
-/// The signed-in user's id, or `None`. A session past its absolute lifetime
-/// is deleted here and counts as signed out; a live one is renewed.
-pub async fn user_id(state: &AppState, session: &Session) -> AppResult<Option<String>> {
+/// A session's sign-in, as the session record says: whose, which (the
+/// handle in the user's list), and when.
+pub struct SignIn {
+    pub user_id: String,
+    pub handle: String,
+    signed_in_at: u64,
+}
+
+/// The session's sign-in, before the revocation check; `None` when signed
+/// out. A session past its absolute lifetime is deleted here and counts as
+/// signed out.
+async fn sign_in_of(state: &AppState, session: &Session) -> AppResult<Option<SignIn>> {
     let Some(user_id) = session
         .get::<String>(USER_ID)
         .await
@@ -68,30 +78,52 @@ pub async fn user_id(state: &AppState, session: &Session) -> AppResult<Option<St
         return Ok(None);
     };
     let signed_in_at = stored_secs(session, SIGNED_IN_AT).await?;
+    let expired =
+        now_secs().saturating_sub(signed_in_at) >= state.settings.session.absolute().as_secs();
+    match handle(session).await? {
+        Some(handle) if !expired => Ok(Some(SignIn {
+            user_id,
+            handle,
+            signed_in_at,
+        })),
+        _ => {
+            session.flush().await.map_err(session_error)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Renews a live session's expiry, at most once a minute.
+async fn keep_alive(state: &AppState, session: &Session, sign_in: &SignIn) -> AppResult<()> {
     let now = now_secs();
-    let expired = now.saturating_sub(signed_in_at) >= state.settings.session.absolute().as_secs();
-    if expired || !is_listed(state, session, &user_id).await? {
+    let renewed_at = stored_secs(session, RENEWED_AT).await?;
+    if now.saturating_sub(renewed_at) >= RENEW_EVERY_SECS {
+        renew(state, session, sign_in.signed_in_at, now).await?;
+        mark_seen(state, &sign_in.user_id, &sign_in.handle, now).await?;
+    }
+    Ok(())
+}
+
+/// The signed-in user's id, or `None`. A session past its absolute lifetime
+/// or whose sign-in was revoked is deleted here and counts as signed out; a
+/// live one is renewed.
+pub async fn user_id(state: &AppState, session: &Session) -> AppResult<Option<String>> {
+    let Some(sign_in) = sign_in_of(state, session).await? else {
+        return Ok(None);
+    };
+    if !is_listed(state, &sign_in).await? {
         session.flush().await.map_err(session_error)?;
         return Ok(None);
     }
-    let renewed_at = stored_secs(session, RENEWED_AT).await?;
-    if now.saturating_sub(renewed_at) >= RENEW_EVERY_SECS {
-        renew(state, session, signed_in_at, now).await?;
-        if let Some(handle) = handle(session).await? {
-            mark_seen(state, &user_id, &handle, now).await?;
-        }
-    }
-    Ok(Some(user_id))
+    keep_alive(state, session, &sign_in).await?;
+    Ok(Some(sign_in.user_id))
 }
 
-/// Whether the session's handle is still in the user's list (not revoked).
-async fn is_listed(state: &AppState, session: &Session, user_id: &str) -> AppResult<bool> {
-    let Some(handle) = handle(session).await? else {
-        return Ok(false);
-    };
+/// Whether the sign-in is still in the user's list (not revoked).
+async fn is_listed(state: &AppState, sign_in: &SignIn) -> AppResult<bool> {
     Ok(redis::cmd("HEXISTS")
-        .arg(state.keys.user_sessions(user_id))
-        .arg(handle)
+        .arg(state.keys.user_sessions(&sign_in.user_id))
+        .arg(&sign_in.handle)
         .query_async(&mut state.redis())
         .await?)
 }
@@ -159,6 +191,34 @@ pub async fn require_user_id() -> AppResult<String> {
         .ok_or_else(AppError::not_signed_in)
 }
 
+/// The session's sign-in and the user's profile, or 401, *without* the
+/// revocation check: for an endpoint that makes that check itself, in the
+/// same Redis script as its own work (`send_message`, whose one round trip
+/// this saves). It must answer [`revoked`] when that check fails.
+pub async fn require_sign_in_unchecked() -> AppResult<(SignIn, crate::auth::User)> {
+    let state = AppState::current()?;
+    let session = current().await?;
+    let sign_in = sign_in_of(&state, &session)
+        .await?
+        .ok_or_else(AppError::not_signed_in)?;
+    keep_alive(&state, &session, &sign_in).await?;
+    let user = super::profiles::profile(&state, &sign_in.user_id)
+        .await?
+        .ok_or_else(AppError::not_signed_in)?;
+    Ok((sign_in, user))
+}
+
+/// Ends a session whose sign-in was found revoked; the 401 to answer.
+pub async fn revoked() -> AppError {
+    match current().await {
+        Ok(session) => match session.flush().await {
+            Ok(()) => AppError::not_signed_in(),
+            Err(err) => session_error(err),
+        },
+        Err(err) => err,
+    }
+}
+
 /// The signed-in user's profile, or 401.
 pub async fn require_user() -> AppResult<crate::auth::User> {
     let state = AppState::current()?;
@@ -203,6 +263,16 @@ pub async fn sign_in(
     user_id: &str,
     device: Device,
 ) -> AppResult<()> {
+    // A sign-in this session held before ends here, in the user's list
+    // too: its old id, replaced next, may still be cached by other
+    // processes (see `session_store`), and the list is what they check.
+    let previous = session
+        .get::<String>(USER_ID)
+        .await
+        .map_err(session_error)?;
+    if let (Some(previous), Some(handle)) = (previous, handle(session).await?) {
+        revoke(state, &previous, &[handle]).await?;
+    }
     session.cycle_id().await.map_err(session_error)?;
     let now = now_secs();
     let info = SessionInfo {

@@ -8,4 +8,4 @@
 mod store;
 
 #[cfg(feature = "ssr")]
-pub use store::{client_address, give_back, take, Limit};
+pub use store::{client_address, give_back, interval_ms, take, Limit, GCRA_LUA};

@@ -28,27 +28,45 @@ use crate::error::{AppError, AppResult};
 use crate::server::config::Rate;
 use crate::server::state::AppState;
 
+/// The GCRA functions in Lua, shared by the limits script below and the send
+/// script (`messages::store`), which pays the send limits in the same
+/// script that stores the message. `clock()` is Redis's time in ms;
+/// `take(limiters, now)` pays one interval on every `{key, interval ms,
+/// burst}`, or on none, and returns 0 or the milliseconds to wait.
+pub const GCRA_LUA: &str = r"
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function take(limiters, now)
+  local wait = 0
+  local tats = {}
+  for i, limiter in ipairs(limiters) do
+    local interval, burst = limiter[2], limiter[3]
+    local tat = tonumber(redis.call('GET', limiter[1]) or now)
+    if tat < now then tat = now end
+    local new_tat = tat + interval
+    local allowed_at = new_tat - burst * interval
+    if allowed_at > now then wait = math.max(wait, allowed_at - now) end
+    tats[i] = new_tat
+  end
+  if wait > 0 then return math.ceil(wait) end
+  for i, limiter in ipairs(limiters) do
+    redis.call('SET', limiter[1], string.format('%d', tats[i]), 'PX', math.ceil(tats[i] - now))
+  end
+  return 0
+end
+";
+
 /// Pays for one action on every key, or on none; returns 0 when allowed,
 /// else the milliseconds until it would be.
 static GCRA: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{GCRA_LUA}{}",
         r"
 -- KEYS: limiter keys. ARGV[1] 'take' or 'refund'; then for each
 -- key its interval (ms) and burst.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local wait = 0
-local tats = {}
-for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i])
-  local burst = tonumber(ARGV[2 * i + 1])
-  local tat = tonumber(redis.call('GET', key) or now)
-  if tat < now then tat = now end
-  local new_tat = tat + interval
-  local allowed_at = new_tat - burst * interval
-  if allowed_at > now then wait = math.max(wait, allowed_at - now) end
-  tats[i] = new_tat
-end
+local now = clock()
 if ARGV[1] == 'refund' then
   for i, key in ipairs(KEYS) do
     local tat = tonumber(redis.call('GET', key))
@@ -63,23 +81,22 @@ if ARGV[1] == 'refund' then
   end
   return 0
 end
-if wait > 0 then return math.ceil(wait) end
-if ARGV[1] == 'take' then
-  for i, key in ipairs(KEYS) do
-    redis.call('SET', key, string.format('%d', tats[i]), 'PX', math.ceil(tats[i] - now))
-  end
+local limiters = {}
+for i, key in ipairs(KEYS) do
+  limiters[i] = {key, tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])}
 end
-return 0
-",
-    )
+return take(limiters, now)
+"
+    ))
 });
+
+/// A limiter's interval in milliseconds (one action's cost).
+pub fn interval_ms(rate: &Rate) -> u64 {
+    (60_000.0 / rate.per_minute).ceil().max(1.0) as u64
+}
 
 /// One limiter: what it counts, and for whom.
 pub enum Limit<'a> {
-    /// A user's messages in one room.
-    SendInRoom { user_id: &'a str, room_id: &'a str },
-    /// A user's messages anywhere.
-    Send { user_id: &'a str },
     /// Failed sign-ins to one account (by normalized email) from one address.
     LoginFailure { email: &'a str, address: &'a str },
     /// Failed sign-ins to one account from anywhere.
@@ -100,14 +117,6 @@ impl Limit<'_> {
         let limits = &state.settings.limits;
         let keys = &state.keys;
         match self {
-            Self::SendInRoom { user_id, room_id } => (
-                keys.limit(&format!("u:{user_id}"), &format!("send:{room_id}")),
-                limits.send_per_room,
-            ),
-            Self::Send { user_id } => (
-                keys.limit(&format!("u:{user_id}"), "send"),
-                limits.send_per_user,
-            ),
             Self::LoginFailure { email, address } => (
                 keys.limit(&format!("e:{email}"), &format!("login_failures:{address}")),
                 limits.login_failures_per_account,
@@ -156,18 +165,13 @@ async fn run(state: &AppState, mode: &str, limits: &[Limit<'_>]) -> AppResult<()
     invocation.arg(mode);
     for limit in limits {
         let (key, rate) = limit.key_and_rate(state);
-        let interval_ms = (60_000.0 / rate.per_minute).ceil().max(1.0) as u64;
-        invocation.key(key).arg(interval_ms).arg(rate.burst);
+        invocation.key(key).arg(interval_ms(&rate)).arg(rate.burst);
     }
     let wait_ms: u64 = invocation.invoke_async(&mut state.redis()).await?;
     if wait_ms == 0 {
         return Ok(());
     }
-    let seconds = wait_ms.div_ceil(1000).max(1);
-    Err(AppError::TooManyRequests {
-        message: format!("Slow down: try again in {seconds} s."),
-        retry_after_secs: seconds,
-    })
+    Err(AppError::too_many_requests(wait_ms))
 }
 
 /// The client's address: the socket's peer, or, when a trusted proxy header

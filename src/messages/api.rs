@@ -14,58 +14,61 @@ pub async fn send_message(
     client_msg_id: String,
 ) -> Result<Message, AppError> {
     use super::model::{ClientMsgId, MessageBody};
-    use super::store;
-    use crate::auth::session::require_user;
-    use crate::limits::{self, Limit};
+    use super::store::{self, Sender, Sent};
+    use crate::auth::session::{require_sign_in_unchecked, revoked};
     use crate::notifications::{notify_mentions, Mentioning};
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
     use crate::server::state::AppState;
 
     let state = AppState::current()?;
-    let author = require_user().await?;
+    // The revocation check, the membership check and the rate limits are
+    // all in the send script: one round trip to Redis (docs/performance.md).
+    let (sign_in, author) = require_sign_in_unchecked().await?;
     let room_id = RoomId::parse(&room_id)?;
     let body = MessageBody::parse(body)?;
     let client_msg_id = ClientMsgId::parse(&client_msg_id)?;
-    let room = member_room(&state, &room_id, &author.id).await?;
-    let limited = limits::take(
-        &state,
-        &[
-            Limit::SendInRoom {
-                user_id: &author.id,
-                room_id: room_id.as_str(),
-            },
-            Limit::Send {
-                user_id: &author.id,
-            },
-        ],
-    )
-    .await;
-    if let Err(refused @ AppError::TooManyRequests { .. }) = limited {
-        // A retry of a message that was stored (its answer lost) gets that
-        // message, not a refusal the client would take for "not sent".
-        return match store::already_sent(&state, &room_id, &author.id, &client_msg_id).await? {
-            Some(message) => Ok(message),
-            None => Err(refused),
-        };
-    }
-    limited?;
-    let (message, new) = store::send(&state, &room_id, author, body, client_msg_id).await?;
-    if new {
-        // Stored and delivered already: a failure here must not turn the
-        // send into an error the client would retry.
-        let mentioning = Mentioning {
-            room_id: &room.id,
-            room_name: &room.name,
-            message_id: &message.id,
-            author: &message.author,
-            body: &message.body,
-        };
-        if let Err(err) = notify_mentions(&state, mentioning).await {
-            tracing::warn!(%err, "could not notify mentions");
+    let sender = Sender {
+        author,
+        sign_in: &sign_in.handle,
+    };
+    match store::send(&state, &room_id, sender, body, &client_msg_id).await? {
+        Sent::New { message, room_name } => {
+            // Stored and delivered already: a failure here must not turn
+            // the send into an error the client would retry.
+            let mentioning = Mentioning {
+                room_id: &message.room_id,
+                room_name: &room_name,
+                message_id: &message.id,
+                author: &message.author,
+                body: &message.body,
+            };
+            if let Err(err) = notify_mentions(&state, mentioning).await {
+                tracing::warn!(%err, "could not notify mentions");
+            }
+            Ok(message)
+        }
+        Sent::Again(message) => Ok(message),
+        Sent::Revoked => Err(revoked().await),
+        // Which refusal: 404 for a room the caller may not see, 403 for one
+        // they have not joined.
+        Sent::NotMember => match member_room(&state, &room_id, &sign_in.user_id).await {
+            Ok(_) => Err(AppError::Conflict(
+                "You joined this room just now; send it again.".into(),
+            )),
+            Err(err) => Err(err),
+        },
+        Sent::Limited(wait_ms) => {
+            // On a cluster the user's limit is paid before the room script
+            // sees the client message id: a retry of a message that was
+            // stored (its answer lost) gets that message, not a refusal
+            // the client would take for "not sent".
+            match store::already_sent(&state, &room_id, &sign_in.user_id, &client_msg_id).await? {
+                Some(message) => Ok(message),
+                None => Err(AppError::too_many_requests(wait_ms)),
+            }
         }
     }
-    Ok(message)
 }
 
 /// A page of a room's history, oldest first, paged by message id: the

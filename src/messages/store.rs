@@ -9,75 +9,172 @@ use redis::Script;
 use super::model::{ClientMsgId, Message, MessageBody, MessageId};
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
+use crate::limits::interval_ms;
 use crate::rooms::model::RoomId;
 use crate::server::state::AppState;
 
 /// How long a client message id is remembered for deduplication.
 const DEDUP_SECS: u64 = 24 * 3600;
 
-/// Sends one message, atomically and in one round trip:
+/// Sends one message, atomically and in one round trip. In this order:
 ///
-/// 1. if this client message id was seen in this room, return the first
-///    message's id and do nothing else (a retry after a lost answer);
-/// 2. `XADD` the message to the room's stream, trimmed to about `max_len`
+/// 1. (mode `one`) if the sign-in was revoked (its handle is gone from the
+///    user's list), refuse: `revoked`;
+/// 2. if the author is not a member of the room (or there is no such room),
+///    refuse: `not_member` (the caller finds out which, and answers 403 or
+///    404);
+/// 3. if this client message id was seen in this room, return the first
+///    message's id and do nothing else: `seen` (a retry after a lost
+///    answer, never rate limited);
+/// 4. pay the send limits (GCRA, see `limits`): the author's limit in this
+///    room, and (mode `one`) across all rooms; all or none: `limited`;
+/// 5. `XADD` the message to the room's stream, trimmed to about `max_len`
 ///    entries (`MAXLEN ~`: whole stream nodes at a time, which is cheap), then
 ///    `XTRIM MINID` away exactly the entries older than the retention;
-/// 3. give the stream a TTL of the retention, so an idle room's history key
+/// 6. give the stream a TTL of the retention, so an idle room's history key
 ///    disappears once all of it would have expired anyway;
-/// 4. remember the client message id for 24 h;
-/// 5. `PUBLISH` the new message, as `Message` JSON carrying the stream id, on
+/// 7. remember the client message id for 24 h;
+/// 8. `PUBLISH` the new message, as `Message` JSON carrying the stream id, on
 ///    the room's channel (`SPUBLISH` on a cluster: the channel shares the
-///    room's hash tag, so the message never leaves the room's shard).
+///    room's hash tag, so the message never leaves the room's shard): `sent`.
+///
+/// Mode `one` (standalone and Sentinel, every key on one node) does it all.
+/// On a cluster the user's keys live in another slot than the room's, and a
+/// script may touch one slot only, so mode `room` leaves steps 1 and the
+/// user's limit to [`GATE`], run first on the user's slot.
 ///
 /// Because the script runs atomically, publishes happen in stream order.
-/// Returns `{1, id}` for a new message or `{0, id}` for a duplicate.
+/// Replies `{outcome, ...}`: `{'sent', id, room name}`, `{'seen', id, room
+/// name}`, `{'limited', ms to wait}`, `{'not_member'}` or `{'revoked'}`.
 static SEND: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{}{}",
+        crate::limits::GCRA_LUA,
         r#"
--- KEYS[1] stream, KEYS[2] client message id key
--- ARGV[1] author id, ARGV[2] body, ARGV[3] client msg id, ARGV[4] max len,
--- ARGV[5] retention ms, ARGV[6] channel, ARGV[7] room id, ARGV[8] dedup secs,
--- ARGV[9] author handle, ARGV[10] author display name,
--- ARGV[11] PUBLISH or SPUBLISH (a shard channel, on a cluster)
+-- KEYS[1] stream, KEYS[2] client message id key, KEYS[3] room members,
+-- KEYS[4] room hash, KEYS[5] the author's limiter in this room;
+-- mode 'one' only: KEYS[6] the author's sign-ins, KEYS[7] their limiter.
+-- ARGV[1] 'one' or 'room', ARGV[2] author id, ARGV[3] body,
+-- ARGV[4] client msg id, ARGV[5] max len, ARGV[6] retention ms,
+-- ARGV[7] channel, ARGV[8] room id, ARGV[9] dedup secs,
+-- ARGV[10] author handle, ARGV[11] author display name,
+-- ARGV[12] PUBLISH or SPUBLISH (a shard channel, on a cluster),
+-- ARGV[13] sign-in handle, ARGV[14]/[15] room limit interval ms/burst,
+-- ARGV[16]/[17] user limit interval ms/burst
+local one = ARGV[1] == 'one'
+if one and redis.call('HEXISTS', KEYS[6], ARGV[13]) == 0 then return {'revoked'} end
+if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return {'not_member'} end
+local name = redis.call('HGET', KEYS[4], 'name') or ''
 local seen = redis.call('GET', KEYS[2])
-if seen then return {0, seen} end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*',
-  'author', ARGV[1], 'body', ARGV[2], 'cmid', ARGV[3])
+if seen then return {'seen', seen, name} end
+local limiters = {{KEYS[5], tonumber(ARGV[14]), tonumber(ARGV[15])}}
+if one then limiters[2] = {KEYS[7], tonumber(ARGV[16]), tonumber(ARGV[17])} end
+local wait = take(limiters, clock())
+if wait > 0 then return {'limited', tostring(wait)} end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
+  'author', ARGV[2], 'body', ARGV[3], 'cmid', ARGV[4])
 local ms = tonumber(string.match(id, '^(%d+)-'))
-local oldest = ms - tonumber(ARGV[5])
+local oldest = ms - tonumber(ARGV[6])
 if oldest > 0 then
   redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', oldest))
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('SET', KEYS[2], id, 'EX', ARGV[8])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('SET', KEYS[2], id, 'EX', ARGV[9])
 -- The event is the Message itself, as JSON, so no process has to look
 -- anything up or encode it again before sending it to its clients.
-redis.call(ARGV[11], ARGV[6], cjson.encode({
-  id = id, room_id = ARGV[7], body = ARGV[2], client_msg_id = ARGV[3], sent_at = ms,
-  author = { id = ARGV[1], handle = ARGV[9], display_name = ARGV[10] }
+redis.call(ARGV[12], ARGV[7], cjson.encode({
+  id = id, room_id = ARGV[8], body = ARGV[3], client_msg_id = ARGV[4], sent_at = ms,
+  author = { id = ARGV[2], handle = ARGV[10], display_name = ARGV[11] }
 }))
-return {1, id}
-"#,
-    )
+return {'sent', id, name}
+"#
+    ))
 });
 
-/// Stores and publishes a message; a repeated client message id returns the
-/// first message instead. The flag says whether the message is new.
+/// On a cluster, the send's checks on the user's slot, run before [`SEND`]
+/// in mode `room`: the sign-in is not revoked, and the author's limit
+/// across all rooms is paid. Replies `{'ok'}`, `{'revoked'}` or
+/// `{'limited', ms to wait}`.
+static GATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{}{}",
+        crate::limits::GCRA_LUA,
+        r"
+-- KEYS[1] the author's sign-ins, KEYS[2] their send limiter;
+-- ARGV[1] sign-in handle, ARGV[2] interval ms, ARGV[3] burst
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {'revoked'} end
+local wait = take({{KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3])}}, clock())
+if wait > 0 then return {'limited', tostring(wait)} end
+return {'ok'}
+"
+    ))
+});
+
+/// What a send came to.
+pub enum Sent {
+    /// Stored and published now; with the room's name (for mentions).
+    New { message: Message, room_name: String },
+    /// A retry of a message already stored: that message.
+    Again(Message),
+    /// The author is not a member of the room, or there is no such room.
+    NotMember,
+    /// The session's sign-in was revoked.
+    Revoked,
+    /// Over a send limit: the milliseconds until a send would be allowed.
+    Limited(u64),
+}
+
+/// Who sends: the author's profile and the handle of their sign-in.
+pub struct Sender<'a> {
+    pub author: User,
+    pub sign_in: &'a str,
+}
+
+/// Stores and publishes a message, after checking the sign-in, the
+/// membership and the limits (see [`SEND`]); a repeated client message id
+/// returns the first message instead. One round trip to Redis (two on a
+/// cluster), plus one to read the first message back on a retry.
 pub async fn send(
     state: &AppState,
     room_id: &RoomId,
-    author: User,
+    sender: Sender<'_>,
     body: MessageBody,
-    client_msg_id: ClientMsgId,
-) -> AppResult<(Message, bool)> {
+    client_msg_id: &ClientMsgId,
+) -> AppResult<Sent> {
+    let Sender { author, sign_in } = sender;
     let keys = &state.keys;
     let room = room_id.as_str();
     let settings = &state.settings.messages;
+    let limits = &state.settings.limits;
     let channel = keys.room_events(room);
     let redis = state.redis();
+    let cluster = redis.is_cluster();
+    if cluster {
+        let reply: Vec<String> = GATE
+            .key(keys.user_sessions(&author.id))
+            .key(keys.user_send_limit(&author.id))
+            .arg(sign_in)
+            .arg(interval_ms(&limits.send_per_user))
+            .arg(limits.send_per_user.burst)
+            .invoke_async(&mut redis.clone())
+            .await?;
+        if let Some(refused) = refusal(&reply)? {
+            return Ok(refused);
+        }
+    }
     let mut invocation = SEND.key(keys.room_messages(room));
     invocation
         .key(keys.room_sent(room, &author.id, client_msg_id.as_str()))
+        .key(keys.room_members(room))
+        .key(keys.room(room))
+        .key(keys.room_send_limit(room, &author.id));
+    if !cluster {
+        invocation
+            .key(keys.user_sessions(&author.id))
+            .key(keys.user_send_limit(&author.id));
+    }
+    invocation
+        .arg(if cluster { "room" } else { "one" })
         .arg(&author.id)
         .arg(body.as_str())
         .arg(client_msg_id.as_str())
@@ -88,7 +185,12 @@ pub async fn send(
         .arg(DEDUP_SECS)
         .arg(&author.handle)
         .arg(&author.display_name)
-        .arg(redis.publish_command(&channel));
+        .arg(redis.publish_command(&channel))
+        .arg(sign_in)
+        .arg(interval_ms(&limits.send_per_room))
+        .arg(limits.send_per_room.burst)
+        .arg(interval_ms(&limits.send_per_user))
+        .arg(limits.send_per_user.burst);
     // With `redis.wait_replicas`, the script and a `WAIT` travel in one
     // pipeline: one round trip, and the `WAIT` is sure to run on the
     // connection (and node) that ran the script, so it waits for this write.
@@ -111,12 +213,19 @@ pub async fn send(
         other => other?,
     };
     let mut replies = replies.into_iter();
-    let (new, id): (i64, String) = redis::from_redis_value(
+    let reply: Vec<String> = redis::from_redis_value(
         replies
             .next()
             .ok_or_else(|| AppError::internal("send script", "no reply"))?,
     )
     .map_err(|err| AppError::internal("send script", err))?;
+    if let Some(refused) = refusal(&reply)? {
+        return Ok(refused);
+    }
+    let (Some(outcome), Some(id), Some(room_name)) = (reply.first(), reply.get(1), reply.get(2))
+    else {
+        return Err(AppError::internal("send script", format!("{reply:?}")));
+    };
     if waiting > 0 {
         let acknowledged: u32 = redis::from_redis_value(
             replies
@@ -126,24 +235,48 @@ pub async fn send(
         .map_err(|err| AppError::internal("send WAIT", err))?;
         not_durable_yet(acknowledged, waiting)?;
     }
-    let sent_at = MessageId::parse(&id, "id")
+    let sent_at = MessageId::parse(id, "id")
         .map_err(|_| AppError::internal("send script", format!("bad stream id {id}")))?
         .millis;
-    if new == 0 {
+    if outcome == "seen" {
         // A retry: answer with what was stored the first time, if still kept.
-        if let Some(first) = entries(state, room_id, Range::Exactly(&id)).await?.pop() {
-            return Ok((first, false));
+        if let Some(first) = entries(state, room_id, Range::Exactly(id)).await?.pop() {
+            return Ok(Sent::Again(first));
         }
     }
     let message = Message {
-        id,
+        id: id.clone(),
         room_id: room.to_owned(),
         author,
         body: body.as_str().to_owned(),
         sent_at,
         client_msg_id: client_msg_id.as_str().to_owned(),
     };
-    Ok((message, new == 1))
+    Ok(match outcome.as_str() {
+        "sent" => Sent::New {
+            message,
+            room_name: room_name.clone(),
+        },
+        _ => Sent::Again(message),
+    })
+}
+
+/// The refusal a script reply names, if it names one (`revoked`,
+/// `not_member`, `limited`).
+fn refusal(reply: &[String]) -> AppResult<Option<Sent>> {
+    Ok(match reply.first().map(String::as_str) {
+        Some("revoked") => Some(Sent::Revoked),
+        Some("not_member") => Some(Sent::NotMember),
+        Some("limited") => {
+            let wait = reply
+                .get(1)
+                .and_then(|ms| ms.parse().ok())
+                .ok_or_else(|| AppError::internal("send script", format!("{reply:?}")))?;
+            Some(Sent::Limited(wait))
+        }
+        Some("ok" | "sent" | "seen") => None,
+        _ => return Err(AppError::internal("send script", format!("{reply:?}"))),
+    })
 }
 
 /// With `redis.wait_replicas` set, a send is acknowledged only once that

@@ -208,6 +208,9 @@ pub struct SessionSettings {
     pub inactivity_days: u32,
     /// A session is gone this long after sign-in, however active it is.
     pub absolute_days: u32,
+    /// How long a process may use its cached copy of a session record
+    /// before reading Redis again (0: no cache). See `session_store`.
+    pub cache_secs: u64,
 }
 
 impl Default for SessionSettings {
@@ -217,6 +220,7 @@ impl Default for SessionSettings {
             cookie_secure: true,
             inactivity_days: 7,
             absolute_days: 30,
+            cache_secs: 60,
         }
     }
 }

@@ -168,6 +168,18 @@ impl Keys {
         format!("{}limit:{{{subject}}}:{name}", self.prefix)
     }
 
+    /// A user's send limiter for one room (GCRA state, as [`Self::limit`]),
+    /// in the room's slot so the send script can pay it.
+    pub fn room_send_limit(&self, room_id: &str, user_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:limit:send:{user_id}", self.prefix)
+    }
+
+    /// A user's send limiter across all rooms (GCRA state), in the user's
+    /// slot beside the sign-in list the send path checks with it.
+    pub fn user_send_limit(&self, user_id: &str) -> String {
+        format!("{}user:{{{user_id}}}:limit:send", self.prefix)
+    }
+
     /// Hash of a user's live sign-ins: handle -> JSON (when, which browser,
     /// from where). A session whose handle is gone from here is revoked.
     pub fn user_sessions(&self, user_id: &str) -> String {
@@ -210,6 +222,8 @@ mod tests {
             keys.profiles_changed(),
             keys.limit("u:u1", "send"),
             keys.user_sessions("u1"),
+            keys.room_send_limit("r1", "u1"),
+            keys.user_send_limit("u1"),
         ] {
             assert!(key.starts_with("test:"), "{key}");
         }
@@ -227,6 +241,7 @@ mod tests {
             keys.room_events("r1"),
             keys.room_invited("r1"),
             keys.room_sent("r1", "u1", "c1"),
+            keys.room_send_limit("r1", "u1"),
         ] {
             assert!(key.contains("{r1}"), "{key}");
         }
@@ -243,6 +258,7 @@ mod tests {
             keys.user_connections("u1"),
             keys.user_notifications("u1"),
             keys.user_sessions("u1"),
+            keys.user_send_limit("u1"),
         ] {
             assert!(key.contains("{u1}"), "{key}");
         }

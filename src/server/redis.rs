@@ -116,11 +116,16 @@ impl Redis {
         }
     }
 
+    /// Whether this is a cluster (a script may touch only one slot).
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.inner, Inner::Cluster(..))
+    }
+
     /// Which command publishes on a channel: `SPUBLISH` on a cluster (a
     /// shard channel, delivered only inside the slot's shard), else
     /// `PUBLISH`. See [`is_shard_channel`].
     pub fn publish_command(&self, channel: &str) -> &'static str {
-        if matches!(self.inner, Inner::Cluster(..)) && is_shard_channel(channel) {
+        if self.is_cluster() && is_shard_channel(channel) {
             "SPUBLISH"
         } else {
             "PUBLISH"
