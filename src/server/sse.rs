@@ -2,11 +2,12 @@
 //! carrying the events of every room the user belongs to and the user's
 //! personal events.
 //!
-//! Each stream is a small task that listens to the hub (never to Redis
-//! directly) and writes into a bounded queue that axum drains to the socket.
-//! A slow socket only fills its own queue: the task then waits, its hub
-//! receivers fall behind, and they lag, which the task reports to its client
-//! as `resync` for the room. No other client is slowed down.
+//! Each stream's response body listens to the hub (never to Redis
+//! directly): hyper pulls the next event when the socket can take it, so
+//! there is no task or queue of its own per stream. A slow socket is simply
+//! not pulled from: its hub receivers fall behind and lag, which the stream
+//! reports to its client as `resync` for the room. No other client is
+//! slowed down.
 //!
 //! Personal control events keep the set of rooms in step with membership:
 //! `{"event":"joined","room_id":…}` adds a room (and sends `resync` for it,
@@ -17,13 +18,14 @@
 //! ends: its room list could be wrong, and the browser's automatic reconnect
 //! builds a fresh one.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
+use futures::stream::BoxStream;
 use futures::StreamExt;
-use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::watch;
 use tokio_stream::StreamMap;
 
 use super::hub::{Hub, HubEvent, SubscriptionStream};
@@ -33,9 +35,6 @@ use crate::error::{AppError, AppResult};
 /// Comments sent on an idle stream, so proxies keep it open and the
 /// browser notices a dead one.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// Events queued for one client before its task waits (and its hub
-/// receivers start to lag).
-const QUEUE: usize = 64;
 
 /// A personal event, as published on `{p}user:{id}:events`.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -81,7 +80,8 @@ pub async fn publish_personal(
     Ok(())
 }
 
-pub type EventStream = Sse<KeepAliveStream<ReceiverStream<Result<Event, Infallible>>>>;
+/// The response: events for the client, with keep-alive comments.
+pub type EventStream = Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>;
 
 /// Subscribes to a user's personal channel. Call this *before* reading the
 /// user's rooms: a join or leave after that read then still reaches the
@@ -109,50 +109,54 @@ pub async fn open(
             .map(|room_id| hub.subscribe_stream(keys.room_events(room_id))),
     )
     .await;
-    let rooms: StreamMap<String, SubscriptionStream> =
-        room_ids.into_iter().zip(subscriptions).collect();
-    let (queue, drain) = mpsc::channel(QUEUE);
     let forwarder = Forwarder {
         hub: hub.clone(),
         keys: keys.clone(),
-        queue,
         shutdown: state.shutdown_signal(),
         user_id,
         session_handle,
+        personal,
+        rooms: room_ids.into_iter().zip(subscriptions).collect(),
+        muted: HashSet::new(),
+        _guard: Box::new(guard),
     };
-    tokio::spawn(async move {
-        forward(forwarder, personal, rooms).await;
-        drop(guard);
+    // The response body itself pulls the events from the hub: no task and
+    // no queue of its own per stream (see the module docs).
+    let events = futures::stream::unfold(forwarder, |mut forwarder| async move {
+        let event = forwarder.next_event().await?;
+        Some((Ok(event), forwarder))
     });
-    Sse::new(ReceiverStream::new(drain)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    Sse::new(events.boxed()).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
+/// One stream's state: what it listens to, and for whom.
 struct Forwarder {
     hub: Hub,
     keys: Keys,
-    queue: mpsc::Sender<Result<Event, Infallible>>,
     shutdown: watch::Receiver<bool>,
     /// Whose stream this is.
     user_id: String,
     /// The sign-in this stream belongs to: revoking it ends the stream.
     session_handle: Option<String>,
+    personal: SubscriptionStream,
+    rooms: StreamMap<String, SubscriptionStream>,
+    /// Rooms whose `member_left` for this user came in on the room's channel
+    /// and whose personal `left` has not yet: nothing of theirs is forwarded.
+    muted: HashSet<String>,
+    /// Dropped with the stream.
+    _guard: Box<dyn Send>,
 }
 
-impl Forwarder {
-    /// Queues an event, waiting while the client's queue is full; false once
-    /// the client is gone or the server is shutting down.
-    async fn send(&self, event: Event) -> bool {
-        let mut shutdown = self.shutdown.clone();
-        tokio::select! {
-            sent = self.queue.send(Ok(event)) => sent.is_ok(),
-            () = shutting_down(&mut shutdown) => false,
-        }
-    }
+/// What one incoming event comes to.
+enum Step {
+    Send(Event),
+    Skip,
+    End,
+}
 
-    async fn resync(&self, room_id: &str) -> bool {
-        let data = serde_json::json!({ "room_id": room_id }).to_string();
-        self.send(Event::default().event("resync").data(data)).await
-    }
+fn resync(room_id: &str) -> Step {
+    let data = serde_json::json!({ "room_id": room_id }).to_string();
+    Step::Send(Event::default().event("resync").data(data))
 }
 
 /// Resolves once the server shuts down (at once if it already has).
@@ -160,65 +164,73 @@ async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|closing| *closing).await;
 }
 
-async fn forward(
-    out: Forwarder,
-    mut personal: SubscriptionStream,
-    mut rooms: StreamMap<String, SubscriptionStream>,
-) {
-    let mut shutdown = out.shutdown.clone();
-    // Rooms whose `member_left` for this user came in on the room's channel
-    // and whose personal `left` has not yet: nothing of theirs is forwarded.
-    let mut muted = std::collections::HashSet::new();
-    loop {
-        let alive = tokio::select! {
-            // In this order: control events on the personal channel are
-            // handled before room events that Redis published after them
-            // (one connection delivers in publish order), so nothing of a
-            // room just left slips through.
-            biased;
-            () = shutting_down(&mut shutdown) => false,
-            () = out.queue.closed() => false,
-            item = personal.next() => match item {
-                Some(Ok(HubEvent::Published(published))) => {
-                    personal_event(&out, &mut rooms, &mut muted, &published.json).await
-                }
-                // A control event may have been missed, so this stream's
-                // rooms may be wrong: end it. The browser reconnects at once
-                // and the new stream reads the membership afresh.
-                Some(Ok(HubEvent::Resync) | Err(_)) | None => false,
-            },
-            Some((room_id, item)) = rooms.next() => match item {
-                // The room's own record of a leave or join (see `MEMBER_LEFT`).
-                Ok(HubEvent::Published(published))
-                    if matches!(published.event.as_deref(), Some(MEMBER_LEFT | MEMBER_JOINED)) =>
-                {
-                    if member_named(&published.json).as_deref() != Some(out.user_id.as_str()) {
-                        true
-                    } else if published.event.as_deref() == Some(MEMBER_LEFT) {
-                        muted.insert(room_id);
-                        true
-                    } else if muted.remove(&room_id) {
-                        // Left and joined again: catch up what was muted.
-                        out.resync(&room_id).await
-                    } else {
-                        true
+impl Forwarder {
+    /// The next event for the client; `None` once the stream ends.
+    async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            let step = tokio::select! {
+                // In this order: control events on the personal channel are
+                // handled before room events that Redis published after them
+                // (one connection delivers in publish order), so nothing of a
+                // room just left slips through.
+                biased;
+                () = shutting_down(&mut self.shutdown) => Step::End,
+                item = self.personal.next() => match item {
+                    Some(Ok(HubEvent::Published(published))) => {
+                        self.personal_event(&published.json).await
                     }
+                    // A control event may have been missed, so this stream's
+                    // rooms may be wrong: end it. The browser reconnects at
+                    // once and the new stream reads the membership afresh.
+                    Some(Ok(HubEvent::Resync) | Err(_)) | None => Step::End,
+                },
+                Some((room_id, item)) = self.rooms.next() => self.room_event(room_id, item),
+            };
+            match step {
+                Step::Send(event) => return Some(event),
+                Step::Skip => {}
+                Step::End => return None,
+            }
+        }
+    }
+
+    fn room_event(
+        &mut self,
+        room_id: String,
+        item: Result<HubEvent, tokio_stream::wrappers::errors::BroadcastStreamRecvError>,
+    ) -> Step {
+        match item {
+            // The room's own record of a leave or join (see `MEMBER_LEFT`).
+            Ok(HubEvent::Published(published))
+                if matches!(
+                    published.event.as_deref(),
+                    Some(MEMBER_LEFT | MEMBER_JOINED)
+                ) =>
+            {
+                if member_named(&published.json).as_deref() != Some(self.user_id.as_str()) {
+                    Step::Skip
+                } else if published.event.as_deref() == Some(MEMBER_LEFT) {
+                    self.muted.insert(room_id);
+                    Step::Skip
+                } else if self.muted.remove(&room_id) {
+                    // Left and joined again: catch up what was muted.
+                    resync(&room_id)
+                } else {
+                    Step::Skip
                 }
-                Ok(HubEvent::Published(_)) if muted.contains(&room_id) => true,
-                Ok(HubEvent::Published(published)) => {
-                    let name = published.event.as_deref().unwrap_or("message");
-                    let mut event = Event::default().event(name).data(&published.json);
-                    if let Some(id) = &published.id {
-                        event = event.id(id);
-                    }
-                    out.send(event).await
+            }
+            Ok(HubEvent::Published(_)) if self.muted.contains(&room_id) => Step::Skip,
+            Ok(HubEvent::Published(published)) => {
+                let name = published.event.as_deref().unwrap_or("message");
+                let mut event = Event::default().event(name).data(&published.json);
+                if let Some(id) = &published.id {
+                    event = event.id(id);
                 }
-                // Lagged behind, or the hub lost Pub/Sub for a while.
-                Ok(HubEvent::Resync) | Err(_) => out.resync(&room_id).await,
-            },
-        };
-        if !alive {
-            return;
+                Step::Send(event)
+            }
+            // Lagged behind (a slow client), or the hub lost Pub/Sub for a
+            // while.
+            Ok(HubEvent::Resync) | Err(_) => resync(&room_id),
         }
     }
 }
@@ -249,49 +261,50 @@ fn member_named(json: &str) -> Option<String> {
         .map(|member| member.user_id)
 }
 
-async fn personal_event(
-    out: &Forwarder,
-    rooms: &mut StreamMap<String, SubscriptionStream>,
-    muted: &mut std::collections::HashSet<String>,
-    json: &str,
-) -> bool {
-    let Ok(event) = serde_json::from_str::<PersonalEvent>(json) else {
-        tracing::warn!("dropped a malformed personal event");
-        return true;
-    };
-    match (event.event.as_str(), event.room_id) {
-        ("joined", Some(room_id)) => {
-            if !rooms.contains_key(&room_id) {
-                let subscription = out
-                    .hub
-                    .subscribe_stream(out.keys.room_events(&room_id))
-                    .await;
-                rooms.insert(room_id.clone(), subscription);
+impl Forwarder {
+    async fn personal_event(&mut self, json: &str) -> Step {
+        let Ok(event) = serde_json::from_str::<PersonalEvent>(json) else {
+            tracing::warn!("dropped a malformed personal event");
+            return Step::Skip;
+        };
+        match (event.event.as_str(), event.room_id) {
+            ("joined", Some(room_id)) => {
+                if !self.rooms.contains_key(&room_id) {
+                    let subscription = self
+                        .hub
+                        .subscribe_stream(self.keys.room_events(&room_id))
+                        .await;
+                    self.rooms.insert(room_id.clone(), subscription);
+                }
+                self.muted.remove(&room_id);
+                resync(&room_id)
             }
-            muted.remove(&room_id);
-            out.resync(&room_id).await
-        }
-        ("left", Some(room_id)) => {
-            rooms.remove(&room_id);
-            muted.remove(&room_id);
-            true
-        }
-        // Sessions were signed out elsewhere: end the stream if this is one
-        // of them (the browser's reconnect then meets a 401).
-        ("session_revoked", _) => {
-            let revoked = |handle: &String| {
-                event
-                    .data
-                    .as_ref()
-                    .and_then(|data| data.get("handles"))
-                    .and_then(serde_json::Value::as_array)
-                    .is_some_and(|handles| handles.iter().any(|h| h.as_str() == Some(handle)))
-            };
-            !out.session_handle.as_ref().is_some_and(revoked)
-        }
-        (name, _) => {
-            let data = event.data.unwrap_or(serde_json::Value::Null).to_string();
-            out.send(Event::default().event(name).data(data)).await
+            ("left", Some(room_id)) => {
+                self.rooms.remove(&room_id);
+                self.muted.remove(&room_id);
+                Step::Skip
+            }
+            // Sessions were signed out elsewhere: end the stream if this is one
+            // of them (the browser's reconnect then meets a 401).
+            ("session_revoked", _) => {
+                let revoked = |handle: &String| {
+                    event
+                        .data
+                        .as_ref()
+                        .and_then(|data| data.get("handles"))
+                        .and_then(serde_json::Value::as_array)
+                        .is_some_and(|handles| handles.iter().any(|h| h.as_str() == Some(handle)))
+                };
+                if self.session_handle.as_ref().is_some_and(revoked) {
+                    Step::End
+                } else {
+                    Step::Skip
+                }
+            }
+            (name, _) => {
+                let data = event.data.unwrap_or(serde_json::Value::Null).to_string();
+                Step::Send(Event::default().event(name).data(data))
+            }
         }
     }
 }
