@@ -11,6 +11,7 @@ pub mod cpu;
 pub mod http_security;
 pub mod hub;
 pub mod keys;
+pub mod malloc;
 pub mod redis;
 pub mod session_store;
 pub mod sse;
