@@ -47,6 +47,19 @@ pub struct Published {
     pub event: Option<String>,
     pub id: Option<String>,
     pub json: String,
+    /// The SSE frame for clients, encoded by the first stream that needs it.
+    frame: std::sync::OnceLock<axum::body::Bytes>,
+}
+
+impl Published {
+    /// The payload as one server-sent event (`message` unless it names
+    /// another), encoded once for all the streams it goes to.
+    pub fn frame(&self) -> &axum::body::Bytes {
+        self.frame.get_or_init(|| {
+            let name = self.event.as_deref().unwrap_or("message");
+            super::sse::frame(name, self.id.as_deref(), &self.json)
+        })
+    }
 }
 
 /// How many events a room's broadcast holds for a listener that is behind.
@@ -487,6 +500,7 @@ fn deliver(hub: &Hub, channel: &str, payload: &[u8]) {
         event: envelope.event,
         id: envelope.id,
         json: json.to_owned(),
+        frame: std::sync::OnceLock::new(),
     };
     hub.deliver(channel, HubEvent::Published(Arc::new(published)));
 }

@@ -22,7 +22,10 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
+use axum::body::Body;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::sync::watch;
@@ -81,7 +84,57 @@ pub async fn publish_personal(
 }
 
 /// The response: events for the client, with keep-alive comments.
-pub type EventStream = Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>>;
+pub struct EventStream(BoxStream<'static, Result<Bytes, Infallible>>);
+
+impl IntoResponse for EventStream {
+    fn into_response(self) -> Response {
+        (
+            [
+                (header::CONTENT_TYPE, "text/event-stream"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            Body::from_stream(self.0),
+        )
+            .into_response()
+    }
+}
+
+/// One server-sent event, encoded: `event:` and `id:` lines, a `data:`
+/// line per line of `data`, and the blank line that ends it. The hub
+/// encodes each room event once ([`super::hub::Published::frame`]); every
+/// stream then writes the same bytes, with no copy of its own.
+pub fn frame(event: &str, id: Option<&str>, data: &str) -> Bytes {
+    let mut out = String::with_capacity(data.len() + event.len() + 32);
+    for (field, value) in [("event", Some(event)), ("id", id)] {
+        if let Some(value) = value {
+            // A line break would end the field early (ours never have one).
+            let value: String = value
+                .chars()
+                .filter(|c| !matches!(c, '\n' | '\r'))
+                .collect();
+            out.push_str(field);
+            out.push_str(": ");
+            out.push_str(&value);
+            out.push('\n');
+        }
+    }
+    // CR LF, LF and a lone CR all end a line in an event stream.
+    let data = if data.contains('\r') {
+        std::borrow::Cow::Owned(data.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(data)
+    };
+    for line in data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
+    Bytes::from(out)
+}
+
+/// The comment sent on an idle stream.
+const KEEP_ALIVE_FRAME: &[u8] = b":\n\n";
 
 /// Subscribes to a user's personal channel. Call this *before* reading the
 /// user's rooms: a join or leave after that read then still reaches the
@@ -110,6 +163,7 @@ pub async fn open(
     )
     .await;
     let forwarder = Forwarder {
+        keep_alive: Box::pin(tokio::time::sleep(KEEP_ALIVE)),
         hub: hub.clone(),
         keys: keys.clone(),
         shutdown: state.shutdown_signal(),
@@ -126,11 +180,13 @@ pub async fn open(
         let event = forwarder.next_event().await?;
         Some((Ok(event), forwarder))
     });
-    Sse::new(events.boxed()).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    EventStream(events.boxed())
 }
 
 /// One stream's state: what it listens to, and for whom.
 struct Forwarder {
+    /// When to send the next keep-alive comment (reset by every event).
+    keep_alive: std::pin::Pin<Box<tokio::time::Sleep>>,
     hub: Hub,
     keys: Keys,
     shutdown: watch::Receiver<bool>,
@@ -149,14 +205,14 @@ struct Forwarder {
 
 /// What one incoming event comes to.
 enum Step {
-    Send(Event),
+    Send(Bytes),
     Skip,
     End,
 }
 
 fn resync(room_id: &str) -> Step {
     let data = serde_json::json!({ "room_id": room_id }).to_string();
-    Step::Send(Event::default().event("resync").data(data))
+    Step::Send(frame("resync", None, &data))
 }
 
 /// Resolves once the server shuts down (at once if it already has).
@@ -166,7 +222,7 @@ async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
 
 impl Forwarder {
     /// The next event for the client; `None` once the stream ends.
-    async fn next_event(&mut self) -> Option<Event> {
+    async fn next_event(&mut self) -> Option<Bytes> {
         loop {
             let step = tokio::select! {
                 // In this order: control events on the personal channel are
@@ -185,9 +241,14 @@ impl Forwarder {
                     Some(Ok(HubEvent::Resync) | Err(_)) | None => Step::End,
                 },
                 Some((room_id, item)) = self.rooms.next() => self.room_event(room_id, item),
+                () = self.keep_alive.as_mut() => Step::Send(Bytes::from_static(KEEP_ALIVE_FRAME)),
             };
             match step {
-                Step::Send(event) => return Some(event),
+                Step::Send(event) => {
+                    let next = tokio::time::Instant::now() + KEEP_ALIVE;
+                    self.keep_alive.as_mut().reset(next);
+                    return Some(event);
+                }
                 Step::Skip => {}
                 Step::End => return None,
             }
@@ -220,14 +281,7 @@ impl Forwarder {
                 }
             }
             Ok(HubEvent::Published(_)) if self.muted.contains(&room_id) => Step::Skip,
-            Ok(HubEvent::Published(published)) => {
-                let name = published.event.as_deref().unwrap_or("message");
-                let mut event = Event::default().event(name).data(&published.json);
-                if let Some(id) = &published.id {
-                    event = event.id(id);
-                }
-                Step::Send(event)
-            }
+            Ok(HubEvent::Published(published)) => Step::Send(published.frame().clone()),
             // Lagged behind (a slow client), or the hub lost Pub/Sub for a
             // while.
             Ok(HubEvent::Resync) | Err(_) => resync(&room_id),
@@ -303,8 +357,33 @@ impl Forwarder {
             }
             (name, _) => {
                 let data = event.data.unwrap_or(serde_json::Value::Null).to_string();
-                Step::Send(Event::default().event(name).data(data))
+                Step::Send(frame(name, None, &data))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frame;
+
+    #[test]
+    fn a_frame_has_its_name_id_and_data_and_ends_with_a_blank_line() {
+        assert_eq!(
+            &frame("message", Some("1-0"), r#"{"a":1}"#)[..],
+            b"event: message\nid: 1-0\ndata: {\"a\":1}\n\n"
+        );
+        assert_eq!(
+            &frame("resync", None, "{}")[..],
+            b"event: resync\ndata: {}\n\n"
+        );
+    }
+
+    #[test]
+    fn line_breaks_in_data_become_data_lines_and_cannot_end_a_field() {
+        assert_eq!(
+            &frame("x\nid: 9", None, "a\nb\r\nc\rd")[..],
+            b"event: xid: 9\ndata: a\ndata: b\ndata: c\ndata: d\n\n"
+        );
     }
 }
