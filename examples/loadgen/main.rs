@@ -24,7 +24,8 @@
 //! The server's sign-up and send limits must be raised for a run (see
 //! docs/performance.md); only drive a server you started, on loopback. The
 //! exit status is 1 when any delivery was lost, duplicated or out of order
-//! (or a send failed): `make test` runs a seconds-long smoke run of it.
+//! (or a send failed, unless `--tolerate-failed-sends yes`): `make test`
+//! runs a seconds-long smoke run of it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,6 +59,9 @@ struct Options {
     serve_idle: Option<String>,
     /// Run as baseline (b)'s server, in a process of its own.
     serve_bare: bool,
+    /// Report failed sends without failing the run (`--tolerate-failed-sends
+    /// yes`): for rates past saturation, where the server sheds load.
+    tolerate_failed_sends: bool,
 }
 
 impl Options {
@@ -77,6 +81,7 @@ impl Options {
             idle_streams: 0,
             serve_idle: None,
             serve_bare: false,
+            tolerate_failed_sends: false,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         for pair in args.chunks(2) {
@@ -101,6 +106,7 @@ impl Options {
                 "--idle-streams" => options.idle_streams = number() as usize,
                 "--serve-idle" => options.serve_idle = Some(value.clone()),
                 "--serve-bare" => options.serve_bare = true,
+                "--tolerate-failed-sends" => options.tolerate_failed_sends = value == "yes",
                 other => panic!("unknown option {other}"),
             }
         }
@@ -117,6 +123,8 @@ struct Ledger {
     /// Acknowledged message ids per room.
     acknowledged: HashMap<String, Vec<String>>,
     failed_sends: u64,
+    /// Why sends failed: HTTP status or client error, with counts.
+    failures: std::collections::BTreeMap<String, u64>,
 }
 
 /// What one event stream saw.
@@ -436,15 +444,28 @@ async fn main() {
                 .send()
                 .await;
             let message = match response {
-                Ok(response) if response.status().is_success() => {
-                    response.json::<serde_json::Value>().await.ok()
-                }
-                _ => None,
+                Ok(response) if response.status().is_success() => response
+                    .json::<serde_json::Value>()
+                    .await
+                    .map_err(|_| "unreadable answer".to_owned()),
+                Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
+                Err(err) if err.is_timeout() => Err("timeout".into()),
+                Err(err) if err.is_connect() => Err("connect error".into()),
+                Err(_) => Err("request error".into()),
             };
+            let id = message.and_then(|m| {
+                m["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| "no id".to_owned())
+            });
             let mut ledger = ledger.lock().unwrap();
-            match message.and_then(|m| m["id"].as_str().map(str::to_owned)) {
-                Some(id) => ledger.acknowledged.entry(room).or_default().push(id),
-                None => ledger.failed_sends += 1,
+            match id {
+                Ok(id) => ledger.acknowledged.entry(room).or_default().push(id),
+                Err(why) => {
+                    ledger.failed_sends += 1;
+                    *ledger.failures.entry(why).or_default() += 1;
+                }
             }
         }));
     }
@@ -469,17 +490,19 @@ async fn main() {
     };
     // An overloaded server may still be working off its queues: wait while
     // deliveries keep arriving (up to two minutes), and give up after 5 s
-    // without one. A delivery never made by then counts as lost.
+    // without one. The count includes deliveries of sends whose answer
+    // failed, so reaching the expected count is not the end either: that
+    // only shortens the wait for a pause to 1 s. A delivery never made by
+    // then counts as lost.
     let deadline = Instant::now() + Duration::from_secs(120);
     let (mut last_count, mut last_progress) = (0, Instant::now());
-    loop {
+    while Instant::now() < deadline {
         let count = latencies.lock().unwrap().len();
-        if count >= expected_total as u64 || Instant::now() >= deadline {
-            break;
-        }
         if count > last_count {
             (last_count, last_progress) = (count, Instant::now());
-        } else if last_progress.elapsed() >= Duration::from_secs(5) {
+        }
+        let pause = if count >= expected_total as u64 { 1 } else { 5 };
+        if last_progress.elapsed() >= Duration::from_secs(pause) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -513,11 +536,18 @@ async fn main() {
     let expected = expected_total as u64;
 
     let ledger = ledger.lock().unwrap();
+    let why: Vec<String> = ledger
+        .failures
+        .iter()
+        .map(|(why, count)| format!("{why} x{count}"))
+        .collect();
     println!(
-        "sent {total} at {:.0}/s over {:.1} s ({} failed)",
+        "sent {total} at {:.0}/s over {:.1} s ({} failed{}{})",
         options.rate,
         sending.as_secs_f64(),
-        ledger.failed_sends
+        ledger.failed_sends,
+        if why.is_empty() { "" } else { ": " },
+        why.join(", ")
     );
     println!(
         "deliveries {delivered} ({:.0}/s), expected {expected}; lost {lost}, duplicated {duplicated}, reordered {reordered}, resyncs {resyncs}",
@@ -540,7 +570,8 @@ async fn main() {
         );
     }
     // Any delivery fault fails the run (the CI smoke run relies on this).
-    if lost + duplicated + reordered > 0 || ledger.failed_sends > 0 || delivered == 0 {
+    let sends_failed = ledger.failed_sends > 0 && !options.tolerate_failed_sends;
+    if lost + duplicated + reordered > 0 || sends_failed || delivered == 0 {
         eprintln!("FAILED: deliveries were lost, duplicated or reordered, or sends failed");
         std::process::exit(1);
     }

@@ -204,10 +204,16 @@ async fn heartbeat(
     mut personal: SubscriptionStream,
     mut closed: oneshot::Receiver<()>,
 ) {
-    let mut beats = tokio::time::interval(HEARTBEAT);
+    // `connect` has just touched. The first beat comes after a random half
+    // to whole period, then one every period: streams opened together (a
+    // restart makes every browser reconnect at once; a load test opens
+    // thousands) would otherwise all beat in the same instant, a burst of
+    // Redis work every 15 s that shows up as a latency spike.
+    let half = HEARTBEAT / 2;
+    let jitter = uuid::Uuid::new_v4().as_u128() % half.as_millis().max(1);
+    let first = half + Duration::from_millis(u64::try_from(jitter).unwrap_or(0));
+    let mut beats = tokio::time::interval_at(tokio::time::Instant::now() + first, HEARTBEAT);
     beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The first tick is immediate; `connect` has just touched.
-    beats.tick().await;
     loop {
         tokio::select! {
             _ = &mut closed => break,
