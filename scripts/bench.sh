@@ -52,10 +52,11 @@ start_bare() {
   stop_server
   "$LOADGEN" --serve-bare 127.0.0.1:0 >"$WORK/bare.addr" 2>"$WORK/bare.log" &
   SERVER=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     [ -s "$WORK/bare.addr" ] && break
     sleep 0.1
   done
+  [ -s "$WORK/bare.addr" ] || { cat "$WORK/bare.log"; die "baseline (b) did not start"; }
   BARE_URL="http://$(head -1 "$WORK/bare.addr")"
 }
 trap 'stop_server; stop_redis; rm -rf "$WORK"' EXIT

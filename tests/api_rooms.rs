@@ -628,7 +628,7 @@ async fn a_room_page_is_rendered_on_the_server_without_stalling() {
 }
 
 #[tokio::test]
-async fn a_message_costs_one_redis_round_trip() {
+async fn a_message_costs_one_redis_round_trip_and_its_deliveries_none() {
     use futures::StreamExt;
     use std::time::Duration;
 
@@ -640,8 +640,21 @@ async fn a_message_costs_one_redis_round_trip() {
     let ann = person(&app, "ann").await;
     let ann_id = app.me(&ann).await["id"].as_str().unwrap().to_lowercase();
     let room = create_room(&app, &ann, "general", false).await;
+    // Three people follow the room, one of them in two tabs.
+    let mut streams = Vec::new();
+    for handle in ["bob", "cy", "dee"] {
+        let member = person(&app, handle).await;
+        ok_json(app.call(&member, "join_room", &[("room_id", &room)]).await).await;
+        streams.push(support::EventReader::open(&app, &member).await);
+        if handle == "bob" {
+            streams.push(support::EventReader::open(&app, &member).await);
+        }
+    }
     // The first send loads the script into Redis; later ones only run it.
     ok_json(send(&app, &ann, &room, "warm up", "c0").await).await;
+    for stream in &mut streams {
+        stream.next_named("message").await;
+    }
 
     let monitor = redis::Client::open(redis.admin_url())
         .unwrap()
@@ -651,6 +664,10 @@ async fn a_message_costs_one_redis_round_trip() {
     let mut commands = monitor.into_on_message::<String>();
     ok_json(send(&app, &ann, &room, "hello", "c1").await).await;
     ok_json(send(&app, &ann, &room, "hello", "c1").await).await;
+    // Delivered to all four streams (the retry is not delivered again).
+    for stream in &mut streams {
+        assert_eq!(stream.next_named("message").await.json()["body"], "hello");
+    }
     let mut seen = Vec::new();
     while let Ok(Some(line)) =
         tokio::time::timeout(Duration::from_millis(500), commands.next()).await
@@ -658,8 +675,9 @@ async fn a_message_costs_one_redis_round_trip() {
         // MONITOR shows commands as the client spelled them.
         seen.push(line.to_lowercase());
     }
-    // What the server sent for these two sends (not the presence sweeper):
-    // lines naming the room or Ann, except the commands a script ran.
+    // What the server sent for these two sends and their four deliveries
+    // (not the presence sweeper, nor heartbeats, 7.5 s away at the
+    // earliest): lines naming the room or Ann, except what a script ran.
     let sent: Vec<&String> = seen
         .iter()
         .filter(|line| !line.contains(" lua]"))

@@ -105,6 +105,10 @@ pub enum Limit<'a> {
     Login { address: &'a str },
     /// Sign-ups from one address.
     Signup { address: &'a str },
+    /// A user's messages in all rooms. The send script pays it itself;
+    /// named here only so that, on a cluster, a send refused after its
+    /// gate script paid it can be given back.
+    Send { user_id: &'a str },
     /// Invitations sent by a user.
     Invite { user_id: &'a str },
     /// Rooms created by a user.
@@ -133,6 +137,7 @@ impl Limit<'_> {
                 keys.limit(&format!("a:{address}"), "signup"),
                 limits.signup_per_address,
             ),
+            Self::Send { user_id } => (keys.user_send_limit(user_id), limits.send_per_user),
             Self::Invite { user_id } => (
                 keys.limit(&format!("u:{user_id}"), "invite"),
                 limits.invite_per_user,

@@ -58,11 +58,19 @@ pub async fn send_message(
             )),
             Err(err) => Err(err),
         },
-        Sent::Limited(wait_ms) => {
+        Sent::Limited {
+            wait_ms,
+            before_dedup: false,
+        } => Err(AppError::too_many_requests(wait_ms)),
+        Sent::Limited {
+            wait_ms,
+            before_dedup: true,
+        } => {
             // On a cluster the user's limit is paid before the room script
             // sees the client message id: a retry of a message that was
             // stored (its answer lost) gets that message, not a refusal
-            // the client would take for "not sent".
+            // the client would take for "not sent". Only a member's.
+            member_room(&state, &room_id, &sign_in.user_id).await?;
             match store::already_sent(&state, &room_id, &sign_in.user_id, &client_msg_id).await? {
                 Some(message) => Ok(message),
                 None => Err(AppError::too_many_requests(wait_ms)),

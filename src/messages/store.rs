@@ -9,7 +9,7 @@ use redis::Script;
 use super::model::{ClientMsgId, Message, MessageBody, MessageId};
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
-use crate::limits::interval_ms;
+use crate::limits::{interval_ms, Limit};
 use crate::rooms::model::RoomId;
 use crate::server::state::AppState;
 
@@ -121,7 +121,9 @@ pub enum Sent {
     /// The session's sign-in was revoked.
     Revoked,
     /// Over a send limit: the milliseconds until a send would be allowed.
-    Limited(u64),
+    /// `before_dedup` when the cluster's gate refused, before the room's
+    /// script could recognise a retry of a stored message.
+    Limited { wait_ms: u64, before_dedup: bool },
 }
 
 /// Who sends: the author's profile and the handle of their sign-in.
@@ -143,10 +145,7 @@ pub async fn send(
 ) -> AppResult<Sent> {
     let Sender { author, sign_in } = sender;
     let keys = &state.keys;
-    let room = room_id.as_str();
-    let settings = &state.settings.messages;
     let limits = &state.settings.limits;
-    let channel = keys.room_events(room);
     let redis = state.redis();
     let cluster = redis.is_cluster();
     if cluster {
@@ -158,10 +157,49 @@ pub async fn send(
             .arg(limits.send_per_user.burst)
             .invoke_async(&mut redis.clone())
             .await?;
-        if let Some(refused) = refusal(&reply)? {
+        if let Some(refused) = refusal(&reply, true)? {
             return Ok(refused);
         }
     }
+    let sent = run_send(
+        state,
+        room_id,
+        &author,
+        sign_in,
+        &body,
+        client_msg_id,
+        cluster,
+    )
+    .await;
+    if cluster && !matches!(sent, Ok(Sent::New { .. })) {
+        // The gate paid the author's limit across rooms; nothing was sent,
+        // so it is given back: all limits are paid, or none.
+        let user = [Limit::Send {
+            user_id: &author.id,
+        }];
+        if let Err(err) = crate::limits::give_back(state, &user).await {
+            tracing::warn!(%err, "could not give back a send limit");
+        }
+    }
+    sent
+}
+
+/// The send script's part of [`send`] (see [`SEND`]).
+async fn run_send(
+    state: &AppState,
+    room_id: &RoomId,
+    author: &User,
+    sign_in: &str,
+    body: &MessageBody,
+    client_msg_id: &ClientMsgId,
+    cluster: bool,
+) -> AppResult<Sent> {
+    let keys = &state.keys;
+    let room = room_id.as_str();
+    let settings = &state.settings.messages;
+    let limits = &state.settings.limits;
+    let channel = keys.room_events(room);
+    let redis = state.redis();
     let mut invocation = SEND.key(keys.room_messages(room));
     invocation
         .key(keys.room_sent(room, &author.id, client_msg_id.as_str()))
@@ -219,7 +257,7 @@ pub async fn send(
             .ok_or_else(|| AppError::internal("send script", "no reply"))?,
     )
     .map_err(|err| AppError::internal("send script", err))?;
-    if let Some(refused) = refusal(&reply)? {
+    if let Some(refused) = refusal(&reply, false)? {
         return Ok(refused);
     }
     let (Some(outcome), Some(id), Some(room_name)) = (reply.first(), reply.get(1), reply.get(2))
@@ -247,7 +285,7 @@ pub async fn send(
     let message = Message {
         id: id.clone(),
         room_id: room.to_owned(),
-        author,
+        author: author.clone(),
         body: body.as_str().to_owned(),
         sent_at,
         client_msg_id: client_msg_id.as_str().to_owned(),
@@ -262,8 +300,8 @@ pub async fn send(
 }
 
 /// The refusal a script reply names, if it names one (`revoked`,
-/// `not_member`, `limited`).
-fn refusal(reply: &[String]) -> AppResult<Option<Sent>> {
+/// `not_member`, `limited`); `gate` for the cluster's gate script.
+fn refusal(reply: &[String], gate: bool) -> AppResult<Option<Sent>> {
     Ok(match reply.first().map(String::as_str) {
         Some("revoked") => Some(Sent::Revoked),
         Some("not_member") => Some(Sent::NotMember),
@@ -272,7 +310,10 @@ fn refusal(reply: &[String]) -> AppResult<Option<Sent>> {
                 .get(1)
                 .and_then(|ms| ms.parse().ok())
                 .ok_or_else(|| AppError::internal("send script", format!("{reply:?}")))?;
-            Some(Sent::Limited(wait))
+            Some(Sent::Limited {
+                wait_ms: wait,
+                before_dedup: gate,
+            })
         }
         Some("ok" | "sent" | "seen") => None,
         _ => return Err(AppError::internal("send script", format!("{reply:?}"))),

@@ -447,6 +447,11 @@ impl Settings {
                 "session.absolute_days must be at least inactivity_days and at most {MAX_SESSION_DAYS}"
             ));
         }
+        // Longer would let a copy outlive its record's renewals by too much
+        // (and mini-moka refuses more than 1,000 years).
+        if session.cache_secs > 3_600 {
+            return Err("session.cache_secs must be 0 to 3600".into());
+        }
         let max_retention = u64::from(MAX_SESSION_DAYS) * 86_400;
         if !(1..=max_retention).contains(&self.messages.retention_secs) {
             return Err(format!(

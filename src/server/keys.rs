@@ -29,6 +29,8 @@
 //! | `{p}user:{id}:notifications` | list   | 30 days, reset per push   | mention, invite   | notifications     |
 //! | `{p}profiles`                | channel| -                         | update_profile    | profile caches    |
 //! | `{p}limit:{s}:{name}`        | string | until the limiter is full again | rate limits | rate limits    |
+//! | `{p}room:{id}:limit:send:{u}`| string | until the limiter is full again | send script | send script    |
+//! | `{p}user:{id}:limit:send`    | string | until the limiter is full again | send script (gate) | send script (gate) |
 //!
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)
 //! handle, so both indexes are case-insensitive.
@@ -220,7 +222,7 @@ mod tests {
             keys.room_typing("r1", "u1"),
             keys.user_notifications("u1"),
             keys.profiles_changed(),
-            keys.limit("u:u1", "send"),
+            keys.limit("u:u1", "invite"),
             keys.user_sessions("u1"),
             keys.room_send_limit("r1", "u1"),
             keys.user_send_limit("u1"),

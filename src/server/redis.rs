@@ -392,9 +392,16 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Redis failures are our fault, not the client's: log the detail, answer 500.
+/// Redis failures are not the client's fault. Those that pass (a timeout
+/// under overload, a lost connection, a failover under way) answer 503, which
+/// clients retry (the composer does, with the same client message id); the
+/// rest answer 500. The detail is logged either way.
 impl From<RedisError> for AppError {
     fn from(err: RedisError) -> Self {
+        if lost_primary(&err) {
+            tracing::warn!(%err, "redis unavailable");
+            return AppError::Unavailable("The server is busy or restarting; try again.".into());
+        }
         AppError::internal("redis command failed", err)
     }
 }
