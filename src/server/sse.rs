@@ -4,7 +4,8 @@
 //!
 //! Each stream's response body listens to the hub (never to Redis
 //! directly): hyper pulls the next event when the socket can take it, so
-//! there is no task or queue of its own per stream. A slow socket is simply
+//! delivery needs no task or queue of its own per stream (presence keeps a
+//! small heartbeat task per stream, see `presence::connect`). A slow socket is simply
 //! not pulled from: its hub receivers fall behind and lag, which the stream
 //! reports to its client as `resync` for the room. No other client is
 //! slowed down.
