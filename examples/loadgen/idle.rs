@@ -50,11 +50,30 @@ pub async fn open_streams(
     path: &str,
     cookie: Option<&str>,
     clients: usize,
+    source_addresses: u8,
 ) -> Vec<tokio::net::TcpStream> {
+    let server = tokio::net::lookup_host(addr)
+        .await
+        .ok()
+        .and_then(|mut found| found.next())
+        .expect("the server's address resolves");
     let mut streams = Vec::with_capacity(clients);
     let started = Instant::now();
-    for _ in 0..clients {
-        let mut stream = tokio::net::TcpStream::connect(addr)
+    for i in 0..clients {
+        // From 127.0.0.1, .2, ... in turn (see `--source-addresses`).
+        let socket = if server.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .expect("a socket");
+        if let Some(source) = super::source_address(source_addresses, i) {
+            socket
+                .bind(std::net::SocketAddr::new(source, 0))
+                .expect("a loopback source address (IPv4 servers only)");
+        }
+        let mut stream = socket
+            .connect(server)
             .await
             .expect("a connection (raise the file-descriptor limit for many clients)");
         let cookie = cookie

@@ -59,6 +59,10 @@ struct Options {
     serve_idle: Option<String>,
     /// Run as baseline (b)'s server, in a process of its own.
     serve_bare: bool,
+    /// Loopback source addresses to spread the client connections over
+    /// (127.0.0.1 up to 127.0.0.N): one address has about 28,000 ephemeral
+    /// ports, so more streams than that need more addresses.
+    source_addresses: u8,
     /// Report failed sends without failing the run (`--tolerate-failed-sends
     /// yes`): for rates past saturation, where the server sheds load.
     tolerate_failed_sends: bool,
@@ -82,6 +86,7 @@ impl Options {
             serve_idle: None,
             serve_bare: false,
             tolerate_failed_sends: false,
+            source_addresses: 1,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         for pair in args.chunks(2) {
@@ -107,6 +112,9 @@ impl Options {
                 "--serve-idle" => options.serve_idle = Some(value.clone()),
                 "--serve-bare" => options.serve_bare = true,
                 "--tolerate-failed-sends" => options.tolerate_failed_sends = value == "yes",
+                "--source-addresses" => {
+                    options.source_addresses = (number() as u8).clamp(1, 254);
+                }
                 other => panic!("unknown option {other}"),
             }
         }
@@ -308,6 +316,7 @@ async fn main() {
     for i in 0..options.users {
         let client = reqwest::Client::builder()
             .cookie_store(true)
+            .local_address(source_address(options.source_addresses, i))
             .build()
             .unwrap();
         let handle = format!("lg{}{i}", &run[..8]);
@@ -396,8 +405,14 @@ async fn main() {
         let cookie = session_cookie(&url, &run).await;
         let addr = url.trim_start_matches("http://").to_owned();
         let before = process_stats(pid).expect("the server's /proc entry").1;
-        let streams =
-            idle::open_streams(&addr, "/api/events", Some(&cookie), options.idle_streams).await;
+        let streams = idle::open_streams(
+            &addr,
+            "/api/events",
+            Some(&cookie),
+            options.idle_streams,
+            options.source_addresses,
+        )
+        .await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = process_stats(pid).expect("the server's /proc entry").1;
         println!(
@@ -641,6 +656,15 @@ async fn raw_baseline(options: &Options) {
     }
 }
 
+/// The `i`th client's source address: 127.0.0.1 to 127.0.0.`count`, in
+/// turn; none (the system's choice) when `count` is 1.
+pub fn source_address(count: u8, i: usize) -> Option<std::net::IpAddr> {
+    (count > 1).then(|| {
+        let last = 1 + (i % usize::from(count)) as u8;
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last))
+    })
+}
+
 /// Baseline (c): the RSS of a process that only holds `--clients` sockets
 /// (`--serve-idle`); or, for comparison, of baseline (b)'s server holding
 /// that many idle event streams (`--serve-bare`).
@@ -688,7 +712,14 @@ async fn idle_baseline(options: &Options, serve: &str) {
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = process_stats(pid).expect("its /proc entry").1;
-    let streams = idle::open_streams(&addr, "/api/events", cookie, options.clients).await;
+    let streams = idle::open_streams(
+        &addr,
+        "/api/events",
+        cookie,
+        options.clients,
+        options.source_addresses,
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = process_stats(pid).expect("its /proc entry").1;
     let what = if serve == "--serve-bare" {
