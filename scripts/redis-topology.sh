@@ -50,14 +50,29 @@ node() { # dir port [extra redis-server args]
 }
 
 stop_all() { # root
-  local dir="$1" pid
+  local dir="$1" pid pids=()
   [ -d "$dir" ] || return 0
   for pidfile in "$dir"/*/redis.pid; do
     [ -f "$pidfile" ] || continue
     pid="$(cat "$pidfile")"
+    pids+=("$pid")
     kill "$pid" 2>/dev/null || true
   done
-  sleep 0.5
+  # Wait for them to exit before removing their directories: a primary
+  # first waits (up to 10 s) for lagging replicas, and a node that then
+  # cannot write its cluster config into a removed directory aborts its
+  # shutdown and keeps running. Whatever is left after 15 s is killed.
+  for _ in $(seq 1 150); do
+    local alive=0
+    for pid in "${pids[@]}"; do
+      kill -0 "$pid" 2>/dev/null && alive=1
+    done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do
+    kill -9 "$pid" 2>/dev/null || true
+  done
   rm -rf "$dir"
 }
 
