@@ -10,12 +10,18 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   fullyParallel: true,
   workers: 2,
+  // One more attempt for a failed test: about one full run in thirty on a
+  // loaded two-core machine had one page that never hydrated, and none
+  // reproduced it. A test that passes only on its second attempt is listed
+  // as "flaky" at the end of the run, with its pages' browser errors
+  // (helpers.ts) and its trace from the failed attempt kept in test-results.
+  retries: 1,
   forbidOnly: true,
   reporter: [["list"]],
   globalSetup: "./global-setup.ts",
   use: {
     baseURL,
-    trace: "retain-on-failure",
+    trace: "retain-on-first-failure",
   },
   projects: [
     {

@@ -1,4 +1,11 @@
-import { expect, type APIRequestContext, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import {
+  expect,
+  type APIRequestContext,
+  type Browser,
+  type BrowserContext,
+  type Page,
+  type TestInfo,
+} from "@playwright/test";
 
 /** A fresh account's details; unique per call so tests never collide. */
 export function newPerson(name = "Ann") {
@@ -72,9 +79,36 @@ export async function expectSignedInAs(page: Page, person: Person) {
 // Each open page holds an event stream, and Chromium allows six HTTP/1.1
 // connections per host: contexts must be closed after each test.
 const contexts: BrowserContext[] = [];
+// What the pages of those contexts reported as errors, shown if the test
+// fails: a page that never hydrates says why only in its console.
+const browserErrors: string[] = [];
 
-/** Closes the contexts `personIn` opened; call it after each test. */
-export async function closeContexts() {
+/** A browser context that `closeContexts` closes and whose errors it reports. */
+export async function newContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  context.on("weberror", (error) => browserErrors.push(`uncaught: ${error.error().message}`));
+  context.on("console", (message) => {
+    if (message.type() === "error") {
+      const { url } = message.location();
+      browserErrors.push(`console: ${message.text()}${url ? ` (${url})` : ""}`);
+    }
+  });
+  context.on("requestfailed", (request) =>
+    browserErrors.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`),
+  );
+  return context;
+}
+
+/**
+ * Closes the contexts `newContext` opened, after printing their pages'
+ * errors if the test failed; use it as `test.afterEach`.
+ */
+export async function closeContexts({}, testInfo: TestInfo) {
+  if (testInfo.status !== testInfo.expectedStatus && browserErrors.length > 0) {
+    console.log(`Browser errors during "${testInfo.title}":\n  ${browserErrors.join("\n  ")}`);
+  }
+  browserErrors.length = 0;
   for (const context of contexts.splice(0)) {
     await context.close();
   }
@@ -82,8 +116,7 @@ export async function closeContexts() {
 
 /** A signed-in person in a browser context of their own. */
 export async function personIn(browser: Browser, name: string): Promise<{ page: Page; person: Person }> {
-  const context = await browser.newContext();
-  contexts.push(context);
+  const context = await newContext(browser);
   const page = await context.newPage();
   const person = newPerson(name);
   await signUp(page, person);

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { closeContexts, createRoom, log, personIn, send, signIn, uniqueRoom } from "./helpers";
+import { closeContexts, createRoom, log, newContext, personIn, send, signIn, uniqueRoom } from "./helpers";
 
 test.afterEach(closeContexts);
 
@@ -66,24 +66,19 @@ test("a refused send says Slow down with the wait, and keeps the draft", async (
 
 test("signing out everywhere else ends the other browser's session", async ({ browser }) => {
   const ann = await personIn(browser, "Ann");
-  const otherContext = await browser.newContext();
-  const other = await otherContext.newPage();
-  try {
-    await signIn(other, ann.person.email, ann.person.password);
-    await expect(other.getByRole("status")).toHaveText("Live");
+  const other = await (await newContext(browser)).newPage();
+  await signIn(other, ann.person.email, ann.person.password);
+  await expect(other.getByRole("status")).toHaveText("Live");
 
-    await ann.page.getByRole("button", { name: "Account" }).click();
-    const sessions = ann.page.getByRole("list", { name: "Sessions" });
-    await expect(sessions.getByRole("listitem")).toHaveCount(2);
-    await ann.page.getByRole("button", { name: "Sign out everywhere else" }).click();
-    await expect(ann.page.getByText("Signed out 1 other session(s).")).toBeVisible();
-    await expect(sessions.getByRole("listitem")).toHaveCount(1);
+  await ann.page.getByRole("button", { name: "Account" }).click();
+  const sessions = ann.page.getByRole("list", { name: "Sessions" });
+  await expect(sessions.getByRole("listitem")).toHaveCount(2);
+  await ann.page.getByRole("button", { name: "Sign out everywhere else" }).click();
+  await expect(ann.page.getByText("Signed out 1 other session(s).")).toBeVisible();
+  await expect(sessions.getByRole("listitem")).toHaveCount(1);
 
-    // The other browser's event stream ends, and it is signed out.
-    await expect(other.getByRole("status")).toHaveText("Reconnecting…");
-    await other.reload();
-    await expect(other).toHaveURL(/\/login$/);
-  } finally {
-    await otherContext.close();
-  }
+  // The other browser's event stream ends, and it is signed out.
+  await expect(other.getByRole("status")).toHaveText("Reconnecting…");
+  await other.reload();
+  await expect(other).toHaveURL(/\/login$/);
 });
