@@ -29,6 +29,44 @@ test("a message sent by one person appears for another without reload", async ({
   await expect(log(ann.page).getByRole("article").filter({ hasText: "Hello from Ann" })).toHaveCount(1);
 });
 
+test("messages read as they arrive are marked read, without a request per message", async ({ browser }) => {
+  const ann = await personIn(browser, "Ann");
+  const bob = await personIn(browser, "Bob");
+  const room = uniqueRoom("Busy");
+  await createRoom(ann.page, room);
+  const roomId = ann.page.url().split("/rooms/")[1];
+  await joinRoom(bob.page, room);
+  let marks = 0;
+  bob.page.on("request", (request) => {
+    if (request.url().endsWith("/api/mark_room_read")) marks += 1;
+  });
+
+  // A burst of 20, as a busy room delivers them, while Bob has it open.
+  const sends = [];
+  for (let i = 1; i <= 20; i++) {
+    sends.push(
+      ann.page.request.post("/api/send_message", {
+        form: { room_id: roomId, body: `busy ${i}`, client_msg_id: `busy-${i}` },
+      }),
+    );
+  }
+  for (const response of await Promise.all(sends)) {
+    expect(response.status()).toBe(200);
+  }
+  await expect(log(bob.page).getByRole("article")).toHaveCount(20);
+
+  // Bob has read them all, as the server sees it...
+  await expect
+    .poll(async () => {
+      const rooms = await (await bob.page.request.post("/api/rooms")).json();
+      return rooms.joined.find((joined: { id: string }) => joined.id === roomId)?.unread;
+    })
+    .toBe(0);
+  // ...in a few requests: one at a time, at most one a second.
+  expect(marks).toBeGreaterThan(0);
+  expect(marks).toBeLessThan(10);
+});
+
 test("a person who was offline sees every missed message exactly once, and again after reload", async ({
   browser,
 }) => {

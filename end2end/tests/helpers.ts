@@ -94,9 +94,13 @@ export async function newContext(browser: Browser): Promise<BrowserContext> {
       browserErrors.push(`console: ${message.text()}${url ? ` (${url})` : ""}`);
     }
   });
-  context.on("requestfailed", (request) =>
-    browserErrors.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`),
-  );
+  context.on("requestfailed", (request) => {
+    const error = request.failure()?.errorText;
+    // Leaving a page aborts its event stream and fetches: not an error.
+    if (error !== "net::ERR_ABORTED") {
+      browserErrors.push(`request failed: ${request.method()} ${request.url()}: ${error}`);
+    }
+  });
   return context;
 }
 

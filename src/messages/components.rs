@@ -24,7 +24,7 @@ pub const PAGE: u32 = 50;
 const RETRY_AFTER_MS: [u64; 6] = [500, 1_000, 2_000, 4_000, 4_000, 4_000];
 
 /// Waits in the browser (a Promise resolved by a timer).
-async fn pause(duration: std::time::Duration) {
+pub(crate) async fn pause(duration: std::time::Duration) {
     let promise = js_sys::Promise::new(&mut |resolve, _reject| {
         set_timeout(
             move || {

@@ -15,7 +15,7 @@ use super::live::{self, LiveEvent};
 use crate::auth::components::Auth;
 use crate::auth::User;
 use crate::messages::api::{history, mark_room_read};
-use crate::messages::components::{RoomView, PAGE};
+use crate::messages::components::{pause, RoomView, PAGE};
 use crate::messages::model::{merge_messages, MessageId};
 use crate::messages::Message;
 use crate::notifications::components::{desktop_notify, NotificationFeed};
@@ -79,6 +79,7 @@ fn ChatLayout(
     let typists = RwSignal::new(Vec::<(String, String, f64)>::new());
     let feed = NotificationFeed::expect();
     let me = StoredValue::new(user.id.clone());
+    let read_marks = ReadMarks::new();
 
     let load_members = move |room_id: String| {
         spawn_local(async move {
@@ -184,9 +185,7 @@ fn ChatLayout(
                 messages.update(|list| {
                     merge_messages(list, [message]);
                 });
-                spawn_local(async move {
-                    let _ = mark_room_read(room_id, up_to).await;
-                });
+                read_marks.mark(room_id, up_to);
             } else {
                 refresh.run(());
             }
@@ -329,5 +328,54 @@ fn ChatLayout(
                 </p>
             </aside>
         </div>
+    }
+}
+
+/// The fewest milliseconds between two read marks of one tab.
+const READ_MARK_GAP_MS: u64 = 1_000;
+
+/// Marks rooms read as live messages arrive in the open one, without a
+/// request per message: in a busy room every reader's tab would otherwise
+/// post once per delivery. One `mark_room_read` at a time, at most one a
+/// second; ids that arrive meanwhile fold into the newest for their room
+/// (the server only ever moves a read mark forward).
+#[derive(Clone, Copy)]
+struct ReadMarks {
+    /// The newest id to mark read, per room, not yet sent.
+    due: StoredValue<Vec<(String, String)>>,
+    sending: StoredValue<bool>,
+}
+
+impl ReadMarks {
+    fn new() -> Self {
+        Self {
+            due: StoredValue::new(Vec::new()),
+            sending: StoredValue::new(false),
+        }
+    }
+
+    fn mark(self, room_id: String, up_to: String) {
+        self.due.update_value(|due| {
+            due.retain(|(room, _)| *room != room_id);
+            due.push((room_id, up_to));
+        });
+        if self.sending.get_value() {
+            return;
+        }
+        self.sending.set_value(true);
+        spawn_local(async move {
+            // Ends when nothing is due, or when the page that owns the marks
+            // is gone (its stored values are disposed).
+            while let Some(due) = self.due.try_update_value(std::mem::take) {
+                if due.is_empty() {
+                    break;
+                }
+                for (room_id, up_to) in due {
+                    let _ = mark_room_read(room_id, up_to).await;
+                }
+                pause(std::time::Duration::from_millis(READ_MARK_GAP_MS)).await;
+            }
+            self.sending.try_set_value(false);
+        });
     }
 }
