@@ -13,8 +13,9 @@ export default defineConfig({
   // One more attempt for a failed test: about one full run in thirty on a
   // loaded two-core machine had one page that never hydrated, and none
   // reproduced it. A test that passes only on its second attempt is listed
-  // as "flaky" at the end of the run, with its pages' browser errors
-  // (helpers.ts) and its trace from the failed attempt kept in test-results.
+  // as "flaky" at the end of the run; the failed attempt's browser errors
+  // are printed where it failed and attached to its report (helpers.ts),
+  // and its trace is kept in test-results.
   retries: 1,
   forbidOnly: true,
   reporter: [["list"]],

@@ -1,5 +1,16 @@
 import { expect, test } from "@playwright/test";
-import { expectSignedInAs, newPerson, registerThroughApi, signIn, signUp } from "./helpers";
+import {
+  closeContexts,
+  expectSignedInAs,
+  newPerson,
+  registerThroughApi,
+  signIn,
+  signUp,
+  watchErrors,
+} from "./helpers";
+
+test.beforeEach(({ context }) => watchErrors(context));
+test.afterEach(closeContexts);
 
 test("a new user signs up, signs out and signs back in", async ({ page }) => {
   const ann = newPerson("Ann");

@@ -83,10 +83,8 @@ const contexts: BrowserContext[] = [];
 // fails: a page that never hydrates says why only in its console.
 const browserErrors: string[] = [];
 
-/** A browser context that `closeContexts` closes and whose errors it reports. */
-export async function newContext(browser: Browser): Promise<BrowserContext> {
-  const context = await browser.newContext();
-  contexts.push(context);
+/** Records what the context's pages report as errors, for `closeContexts`. */
+export function watchErrors(context: BrowserContext) {
   context.on("weberror", (error) => browserErrors.push(`uncaught: ${error.error().message}`));
   context.on("console", (message) => {
     if (message.type() === "error") {
@@ -96,21 +94,32 @@ export async function newContext(browser: Browser): Promise<BrowserContext> {
   });
   context.on("requestfailed", (request) => {
     const error = request.failure()?.errorText;
-    // Leaving a page aborts its event stream and fetches: not an error.
-    if (error !== "net::ERR_ABORTED") {
+    // Leaving a page aborts its event stream: not an error. Any other
+    // aborted request (the app's script or WebAssembly) is worth seeing.
+    if (!(error === "net::ERR_ABORTED" && request.url().endsWith("/api/events"))) {
       browserErrors.push(`request failed: ${request.method()} ${request.url()}: ${error}`);
     }
   });
+}
+
+/** A browser context that `closeContexts` closes and whose errors it reports. */
+export async function newContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  watchErrors(context);
   return context;
 }
 
 /**
- * Closes the contexts `newContext` opened, after printing their pages'
- * errors if the test failed; use it as `test.afterEach`.
+ * Closes the contexts `newContext` opened; if the test failed, first prints
+ * the errors of the pages watched (`watchErrors`) and attaches them to the
+ * test's report. Use it as `test.afterEach`.
  */
 export async function closeContexts({}, testInfo: TestInfo) {
   if (testInfo.status !== testInfo.expectedStatus && browserErrors.length > 0) {
-    console.log(`Browser errors during "${testInfo.title}":\n  ${browserErrors.join("\n  ")}`);
+    const errors = browserErrors.join("\n");
+    console.log(`Browser errors during "${testInfo.title}":\n${errors}`);
+    await testInfo.attach("browser errors", { body: errors, contentType: "text/plain" });
   }
   browserErrors.length = 0;
   for (const context of contexts.splice(0)) {

@@ -348,16 +348,37 @@ struct ReadMarks {
 
 impl ReadMarks {
     fn new() -> Self {
-        Self {
+        let marks = Self {
             due: StoredValue::new(Vec::new()),
             sending: StoredValue::new(false),
-        }
+        };
+        // Leaving the chat (another page, signing out) must not lose what
+        // was read meanwhile: send what is due at once. Cleanups run before
+        // the stored values are disposed.
+        on_cleanup(move || {
+            for (room_id, up_to) in marks
+                .due
+                .try_update_value(std::mem::take)
+                .unwrap_or_default()
+            {
+                spawn_local(async move {
+                    let _ = mark_room_read(room_id, up_to).await;
+                });
+            }
+        });
+        marks
     }
 
     fn mark(self, room_id: String, up_to: String) {
         self.due.update_value(|due| {
-            due.retain(|(room, _)| *room != room_id);
-            due.push((room_id, up_to));
+            let later =
+                |id: &str| MessageId::parse(id, "id").ok() > MessageId::parse(&up_to, "id").ok();
+            match due.iter_mut().find(|(room, _)| *room == room_id) {
+                // A late or repeated event never moves a due mark back.
+                Some((_, due)) if later(due) => {}
+                Some((_, due)) => *due = up_to,
+                None => due.push((room_id, up_to)),
+            }
         });
         if self.sending.get_value() {
             return;
@@ -365,7 +386,9 @@ impl ReadMarks {
         self.sending.set_value(true);
         spawn_local(async move {
             // Ends when nothing is due, or when the page that owns the marks
-            // is gone (its stored values are disposed).
+            // is gone (its stored values are disposed; the cleanup above sent
+            // what was due). A stuck request holds the marks back only until
+            // the server's Redis timeout answers it.
             while let Some(due) = self.due.try_update_value(std::mem::take) {
                 if due.is_empty() {
                     break;
