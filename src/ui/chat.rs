@@ -93,15 +93,11 @@ fn ChatLayout(
 
     // `synced` only moves forward.
     let advance_synced = move |id: &str| {
-        let newer = |current: &Option<String>| match current {
-            None => true,
-            Some(current) => {
-                let parse = |id: &str| MessageId::parse(id, "id").ok();
-                parse(id) > parse(current)
-            }
-        };
         synced.try_update(|synced| {
-            if newer(synced) {
+            if synced
+                .as_deref()
+                .is_none_or(|current| is_later(id, current))
+            {
                 *synced = Some(id.to_owned());
             }
         });
@@ -331,6 +327,13 @@ fn ChatLayout(
     }
 }
 
+/// Whether message id `id` comes after `than` in its room (an id that does
+/// not parse comes before every other).
+fn is_later(id: &str, than: &str) -> bool {
+    let parse = |id: &str| MessageId::parse(id, "id").ok();
+    parse(id) > parse(than)
+}
+
 /// The fewest milliseconds between two read marks of one tab.
 const READ_MARK_GAP_MS: u64 = 1_000;
 
@@ -371,11 +374,9 @@ impl ReadMarks {
 
     fn mark(self, room_id: String, up_to: String) {
         self.due.update_value(|due| {
-            let later =
-                |id: &str| MessageId::parse(id, "id").ok() > MessageId::parse(&up_to, "id").ok();
             match due.iter_mut().find(|(room, _)| *room == room_id) {
                 // A late or repeated event never moves a due mark back.
-                Some((_, due)) if later(due) => {}
+                Some((_, due)) if is_later(due, &up_to) => {}
                 Some((_, due)) => *due = up_to,
                 None => due.push((room_id, up_to)),
             }
