@@ -66,6 +66,25 @@ impl AppError {
         }
     }
 
+    /// What a form shows for an error that came back in the page's URL (a
+    /// plain form post, without JavaScript, is answered with a redirect
+    /// carrying the error in `__err`). Anyone can write such a URL, so its
+    /// message is never shown: only a fixed text for its kind.
+    pub fn from_url_message(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "Please check the form: a field is not valid.",
+            Self::Unauthorized(_) => "Wrong email or password.",
+            Self::Forbidden(_) => "That is not allowed.",
+            Self::NotFound(_) => "Not found.",
+            Self::Conflict(_) => "That email or handle is already taken.",
+            Self::TooLarge(_) => "That is too large.",
+            Self::TooManyRequests { .. } => "Slow down: try again in a minute.",
+            Self::Unavailable(_) | Self::Internal => {
+                "Something went wrong on our side. Please try again."
+            }
+        }
+    }
+
     /// Seconds the client should wait before retrying, for 429 answers.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
@@ -106,7 +125,15 @@ impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status = axum::http::StatusCode::from_u16(self.status())
             .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(WireError::from(self))).into_response()
+        let retry_after = self.retry_after_secs();
+        let mut response = (status, axum::Json(WireError::from(self))).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 

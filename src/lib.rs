@@ -14,6 +14,7 @@
 pub mod app;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod limits;
 pub mod messages;
 pub mod notifications;

@@ -7,8 +7,8 @@
 use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/events", get(events))
+        .route("/metrics", get(crate::server::metrics::metrics))
         .leptos_routes_with_context(&state, generate_route_list(App), provide_state.clone(), {
             let options = state.leptos_options.clone();
             move || page(options.clone())
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
             page,
         ))
         .layer(middleware::from_fn(error_status))
+        .layer(middleware::from_fn(crate::server::metrics::count_requests))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -132,7 +134,7 @@ fn session_layer(state: &AppState) -> SessionManagerLayer<RedisSessionStore> {
         state.keys.clone(),
         std::time::Duration::from_secs(settings.cache_secs),
     ))
-    .with_name(settings.cookie_name.clone())
+    .with_name(settings.cookie_name())
     .with_secure(settings.cookie_secure)
     .with_http_only(true)
     .with_same_site(SameSite::Lax)
@@ -167,7 +169,14 @@ async fn error_status(request: Request, next: Next) -> Response {
 }
 
 /// `GET /api/events`: the signed-in user's event stream (401 otherwise).
-async fn events(State(state): State<AppState>, session: Session) -> Result<EventStream, AppError> {
+/// At most `limits.streams_per_session`, `streams_per_user` and
+/// `streams_per_address` open at once (429 beyond).
+async fn events(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    session: Session,
+) -> Result<EventStream, AppError> {
     let user_id = crate::auth::session::user_id(&state, &session)
         .await?
         .ok_or_else(AppError::not_signed_in)?;
@@ -183,8 +192,22 @@ async fn events(State(state): State<AppState>, session: Session) -> Result<Event
     let room_ids = crate::rooms::access::joined_room_ids(&state, &user_id).await?;
     // The user is online while this stream is open.
     let handle = crate::auth::session::handle(&session).await?;
-    let presence = crate::presence::connect(state.clone(), user_id.clone()).await;
-    Ok(sse::open(&state, personal, room_ids, user_id, handle, presence).await)
+    let address = crate::limits::address_of(&state, peer, &headers);
+    let lease = crate::limits::streams::acquire(
+        &state,
+        &user_id,
+        handle.as_deref().unwrap_or_default(),
+        &address,
+    )
+    .await?;
+    let expires_at = crate::auth::session::expires_at(&state, &session).await?;
+    let presence = crate::presence::connect(state.clone(), user_id.clone(), lease).await;
+    let owner = sse::Owner {
+        user_id,
+        session_handle: handle,
+        session_expires_at: expires_at,
+    };
+    Ok(sse::open(&state, personal, room_ids, owner, presence).await)
 }
 
 /// `GET /healthz`: 200 when Redis answers a PING in time, 503 otherwise.

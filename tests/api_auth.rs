@@ -454,6 +454,28 @@ async fn a_plain_form_post_with_a_wrong_password_redirects_back_with_the_error()
     let location = response.headers()["location"].to_str().unwrap();
     assert!(location.contains("/login?"), "{location}");
     assert!(location.contains("__err="), "{location}");
+    let page = |url: String| async move {
+        TestApp::client()
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let shown = page(app.url(&location[location.find("/login").unwrap()..])).await;
+    assert!(shown.contains("Wrong email or password."), "{shown}");
+
+    // A crafted link with an error of its own: its text is never shown,
+    // only the fixed text for its kind.
+    use base64::Engine;
+    let crafted = base64::engine::general_purpose::URL_SAFE.encode(
+        r#"{"status":400,"error":"Your account is locked. Call 555-0100 now."}"#,
+    );
+    let shown = page(app.url(&format!("/login?__path=/api/login&__err={crafted}"))).await;
+    assert!(!shown.contains("555-0100"), "foreign text shown");
+    assert!(shown.contains("Please check the form"), "{shown}");
 }
 
 #[tokio::test]
@@ -615,7 +637,7 @@ async fn me_with_cookie(app: &TestApp, cookie: &str) -> serde_json::Value {
         .post(app.url("/api/me"))
         .header(
             "cookie",
-            format!("{}={cookie}", app.settings.session.cookie_name),
+            format!("{}={cookie}", app.settings.session.cookie_name()),
         )
         .send()
         .await

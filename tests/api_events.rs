@@ -438,3 +438,92 @@ async fn an_http_client_that_stops_reading_gets_a_resync_and_slows_nobody_else()
     .expect("a resync within 30 s");
     assert!(found, "the resync names the room");
 }
+
+#[tokio::test]
+async fn a_stream_ends_when_its_session_expires_and_cannot_reopen() {
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    // Three seconds of inactivity (the setting is in days).
+    settings.session.inactivity_days = 3.0 / 86_400.0;
+    settings.session.absolute_days = 3.0 / 86_400.0;
+    let app = TestApp::spawn_with(settings).await;
+    let ann = person(&app, "ann").await;
+    let mut events = EventReader::open(&app, &ann).await;
+    loop {
+        match events.poll_within(Duration::from_secs(10)).await {
+            support::Polled::Event(_) => continue,
+            support::Polled::Closed => break,
+            support::Polled::Quiet => panic!("the stream outlived its session"),
+        }
+    }
+    let again = ann.get(app.url("/api/events")).send().await.unwrap();
+    assert_eq!(again.status(), 401, "the expired session is signed out");
+}
+
+/// Opens `GET /api/events`: the stream, or the refusal's status and
+/// `Retry-After`.
+async fn try_stream(url: &str, client: &reqwest::Client) -> Result<EventReader, (u16, String)> {
+    let response = client.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    if status != 200 {
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        return Err((status, retry));
+    }
+    Ok(EventReader::from_response(response))
+}
+
+#[tokio::test]
+async fn open_streams_are_capped_per_session_user_and_address_across_processes() {
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    settings.limits.streams_per_session = 2;
+    settings.limits.streams_per_user = 3;
+    settings.limits.streams_per_address = 4;
+    let one = TestApp::spawn_with(settings.clone()).await;
+    let two = TestApp::spawn_with(settings).await;
+    let events = |app: &TestApp| app.url("/api/events");
+
+    // Ann's first session: one stream on each process, then the third is
+    // over the session's cap, wherever it is opened.
+    let ann = person(&one, "ann").await;
+    let first = EventReader::open_at(&events(&one), &ann).await;
+    let _second = EventReader::open_at(&events(&two), &ann).await;
+    let refused = try_stream(&events(&one), &ann).await.err().expect("a refusal");
+    assert_eq!(refused.0, 429);
+    assert!(refused.1.parse::<u64>().unwrap() > 0, "Retry-After: {refused:?}");
+
+    // A second session of Ann's: one more, then the user's cap.
+    let ann_again = TestApp::client();
+    ok_json(
+        two.call(
+            &ann_again,
+            "login",
+            &[("email", "ann@example.com"), ("password", support::PASSWORD)],
+        )
+        .await,
+    )
+    .await;
+    let _third = EventReader::open_at(&events(&two), &ann_again).await;
+    assert_eq!(try_stream(&events(&one), &ann_again).await.err().unwrap().0, 429);
+
+    // Bob, from the same address: one more, then the address's cap.
+    let bob = person(&one, "bob").await;
+    let _fourth = EventReader::open_at(&events(&one), &bob).await;
+    assert_eq!(try_stream(&events(&two), &bob).await.err().unwrap().0, 429);
+
+    // A stream that closes gives its place back at once.
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(stream) = try_stream(&events(&one), &ann).await {
+            reopened = Some(stream);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reopened.is_some(), "the closed stream's place was given back");
+}

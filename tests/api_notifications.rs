@@ -302,3 +302,33 @@ async fn a_changed_display_name_is_seen_at_once_by_another_process() {
         400
     );
 }
+
+#[tokio::test]
+async fn a_mention_is_notified_once_even_when_the_send_waited_for_replicas_in_vain() {
+    if support::needs_own_redis("a standalone Redis has no replica to WAIT for") {
+        return;
+    }
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    // No replica exists: every WAIT falls short, and the send answers 503
+    // though the message is stored and delivered.
+    settings.redis.wait_replicas = 1;
+    settings.redis.wait_timeout_ms = 50;
+    let app = TestApp::spawn_with(settings).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let room = support::public_room(&app, &ann, &[&bob]).await;
+    let form = [("room_id", room.as_str()), ("body", "@bob look"), ("client_msg_id", "w1")];
+    for _attempt in 0..2 {
+        let response = app.call(&ann, "send_message", &form).await;
+        assert_eq!(response.status(), 503);
+    }
+    let list = ok_json(app.call(&bob, "notifications", &[]).await).await;
+    let mentions: Vec<_> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["kind"] == "mention")
+        .collect();
+    assert_eq!(mentions.len(), 1, "{list}");
+}

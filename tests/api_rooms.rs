@@ -204,6 +204,13 @@ async fn messages_older_than_the_retention_are_trimmed() {
     ok_json(send(&app, &ann, &room, "new", "c3").await).await;
     assert_eq!(bodies(&history(&app, &ann, &room, &[]).await), ["new"]);
 
+    // A retry of a message trimmed away meanwhile: the dedupe entry
+    // remembers it, but there is no message to answer with. Say so, rather
+    // than answer the retry's body under the first message's id.
+    let retry = send(&app, &ann, &room, "a different body", "c1").await;
+    assert_eq!(retry.status(), 409);
+    assert!(support::error_message(retry).await.contains("no longer"));
+
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let exists: bool = redis.connection().await.exists(&key).await.unwrap();
     assert!(!exists, "with no new message, the whole stream key expires");
@@ -344,6 +351,38 @@ async fn unread_counts_others_messages_after_the_read_position_which_only_moves_
     )
     .await;
     assert_eq!(unread(&bob).await, 1, "the position never moves back");
+
+    // Writing in a room reads it: Bob's reply leaves him nothing unread,
+    // and Ann one message.
+    ok_json(send(&app, &bob, &room, "reply", "b1").await).await;
+    assert_eq!(unread(&bob).await, 0);
+    assert_eq!(unread(&ann).await, 1);
+    // A position from the future stops at the newest message: what comes
+    // next is still unread.
+    ok_json(
+        app.call(
+            &ann,
+            "mark_room_read",
+            &[("room_id", &room), ("up_to", "99999999999999-0")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(unread(&ann).await, 0);
+    ok_json(send(&app, &bob, &room, "more", "b2").await).await;
+    assert_eq!(unread(&ann).await, 1);
+
+    // Leaving forgets the position (its key holds members only).
+    ok_json(app.call(&bob, "leave_room", &[("room_id", &room)]).await).await;
+    let bob_id = app.me(&bob).await["id"].as_str().unwrap().to_owned();
+    let read_key = format!("{}room:{{{room}}}:read", app.settings.redis.key_prefix);
+    let kept: bool = redis
+        .connection()
+        .await
+        .hexists(&read_key, &bob_id)
+        .await
+        .unwrap();
+    assert!(!kept, "a former member's read position is gone");
 }
 
 #[tokio::test]
@@ -603,6 +642,110 @@ async fn a_message_body_must_not_be_blank_or_longer_than_4000_characters() {
             .status(),
         200
     );
+    // What is checked is what is stored: surrounding white space goes, and
+    // a wall of blank lines is not a message of one character.
+    let padded = ok_json(send(&app, &ann, &room, &format!("x{}", "\n".repeat(20_000)), "c4").await).await;
+    assert_eq!(padded["body"], "x");
+    assert_eq!(history(&app, &ann, &room, &[]).await.last().unwrap()["body"], "x");
+    let lines = vec!["line"; 201].join("\n");
+    assert_eq!(send(&app, &ann, &room, &lines, "c5").await.status(), 400);
+    assert_eq!(
+        send(&app, &ann, &room, &"\u{1F600}".repeat(3001), "c6")
+            .await
+            .status(),
+        400,
+        "more than 12,000 bytes"
+    );
+}
+
+#[tokio::test]
+async fn the_per_user_byte_budget_refuses_a_flood_of_long_messages() {
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    settings.limits.send_bytes_per_user = redchat::server::config::Rate::new(20_000, 600.0);
+    let app = TestApp::spawn_with(settings).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    let long = "y".repeat(4000);
+    for i in 0..5 {
+        let response = send(&app, &ann, &room, &long, &format!("l{i}")).await;
+        assert_eq!(response.status(), 200, "4000 bytes, {} of 20,000", (i + 1) * 4000);
+    }
+    let refused = send(&app, &ann, &room, &long, "l5").await;
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn leaving_a_room_one_is_not_in_announces_nothing() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let carol = person(&app, "carol").await;
+    let carol_id = app.me(&carol).await["id"].as_str().unwrap().to_owned();
+    let room = support::public_room(&app, &ann, &[&bob]).await;
+    let mut bobs = support::EventReader::open(&app, &bob).await;
+    // Carol has a stream open too: its presence follows her leaves.
+    let _carols = support::EventReader::open(&app, &carol).await;
+    let marker = |text: &str| {
+        let text = text.to_owned();
+        move |event: &support::SseEvent| event.event == "message" && event.json()["body"] == text
+    };
+    send(&app, &ann, &room, "before", "m1").await;
+    while !marker("before")(&bobs.next().await) {}
+
+    let left = app.call(&carol, "leave_room", &[("room_id", &room)]).await;
+    assert_eq!(left.status(), 200, "a no-op, not an error");
+    send(&app, &ann, &room, "after", "m2").await;
+    loop {
+        let event = bobs.next().await;
+        assert!(
+            !event.data.contains(&carol_id),
+            "an outsider's leave reached the room: {event:?}"
+        );
+        if marker("after")(&event) {
+            break;
+        }
+    }
+    let members = ok_json(app.call(&bob, "members", &[("room_id", &room)]).await).await;
+    assert!(!members.to_string().contains(&carol_id));
+}
+
+#[tokio::test]
+async fn a_leave_racing_two_joins_never_leaves_a_room_listed_but_not_joined() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let bob_handle = "bob";
+    for round in 0..15 {
+        let room = create_room(&app, &ann, &format!("secret {round}"), true).await;
+        ok_json(app.call(&ann, "invite", &[("room_id", &room), ("handle", bob_handle)]).await).await;
+        ok_json(app.call(&bob, "join_room", &[("room_id", &room)]).await).await;
+        let form = [("room_id", room.as_str())];
+        let (_, _, _) = tokio::join!(
+            app.call(&bob, "leave_room", &form),
+            app.call(&bob, "join_room", &form),
+            app.call(&bob, "join_room", &form),
+        );
+        let rooms = ok_json(app.call(&bob, "rooms", &[]).await).await;
+        let listed = rooms["joined"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|joined| joined["id"] == room.as_str());
+        let readable = app.call(&bob, "history", &form).await.status() == 200;
+        assert_eq!(listed, readable, "round {round}: listed {listed}, readable {readable}");
+        if !readable {
+            // Nor does a new stream carry the room.
+            let mut events = support::EventReader::open(&app, &bob).await;
+            send(&app, &ann, &room, "not for bob", &format!("n{round}")).await;
+            while let Some(event) = events.next_within(std::time::Duration::from_millis(300)).await {
+                assert_ne!(event.event, "message", "a former member got {event:?}");
+            }
+        }
+    }
 }
 
 #[tokio::test]
@@ -699,5 +842,72 @@ async fn a_message_costs_one_redis_round_trip_and_its_deliveries_none() {
             script.iter().any(|line| line.contains(command)),
             "the script ran no {command}: {script:#?}"
         );
+    }
+}
+
+#[tokio::test]
+async fn the_public_directory_pages_through_every_room_and_filters_by_name() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let spammer = person(&app, "spammer").await;
+    let real = create_room(&app, &ann, "Rust & Redis", false).await;
+    for i in 0..110 {
+        create_room(&app, &spammer, &format!("spam {i}"), false).await;
+    }
+    // `rooms` lists the 100 newest only: the real room is pushed out there.
+    let listed = ok_json(app.call(&ann, "rooms", &[]).await).await;
+    assert_eq!(listed["public"].as_array().unwrap().len(), 100);
+
+    // Paging reaches every room, each once, newest first.
+    let mut seen: Vec<String> = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = ok_json(
+            app.call(&ann, "public_rooms", &[("limit", "40"), ("before", &before)])
+                .await,
+        )
+        .await;
+        seen.extend(
+            page["rooms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|room| room["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next"].as_str() {
+            Some(next) => before = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 111);
+    assert_eq!(seen.last(), Some(&real), "the oldest comes last");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 111, "no room twice");
+
+    // The filter matches the start of any word of the name, any case.
+    for q in ["rust", "REDIS", "re ru", "rus"] {
+        let page = ok_json(app.call(&ann, "public_rooms", &[("q", q)]).await).await;
+        let ids: Vec<&str> = page["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|room| room["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, [real.as_str()], "q={q}");
+    }
+    let spam = ok_json(app.call(&ann, "public_rooms", &[("q", "spam"), ("limit", "100")]).await).await;
+    assert_eq!(spam["rooms"].as_array().unwrap().len(), 100);
+    assert!(spam["next"].is_string());
+    let none = ok_json(app.call(&ann, "public_rooms", &[("q", "nothing here")]).await).await;
+    assert!(none["rooms"].as_array().unwrap().is_empty());
+    // A private room is never listed.
+    create_room(&app, &ann, "Rust secrets", true).await;
+    let page = ok_json(app.call(&ann, "public_rooms", &[("q", "secrets")]).await).await;
+    assert!(page["rooms"].as_array().unwrap().is_empty());
+    for bad in [("limit", "0"), ("before", "yesterday")] {
+        assert_eq!(app.call(&ann, "public_rooms", &[bad]).await.status(), 400);
     }
 }

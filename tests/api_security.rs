@@ -208,6 +208,110 @@ async fn sign_ups_sign_ins_room_creation_and_invitations_are_limited() {
 }
 
 #[tokio::test]
+async fn every_endpoint_is_limited_and_an_invitation_pays_before_the_handle_is_looked_up() {
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    let three = redchat::server::config::Rate::new(3, 1.0);
+    let limits = &mut settings.limits;
+    for rate in [
+        &mut limits.membership_per_user,
+        &mut limits.typing_per_user,
+        &mut limits.reads_per_user,
+        &mut limits.mark_read_per_user,
+        &mut limits.account_per_user,
+        &mut limits.invite_per_user,
+    ] {
+        *rate = three;
+    }
+    let app = TestApp::spawn_with(settings).await;
+    // One person per limit: each starts with a full allowance.
+    let fresh = |n: usize| {
+        let handle = format!("p{n}");
+        let app = &app;
+        async move { person(app, &handle).await }
+    };
+    let owner = fresh(0).await;
+    let room = public_room(&app, &owner, &[]).await;
+    let message = support::send_text(&app, &owner, &room, "hi").await;
+    let message_id = message["id"].as_str().unwrap().to_owned();
+    let room_form = [("room_id", room.as_str())];
+    // (endpoint, form) per limit; the fourth call of each is refused.
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("join_room", room_form.to_vec()),
+        ("typing", room_form.to_vec()),
+        ("history", room_form.to_vec()),
+        ("members", room_form.to_vec()),
+        ("online", room_form.to_vec()),
+        ("rooms", vec![]),
+        ("notifications", vec![]),
+        ("sessions", vec![]),
+        ("mark_read", vec![("id", "all")]),
+        (
+            "mark_room_read",
+            vec![("room_id", room.as_str()), ("up_to", message_id.as_str())],
+        ),
+        ("update_profile", vec![("display_name", "New Name")]),
+        ("sign_out_everywhere", vec![]),
+    ];
+    for (n, (endpoint, form)) in cases.iter().enumerate() {
+        let client = fresh(n + 1).await;
+        if *endpoint != "join_room" {
+            ok_json(app.call(&client, "join_room", &room_form).await).await;
+        }
+        // (Joining paid a membership action, which limits only joins.)
+        for call in 0..3 {
+            let status = app.call(&client, endpoint, form).await.status();
+            assert_ne!(status, 429, "{endpoint}: call {call} refused");
+        }
+        let refused = app.call(&client, endpoint, form).await;
+        assert_eq!(refused.status(), 429, "{endpoint} is not limited");
+        assert!(refused.headers().contains_key("retry-after"), "{endpoint}");
+    }
+    // leave_room shares join_room's limit.
+    let leaver = fresh(99).await;
+    for _ in 0..3 {
+        assert_ne!(app.call(&leaver, "leave_room", &room_form).await.status(), 429);
+    }
+    assert_eq!(app.call(&leaver, "leave_room", &room_form).await.status(), 429);
+
+    // Probing handles costs invitations like inviting does.
+    let prober = fresh(100).await;
+    ok_json(app.call(&prober, "join_room", &room_form).await).await;
+    for n in 0..3 {
+        let handle = format!("nobody{n}");
+        let status = app
+            .call(&prober, "invite", &[("room_id", &room), ("handle", &handle)])
+            .await
+            .status();
+        assert_eq!(status, 404);
+    }
+    let refused = app
+        .call(&prober, "invite", &[("room_id", &room), ("handle", "p0")])
+        .await;
+    assert_eq!(refused.status(), 429, "the fourth probe is refused");
+}
+
+#[tokio::test]
+async fn a_display_name_that_could_pass_for_another_is_refused() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    for bad in ["Ann\u{202E}nimdA", "A\u{200B}nn", "Ann\u{2028}Admin", "\u{2067}Bob"] {
+        let response = app.call(&ann, "update_profile", &[("display_name", bad)]).await;
+        assert_eq!(response.status(), 400, "{bad:?}");
+        let form = [
+            ("email", "mallory@example.com"),
+            ("password", support::PASSWORD),
+            ("display_name", bad),
+            ("handle", "mallory"),
+        ];
+        let response = app.call(&TestApp::client(), "register", &form).await;
+        assert_eq!(response.status(), 400, "{bad:?}");
+    }
+    assert_eq!(app.me(&ann).await["display_name"], "Test Person");
+}
+
+#[tokio::test]
 async fn every_limiter_key_expires() {
     let redis = RedisServer::start().await;
     let app = spawn_limited(&redis).await;
@@ -948,7 +1052,7 @@ async fn status_in_room(
 }
 
 #[tokio::test]
-async fn hsts_is_sent_exactly_when_cookies_are_secure() {
+async fn with_secure_cookies_hsts_is_sent_the_cookie_is_host_prefixed_and_only_https_origins_pass() {
     let redis = RedisServer::start().await;
     let plain = TestApp::spawn(&redis).await;
     let mut settings = support::test_settings(&redis);
@@ -962,6 +1066,39 @@ async fn hsts_is_sent_exactly_when_cookies_are_secure() {
         secure.headers()["strict-transport-security"],
         "max-age=31536000; includeSubDomains"
     );
+
+    // The session cookie is `__Host-` prefixed: Secure, Path=/, no Domain.
+    let secure_app = TestApp::spawn_with({
+        let mut settings = support::test_settings(&redis);
+        settings.session.cookie_secure = true;
+        settings
+    })
+    .await;
+    let signed_up = secure_app
+        .register(&TestApp::client(), "host@example.com", "hostprefix")
+        .await;
+    assert_eq!(signed_up.status(), 200);
+    let cookie = signed_up.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-redchat_session="), "{cookie}");
+    assert!(cookie.contains("Secure") && cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Domain"), "{cookie}");
+
+    // A plain-HTTP origin is refused, even for the server's own host.
+    let host = secure_app.addr.to_string();
+    let post = |origin: String| {
+        TestApp::client()
+            .post(secure_app.url("/api/register"))
+            .header("origin", origin)
+            .form(&[
+                ("email", format!("{}@example.com", uuid::Uuid::new_v4().simple())),
+                ("password", support::PASSWORD.into()),
+                ("display_name", "Origin".into()),
+                ("handle", format!("o{}", &uuid::Uuid::new_v4().simple().to_string()[..12])),
+            ])
+            .send()
+    };
+    assert_eq!(post(format!("http://{host}")).await.unwrap().status(), 403);
+    assert_eq!(post(format!("https://{host}")).await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -998,4 +1135,139 @@ async fn a_strangers_wrong_guesses_do_not_lock_the_owner_out() {
         200,
         "the owner is not"
     );
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_text_only_to_whom_the_setting_allows() {
+    let redis = RedisServer::start().await;
+    // Loopback (the default): the harness's client is on 127.0.0.1.
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = public_room(&app, &ann, &[]).await;
+    support::send_text(&app, &ann, &room, "counted").await;
+    let text = TestApp::client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 200);
+    let text = text.text().await.unwrap();
+    for metric in [
+        "redchat_http_requests_total{endpoint=\"/api/send_message\",status=\"200\"}",
+        "redchat_messages_sent_total",
+        "redchat_deliveries_total",
+        "redchat_event_streams_open",
+        "redchat_resyncs_total",
+        "redchat_redis_round_trips_total",
+        "redchat_pubsub_reconnects_total",
+        "redchat_send_seconds_bucket",
+        "redchat_redis_seconds_bucket",
+    ] {
+        assert!(text.contains(metric), "{metric} missing from:\n{text}");
+    }
+
+    let mut off = support::test_settings(&redis);
+    off.metrics.access = redchat::server::config::MetricsAccess::Off;
+    let off = TestApp::spawn_with(off).await;
+    let status = TestApp::client().get(off.url("/metrics")).send().await.unwrap().status();
+    assert_eq!(status, 404);
+
+    let mut token = support::test_settings(&redis);
+    token.metrics.access = redchat::server::config::MetricsAccess::Token;
+    token.metrics.token = Some("s3cret-token".into());
+    let token = TestApp::spawn_with(token).await;
+    let get = |bearer: Option<&str>| {
+        let mut request = TestApp::client().get(token.url("/metrics"));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send()
+    };
+    assert_eq!(get(None).await.unwrap().status(), 404);
+    assert_eq!(get(Some("wrong")).await.unwrap().status(), 404);
+    assert_eq!(get(Some("s3cret-token")).await.unwrap().status(), 200);
+}
+
+/// Whether `key` matches `pattern`, where `*` stands for any run of
+/// characters but `:` (one segment of a key name).
+fn glob(pattern: &str, key: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == key,
+        Some((head, tail)) => {
+            let Some(rest) = key.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len())
+                .filter(|end| rest.is_char_boundary(*end))
+                .take_while(|end| !rest[..*end].contains(':'))
+                .any(|end| glob(tail, &rest[end..]))
+        }
+    }
+}
+
+/// The keys that may live without a TTL, each with the bound docs/redis.md
+/// gives it: one per account, one per room, or entries that are pruned.
+const BOUNDED_WITHOUT_TTL: &[&str] = &[
+    "user:{*}",                // one per account
+    "user_by_email:*",         // one per account
+    "user_by_handle:*",        // one per account
+    "user:{*}:rooms",          // one entry per room joined
+    "room:{*}",                // one per room
+    "room:{*}:members",        // one entry per member
+    "room:{*}:read",           // one entry per member (leaving removes it)
+    "room:{*}:online",         // members online now (pruned by the sweeper)
+    "rooms:public",            // one entry per public room
+    "rooms:public:words",      // at most 8 entries per public room
+    "presence",                // users with a live connection (pruned)
+];
+
+#[tokio::test]
+async fn after_a_day_of_use_every_key_has_a_ttl_or_a_documented_bound() {
+    if support::needs_own_redis("walks the whole keyspace") {
+        return;
+    }
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let prefix = app.settings.redis.key_prefix.clone();
+    // A bit of everything: accounts, rooms public and private, invitations
+    // answered and not, messages with mentions, typing, read marks, a
+    // leave, event streams opened and closed, sessions, rate limits.
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let carol = person(&app, "carol").await;
+    let public = public_room(&app, &ann, &[&bob]).await;
+    let private = support::private_room(&app, &ann).await;
+    for handle in ["bob", "carol"] {
+        ok_json(app.call(&ann, "invite", &[("room_id", &private), ("handle", handle)]).await).await;
+    }
+    ok_json(app.call(&bob, "respond_invite", &[("room_id", &private), ("accept", "true")]).await)
+        .await;
+    let events = support::EventReader::open(&app, &bob).await;
+    let sent = support::send_text(&app, &ann, &public, "hello @bob").await;
+    support::send_text(&app, &bob, &private, "hi").await;
+    app.call(&bob, "typing", &[("room_id", &public)]).await;
+    let up_to = sent["id"].as_str().unwrap();
+    app.call(&bob, "mark_room_read", &[("room_id", &public), ("up_to", up_to)]).await;
+    app.call(&bob, "mark_read", &[("id", "all")]).await;
+    ok_json(app.call(&bob, "leave_room", &[("room_id", &public)]).await).await;
+    app.call(&carol, "logout", &[]).await;
+    drop(events);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let mut conn = redis.connection().await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.len() > 20, "the scenario wrote keys: {keys:?}");
+    let mut unbounded = Vec::new();
+    for key in keys {
+        let ttl: i64 = conn.pttl(&key).await.unwrap();
+        let name = key.strip_prefix(&prefix).unwrap();
+        if ttl == -1 && !BOUNDED_WITHOUT_TTL.iter().any(|pattern| glob(pattern, name)) {
+            unbounded.push(name.to_owned());
+        }
+    }
+    assert!(unbounded.is_empty(), "keys with neither a TTL nor a bound: {unbounded:?}");
 }

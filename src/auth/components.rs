@@ -71,7 +71,10 @@ impl Auth {
 }
 
 /// The text for a form's `alert`: the error of the action's last run or,
-/// before any run, the error a plain form post (no JavaScript) came back with.
+/// before any run, the kind of error a plain form post (no JavaScript) came
+/// back with. That one is read from the URL, which anyone can craft, so
+/// only a fixed text for its kind is shown (`AppError::from_url_message`),
+/// never the message it carries.
 ///
 /// The router reads the latter from the URL into a `ServerActionError` only
 /// when `<Routes>` renders, after [`Auth::provide`] made the actions, so it
@@ -87,7 +90,11 @@ where
     let in_url = use_query_map().with_untracked(|query| query.get("__err").is_some());
     let posted = use_context::<ServerActionError>()
         .filter(|posted| in_url && posted.path() == path)
-        .map(|posted| ServerFnUrlError::<AppError>::decode_err(posted.err()).to_string());
+        .map(|posted| {
+            ServerFnUrlError::<AppError>::decode_err(posted.err())
+                .from_url_message()
+                .to_owned()
+        });
     Signal::derive(move || {
         value.with(|value| match value {
             Some(result) => result.as_ref().err().map(ToString::to_string),

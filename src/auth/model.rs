@@ -197,12 +197,56 @@ impl DisplayName {
                 "Display name must not contain control characters.".into(),
             ));
         }
+        if has_deceptive_character(name) {
+            return Err(AppError::BadRequest(
+                "Display name must not contain invisible, direction-changing or line-separator characters.".into(),
+            ));
+        }
         Ok(Self(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether a name holds a character that would let it pass for another
+/// name: bidirectional overrides and isolates (U+202E turns "Ann" + "nimda"
+/// into "Annadmin"), invisible characters (zero-width space, word joiner,
+/// soft hyphen, byte-order mark, blank fillers), or line and paragraph
+/// separators. The zero-width joiner is allowed between emoji, where it
+/// builds one picture (a family, a flag), and nowhere else.
+fn has_deceptive_character(name: &str) -> bool {
+    let chars: Vec<char> = name.chars().collect();
+    let is_emoji_part = |c: char| {
+        matches!(c, '\u{2600}'..='\u{27BF}' | '\u{1F000}'..='\u{1FAFF}' | '\u{FE0F}')
+    };
+    chars.iter().enumerate().any(|(at, &c)| match c {
+        '\u{200D}' => {
+            let before = at.checked_sub(1).map(|i| chars[i]);
+            let after = chars.get(at + 1).copied();
+            !(before.is_some_and(is_emoji_part) && after.is_some_and(is_emoji_part))
+        }
+        '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}'
+        | '\u{200B}'
+        | '\u{200C}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{FEFF}'
+        | '\u{00AD}'
+        | '\u{034F}'
+        | '\u{180E}'
+        | '\u{115F}'
+        | '\u{1160}'
+        | '\u{3164}'
+        | '\u{FFA0}'
+        | '\u{2028}'
+        | '\u{2029}' => true,
+        _ => false,
+    })
 }
 
 #[cfg(test)]
@@ -332,6 +376,25 @@ mod tests {
     #[test]
     fn a_display_name_is_trimmed_and_keeps_any_unicode() {
         assert_eq!(DisplayName::parse("  Zoë 🚀 ").unwrap().as_str(), "Zoë 🚀");
+    }
+
+    #[test]
+    fn a_display_name_may_not_hide_or_reorder_characters() {
+        for bad in [
+            "Ann\u{202E}nimda",
+            "Ann\u{2067}x",
+            "A\u{200B}nn",
+            "Ann\u{FEFF}",
+            "An\u{00AD}n",
+            "Ann\u{2028}Admin",
+            "Ann\u{2029}",
+            "\u{3164}",
+            "Ann\u{200D}",
+        ] {
+            assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
+        }
+        // A joiner inside an emoji sequence builds one picture.
+        assert!(DisplayName::parse("Ann \u{1F469}\u{200D}\u{1F4BB}").is_ok());
     }
 
     #[test]

@@ -27,7 +27,8 @@ use tower_sessions::{Expiry, Session};
 
 use super::model::SessionInfo;
 use crate::error::{AppError, AppResult};
-use crate::server::sse::{publish_personal, PersonalEvent};
+use crate::events::PersonalEvent;
+use crate::server::sse::publish_personal;
 use crate::server::state::AppState;
 
 const USER_ID: &str = "user_id";
@@ -307,7 +308,23 @@ pub async fn sign_in(
         .insert(SIGNED_IN_AT, now)
         .await
         .map_err(session_error)?;
-    renew(state, session, now, now).await
+    renew(state, session, now, now).await?;
+    // The list would otherwise keep every sign-in of an account that signs
+    // in often (each sign-in renews its TTL): ended ones go now.
+    list(state, user_id, "").await?;
+    Ok(())
+}
+
+/// When the session ends unless used again (Unix seconds): its last
+/// renewal plus the inactivity period, capped at the absolute lifetime,
+/// exactly the expiry [`renew`] gave its record. An event stream ends then
+/// (the browser's reconnect finds out whether the session lives on).
+pub async fn expires_at(state: &AppState, session: &Session) -> AppResult<u64> {
+    let settings = &state.settings.session;
+    let signed_in_at = stored_secs(session, SIGNED_IN_AT).await?;
+    let renewed_at = stored_secs(session, RENEWED_AT).await?.max(signed_in_at);
+    Ok((renewed_at + settings.inactivity().as_secs())
+        .min(signed_in_at + settings.absolute().as_secs()))
 }
 
 /// Deletes the session from Redis and from the user's list, and clears the
@@ -385,10 +402,9 @@ async fn announce_revoked(state: &AppState, user_id: &str, handles: &[String]) -
     if handles.is_empty() {
         return Ok(());
     }
-    let event = PersonalEvent::forwarded(
-        "session_revoked",
-        &serde_json::json!({ "handles": handles }),
-    )?;
+    let event = PersonalEvent::SessionRevoked {
+        handles: handles.to_vec(),
+    };
     publish_personal(&mut state.redis(), &state.keys, user_id, &event).await
 }
 

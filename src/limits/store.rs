@@ -31,8 +31,10 @@ use crate::server::state::AppState;
 /// The GCRA functions in Lua, shared by the limits script below and the send
 /// script (`messages::store`), which pays the send limits in the same
 /// script that stores the message. `clock()` is Redis's time in ms;
-/// `take(limiters, now)` pays one interval on every `{key, interval ms,
-/// burst}`, or on none, and returns 0 or the milliseconds to wait.
+/// `take(limiters, now)` pays on every `{key, interval ms, burst, cost}`,
+/// or on none, and returns 0 or the milliseconds to wait. `cost` (default
+/// 1) is how many intervals the action costs: the send script's byte
+/// budget counts a message's bytes, so `burst` is bytes there.
 pub const GCRA_LUA: &str = r"
 local function clock()
   local t = redis.call('TIME')
@@ -45,7 +47,7 @@ local function take(limiters, now)
     local interval, burst = limiter[2], limiter[3]
     local tat = tonumber(redis.call('GET', limiter[1]) or now)
     if tat < now then tat = now end
-    local new_tat = tat + interval
+    local new_tat = tat + interval * (limiter[4] or 1)
     local allowed_at = new_tat - burst * interval
     if allowed_at > now then wait = math.max(wait, allowed_at - now) end
     tats[i] = new_tat
@@ -95,6 +97,13 @@ pub fn interval_ms(rate: &Rate) -> u64 {
     (60_000.0 / rate.per_minute).ceil().max(1.0) as u64
 }
 
+/// A byte budget's interval: milliseconds per byte, fractional (the budget
+/// is counted in bytes, and an interval of a whole millisecond per byte
+/// would cap it at 60,000 bytes a minute).
+pub fn byte_interval_ms(rate: &Rate) -> f64 {
+    60_000.0 / rate.per_minute
+}
+
 /// One limiter: what it counts, and for whom.
 pub enum Limit<'a> {
     /// Failed sign-ins to one account (by normalized email) from one address.
@@ -109,10 +118,23 @@ pub enum Limit<'a> {
     /// named here only so that, on a cluster, a send refused after its
     /// gate script paid it can be given back.
     Send { user_id: &'a str },
+    /// The bytes of a user's messages in all rooms (paid by the send
+    /// script beside `Send`, and given back with it on a cluster).
+    SendBytes { user_id: &'a str, bytes: usize },
     /// Invitations sent by a user.
     Invite { user_id: &'a str },
     /// Rooms created by a user.
     CreateRoom { user_id: &'a str },
+    /// Joins and leaves by a user.
+    Membership { user_id: &'a str },
+    /// `typing` calls by a user.
+    Typing { user_id: &'a str },
+    /// Reads by a user (room lists, history, members, notifications).
+    Read { user_id: &'a str },
+    /// Read marks set by a user.
+    MarkRead { user_id: &'a str },
+    /// Changes to a user's account (profile, sessions).
+    Account { user_id: &'a str },
 }
 
 impl Limit<'_> {
@@ -138,6 +160,10 @@ impl Limit<'_> {
                 limits.signup_per_address,
             ),
             Self::Send { user_id } => (keys.user_send_limit(user_id), limits.send_per_user),
+            Self::SendBytes { user_id, .. } => (
+                keys.user_send_bytes_limit(user_id),
+                limits.send_bytes_per_user,
+            ),
             Self::Invite { user_id } => (
                 keys.limit(&format!("u:{user_id}"), "invite"),
                 limits.invite_per_user,
@@ -145,6 +171,26 @@ impl Limit<'_> {
             Self::CreateRoom { user_id } => (
                 keys.limit(&format!("u:{user_id}"), "create_room"),
                 limits.create_room_per_user,
+            ),
+            Self::Membership { user_id } => (
+                keys.limit(&format!("u:{user_id}"), "membership"),
+                limits.membership_per_user,
+            ),
+            Self::Typing { user_id } => (
+                keys.limit(&format!("u:{user_id}"), "typing"),
+                limits.typing_per_user,
+            ),
+            Self::Read { user_id } => (
+                keys.limit(&format!("u:{user_id}"), "read"),
+                limits.reads_per_user,
+            ),
+            Self::MarkRead { user_id } => (
+                keys.limit(&format!("u:{user_id}"), "mark_read"),
+                limits.mark_read_per_user,
+            ),
+            Self::Account { user_id } => (
+                keys.limit(&format!("u:{user_id}"), "account"),
+                limits.account_per_user,
             ),
         }
     }
@@ -170,7 +216,19 @@ async fn run(state: &AppState, mode: &str, limits: &[Limit<'_>]) -> AppResult<()
     invocation.arg(mode);
     for limit in limits {
         let (key, rate) = limit.key_and_rate(state);
-        invocation.key(key).arg(interval_ms(&rate)).arg(rate.burst);
+        match limit {
+            // An action of `bytes` costs that many byte intervals: the same
+            // as one action of a `bytes`-times-longer interval against a
+            // burst that many times smaller.
+            Limit::SendBytes { bytes, .. } => {
+                let bytes = (*bytes).max(1) as f64;
+                invocation
+                    .key(key)
+                    .arg(byte_interval_ms(&rate) * bytes)
+                    .arg(f64::from(rate.burst) / bytes)
+            }
+            _ => invocation.key(key).arg(interval_ms(&rate)).arg(rate.burst),
+        };
     }
     let wait_ms: u64 = invocation.invoke_async(&mut state.redis()).await?;
     if wait_ms == 0 {
@@ -182,14 +240,18 @@ async fn run(state: &AppState, mode: &str, limits: &[Limit<'_>]) -> AppResult<()
 /// The client's address: the socket's peer, or, when a trusted proxy header
 /// is configured, the last address that proxy appended to it.
 pub async fn client_address(state: &AppState) -> String {
+    match leptos_axum::extract::<(ConnectInfo<SocketAddr>, HeaderMap)>().await {
+        Ok((ConnectInfo(peer), headers)) => address_of(state, peer, &headers),
+        // Served without connection info (never in this app): one shared
+        // bucket rather than none.
+        Err(_) => "unknown".into(),
+    }
+}
+
+/// [`client_address`] for a plain axum handler, from the socket's peer and
+/// the request's headers.
+pub fn address_of(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
     let header = &state.settings.limits.trusted_proxy_header;
-    let (ConnectInfo(peer), headers) =
-        match leptos_axum::extract::<(ConnectInfo<SocketAddr>, HeaderMap)>().await {
-            Ok(parts) => parts,
-            // Served without connection info (never in this app): one
-            // shared bucket rather than none.
-            Err(_) => return "unknown".into(),
-        };
     if !header.is_empty() {
         let forwarded = headers
             .get_all(header.as_str())

@@ -19,9 +19,11 @@ pub async fn send_message(
     use crate::notifications::{notify_mentions, Mentioning};
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
+    use crate::server::metrics::METRICS;
     use crate::server::state::AppState;
 
     let state = AppState::current()?;
+    let started = std::time::Instant::now();
     // The revocation check, the membership check and the rate limits are
     // all in the send script: one round trip to Redis (docs/performance.md).
     let (sign_in, author) = require_sign_in_unchecked().await?;
@@ -33,7 +35,12 @@ pub async fn send_message(
         sign_in: &sign_in.handle,
     };
     match store::send(&state, &room_id, sender, body, &client_msg_id).await? {
-        Sent::New { message, room_name } => {
+        Sent::New {
+            message,
+            room_name,
+            durable,
+        } => {
+            METRICS.messages_sent.inc();
             // Stored and delivered already: a failure here must not turn
             // the send into an error the client would retry.
             let mentioning = Mentioning {
@@ -46,6 +53,10 @@ pub async fn send_message(
             if let Err(err) = notify_mentions(&state, mentioning).await {
                 tracing::warn!(%err, "could not notify mentions");
             }
+            durable?;
+            METRICS
+                .send_seconds
+                .observe(started.elapsed().as_secs_f64());
             Ok(message)
         }
         Sent::Again(message) => Ok(message),
@@ -98,6 +109,7 @@ pub async fn history(
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
     let room_id = RoomId::parse(&room_id)?;
     let limit = history_limit(limit)?;
     let parse = |id: Option<String>, field: &str| {
@@ -129,20 +141,22 @@ pub async fn mark_room_read(room_id: String, up_to: String) -> Result<(), AppErr
     use crate::auth::session::require_user_id;
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
-    use crate::server::sse::{publish_personal, PersonalEvent};
+    use crate::events::{ClientEvent, PersonalEvent, RoomRead};
+    use crate::server::sse::publish_personal;
     use crate::server::state::AppState;
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::MarkRead { user_id: &user_id }]).await?;
     let room_id = RoomId::parse(&room_id)?;
     let up_to = MessageId::parse(&up_to, "up_to")?;
     member_room(&state, &room_id, &user_id).await?;
     if let Some(read) = unread::advance(&state, &user_id, &room_id, up_to).await? {
         // The user's other tabs update their unread badges.
-        let event = PersonalEvent::forwarded(
-            "room_read",
-            &serde_json::json!({ "room_id": room_id.as_str(), "up_to": read.to_string() }),
-        )?;
+        let event = PersonalEvent::Forward(ClientEvent::RoomRead(RoomRead {
+            room_id: room_id.as_str().to_owned(),
+            up_to: read.to_string(),
+        }));
         publish_personal(&mut state.redis(), &state.keys, &user_id, &event).await?;
     }
     Ok(())

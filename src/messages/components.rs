@@ -343,9 +343,22 @@ fn render_messages(list: &[Message], me: &str) -> impl IntoView {
             previous = Some((message.author.id.as_str(), day.clone()));
             view! {
                 {new_day.then(|| view! { <p class="day-divider">{day}</p> })}
-                <article class="message" class:continued=same_author data-id=message.id.clone()>
+                <article
+                    class="message"
+                    class:continued=same_author
+                    data-id=message.id.clone()
+                    title=same_author.then(|| {
+                        format!("{} @{}", message.author.display_name, message.author.handle)
+                    })
+                >
                     <div class="message-meta">
-                        <span class="author">{message.author.display_name.clone()}</span>
+                        <span class="author" title=format!("@{}", message.author.handle)>
+                            {message.author.display_name.clone()}
+                        </span>
+                        // Always read by screen readers; shown on hover and
+                        // keyboard focus, so a look-alike display name
+                        // cannot pass for someone else.
+                        <span class="handle">{format!("@{}", message.author.handle)}</span>
                         <span class="time">{time::clock(message.sent_at)}</span>
                     </div>
                     <p class="body">{body_view(&message.body, me)}</p>

@@ -15,7 +15,7 @@ pub struct Message {
     pub id: String,
     pub room_id: String,
     pub author: User,
-    /// Exactly as typed.
+    /// As typed, without surrounding white space.
     pub body: String,
     /// Milliseconds since the epoch, by the Redis clock (the id's first part).
     pub sent_at: u64,
@@ -23,12 +23,18 @@ pub struct Message {
     pub client_msg_id: String,
 }
 
-/// A message body: 1 to 4000 characters once trimmed; stored untrimmed.
+/// A message body, trimmed of surrounding white space (what is checked is
+/// what is stored): 1 to 4000 characters, at most 12,000 bytes of UTF-8 and
+/// at most 200 lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageBody(String);
 
 impl MessageBody {
     pub const MAX_CHARS: usize = 4000;
+    /// Enough for 4000 characters of most scripts (three bytes each).
+    pub const MAX_BYTES: usize = 12_000;
+    /// A long pasted log or code block fits; a wall of blank lines does not.
+    pub const MAX_LINES: usize = 200;
 
     pub fn parse(input: String) -> Result<Self, AppError> {
         let trimmed = input.trim();
@@ -40,11 +46,26 @@ impl MessageBody {
                 "Message body must be at most 4000 characters.".into(),
             ));
         }
-        Ok(Self(input))
+        if trimmed.len() > Self::MAX_BYTES {
+            return Err(AppError::BadRequest(
+                "Message body must be at most 12000 bytes.".into(),
+            ));
+        }
+        if trimmed.lines().count() > Self::MAX_LINES {
+            return Err(AppError::BadRequest(
+                "Message body must be at most 200 lines.".into(),
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// What the body costs under the per-user byte budget: its bytes.
+    pub fn cost(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -156,9 +177,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_message_body_is_stored_exactly_as_typed() {
-        let body = MessageBody::parse("  hello\n  world  ".into()).unwrap();
-        assert_eq!(body.as_str(), "  hello\n  world  ");
+    fn a_message_body_is_stored_trimmed_keeping_inner_white_space() {
+        let body = MessageBody::parse("  hello\n  world  \n\n".into()).unwrap();
+        assert_eq!(body.as_str(), "hello\n  world");
+    }
+
+    #[test]
+    fn a_message_body_is_bounded_in_bytes_and_lines_too() {
+        let newlines = format!("x{}", "\n".repeat(20_000));
+        assert_eq!(MessageBody::parse(newlines).unwrap().as_str(), "x");
+        let lines = vec!["x"; 201].join("\n");
+        assert!(MessageBody::parse(lines).is_err());
+        assert!(MessageBody::parse(vec!["x"; 200].join("\n")).is_ok());
+        // 4000 characters of four bytes each: within the characters, over
+        // the bytes.
+        assert!(MessageBody::parse("\u{1F600}".repeat(4000)).is_err());
+        assert!(MessageBody::parse("\u{4E00}".repeat(4000)).is_ok());
     }
 
     #[test]

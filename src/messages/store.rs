@@ -9,7 +9,7 @@ use redis::Script;
 use super::model::{ClientMsgId, Message, MessageBody, MessageId};
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
-use crate::limits::{interval_ms, Limit};
+use crate::limits::{byte_interval_ms, interval_ms, Limit};
 use crate::rooms::model::RoomId;
 use crate::server::state::AppState;
 
@@ -33,7 +33,9 @@ const DEDUP_SECS: u64 = 24 * 3600;
 ///    `XTRIM MINID` away exactly the entries older than the retention;
 /// 6. give the stream a TTL of the retention, so an idle room's history key
 ///    disappears once all of it would have expired anyway;
-/// 7. remember the client message id for 24 h;
+/// 7. remember the client message id for 24 h; count the message in the
+///    room hash (`seq`) and move the author's read position to it
+///    (`messages::unread`);
 /// 8. `PUBLISH` the new message, as `Message` JSON carrying the stream id, on
 ///    the room's channel (`SPUBLISH` on a cluster: the channel shares the
 ///    room's hash tag, so the message never leaves the room's shard): `sent`.
@@ -52,23 +54,29 @@ static SEND: LazyLock<Script> = LazyLock::new(|| {
         crate::limits::GCRA_LUA,
         r#"
 -- KEYS[1] stream, KEYS[2] client message id key, KEYS[3] room members,
--- KEYS[4] room hash, KEYS[5] the author's limiter in this room;
--- mode 'one' only: KEYS[6] the author's sign-ins, KEYS[7] their limiter.
+-- KEYS[4] room hash, KEYS[5] the author's limiter in this room,
+-- KEYS[6] the room's read positions;
+-- mode 'one' only: KEYS[7] the author's sign-ins, KEYS[8] their limiter,
+-- KEYS[9] their byte budget.
 -- ARGV[1] 'one' or 'room', ARGV[2] author id, ARGV[3] body,
 -- ARGV[4] client msg id, ARGV[5] max len, ARGV[6] retention ms,
 -- ARGV[7] channel, ARGV[8] room id, ARGV[9] dedup secs,
 -- ARGV[10] author handle, ARGV[11] author display name,
 -- ARGV[12] PUBLISH or SPUBLISH (a shard channel, on a cluster),
 -- ARGV[13] sign-in handle, ARGV[14]/[15] room limit interval ms/burst,
--- ARGV[16]/[17] user limit interval ms/burst
+-- ARGV[16]/[17] user limit interval ms/burst,
+-- ARGV[18]/[19]/[20] byte budget ms per byte/burst (bytes)/this body's bytes
 local one = ARGV[1] == 'one'
-if one and redis.call('HEXISTS', KEYS[6], ARGV[13]) == 0 then return {'revoked'} end
+if one and redis.call('HEXISTS', KEYS[7], ARGV[13]) == 0 then return {'revoked'} end
 if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return {'not_member'} end
 local name = redis.call('HGET', KEYS[4], 'name') or ''
 local seen = redis.call('GET', KEYS[2])
 if seen then return {'seen', seen, name} end
 local limiters = {{KEYS[5], tonumber(ARGV[14]), tonumber(ARGV[15])}}
-if one then limiters[2] = {KEYS[7], tonumber(ARGV[16]), tonumber(ARGV[17])} end
+if one then
+  limiters[2] = {KEYS[8], tonumber(ARGV[16]), tonumber(ARGV[17])}
+  limiters[3] = {KEYS[9], tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20])}
+end
 local wait = take(limiters, clock())
 if wait > 0 then return {'limited', tostring(wait)} end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
@@ -80,6 +88,10 @@ if oldest > 0 then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('SET', KEYS[2], id, 'EX', ARGV[9])
+-- The room's message count, and the author's read position moved to the
+-- message they just sent (messages::unread).
+local count = redis.call('HINCRBY', KEYS[4], 'seq', 1)
+redis.call('HSET', KEYS[6], ARGV[2], id .. ' ' .. string.format('%d', count))
 -- The event is the Message itself, as JSON, so no process has to look
 -- anything up or encode it again before sending it to its clients.
 redis.call(ARGV[12], ARGV[7], cjson.encode({
@@ -92,18 +104,20 @@ return {'sent', id, name}
 });
 
 /// On a cluster, the send's checks on the user's slot, run before [`SEND`]
-/// in mode `room`: the sign-in is not revoked, and the author's limit
-/// across all rooms is paid. Replies `{'ok'}`, `{'revoked'}` or
+/// in mode `room`: the sign-in is not revoked, and the author's limit and
+/// byte budget across all rooms are paid. Replies `{'ok'}`, `{'revoked'}` or
 /// `{'limited', ms to wait}`.
 static GATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{}{}",
         crate::limits::GCRA_LUA,
         r"
--- KEYS[1] the author's sign-ins, KEYS[2] their send limiter;
--- ARGV[1] sign-in handle, ARGV[2] interval ms, ARGV[3] burst
+-- KEYS[1] the author's sign-ins, KEYS[2] their send limiter, KEYS[3]
+-- their byte budget; ARGV[1] sign-in handle, ARGV[2] interval ms,
+-- ARGV[3] burst, ARGV[4]/[5]/[6] ms per byte/burst (bytes)/body bytes
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {'revoked'} end
-local wait = take({{KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3])}}, clock())
+local wait = take({{KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3])},
+  {KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}}, clock())
 if wait > 0 then return {'limited', tostring(wait)} end
 return {'ok'}
 "
@@ -113,7 +127,16 @@ return {'ok'}
 /// What a send came to.
 pub enum Sent {
     /// Stored and published now; with the room's name (for mentions).
-    New { message: Message, room_name: String },
+    /// `durable` is the `WAIT`'s verdict: an error when fewer replicas than
+    /// `redis.wait_replicas` acknowledged it in time. The message was
+    /// delivered all the same, so its mentions are notified before that
+    /// error is answered (the client's retry finds the message stored and
+    /// notifies nobody again).
+    New {
+        message: Message,
+        room_name: String,
+        durable: AppResult<()>,
+    },
     /// A retry of a message already stored: that message.
     Again(Message),
     /// The author is not a member of the room, or there is no such room.
@@ -152,9 +175,13 @@ pub async fn send(
         let reply: Vec<String> = GATE
             .key(keys.user_sessions(&author.id))
             .key(keys.user_send_limit(&author.id))
+            .key(keys.user_send_bytes_limit(&author.id))
             .arg(sign_in)
             .arg(interval_ms(&limits.send_per_user))
             .arg(limits.send_per_user.burst)
+            .arg(byte_interval_ms(&limits.send_bytes_per_user))
+            .arg(limits.send_bytes_per_user.burst)
+            .arg(body.cost())
             .invoke_async(&mut redis.clone())
             .await?;
         if let Some(refused) = refusal(&reply, true)? {
@@ -174,9 +201,15 @@ pub async fn send(
     if cluster && !matches!(sent, Ok(Sent::New { .. })) {
         // The gate paid the author's limit across rooms; nothing was sent,
         // so it is given back: all limits are paid, or none.
-        let user = [Limit::Send {
-            user_id: &author.id,
-        }];
+        let user = [
+            Limit::Send {
+                user_id: &author.id,
+            },
+            Limit::SendBytes {
+                user_id: &author.id,
+                bytes: body.cost(),
+            },
+        ];
         if let Err(err) = crate::limits::give_back(state, &user).await {
             tracing::warn!(%err, "could not give back a send limit");
         }
@@ -205,11 +238,13 @@ async fn run_send(
         .key(keys.room_sent(room, &author.id, client_msg_id.as_str()))
         .key(keys.room_members(room))
         .key(keys.room(room))
-        .key(keys.room_send_limit(room, &author.id));
+        .key(keys.room_send_limit(room, &author.id))
+        .key(keys.room_read(room));
     if !cluster {
         invocation
             .key(keys.user_sessions(&author.id))
-            .key(keys.user_send_limit(&author.id));
+            .key(keys.user_send_limit(&author.id))
+            .key(keys.user_send_bytes_limit(&author.id));
     }
     invocation
         .arg(if cluster { "room" } else { "one" })
@@ -228,7 +263,10 @@ async fn run_send(
         .arg(interval_ms(&limits.send_per_room))
         .arg(limits.send_per_room.burst)
         .arg(interval_ms(&limits.send_per_user))
-        .arg(limits.send_per_user.burst);
+        .arg(limits.send_per_user.burst)
+        .arg(byte_interval_ms(&limits.send_bytes_per_user))
+        .arg(limits.send_bytes_per_user.burst)
+        .arg(body.cost());
     // With `redis.wait_replicas`, the script and a `WAIT` travel in one
     // pipeline: one round trip, and the `WAIT` is sure to run on the
     // connection (and node) that ran the script, so it waits for this write.
@@ -264,23 +302,31 @@ async fn run_send(
     else {
         return Err(AppError::internal("send script", format!("{reply:?}")));
     };
-    if waiting > 0 {
+    let durable = if waiting > 0 {
         let acknowledged: u32 = redis::from_redis_value(
             replies
                 .next()
                 .ok_or_else(|| AppError::internal("send WAIT", "no reply"))?,
         )
         .map_err(|err| AppError::internal("send WAIT", err))?;
-        not_durable_yet(acknowledged, waiting)?;
-    }
+        not_durable_yet(acknowledged, waiting)
+    } else {
+        Ok(())
+    };
     let sent_at = MessageId::parse(id, "id")
         .map_err(|_| AppError::internal("send script", format!("bad stream id {id}")))?
         .millis;
     if outcome == "seen" {
-        // A retry: answer with what was stored the first time, if still kept.
-        if let Some(first) = entries(state, room_id, Range::Exactly(id)).await?.pop() {
-            return Ok(Sent::Again(first));
-        }
+        durable?;
+        // A retry: answer with what was stored the first time, if still
+        // kept. If it was trimmed away since, there is no message to show:
+        // say so rather than dress the retry's body up as the first.
+        return match entries(state, room_id, Range::Exactly(id)).await?.pop() {
+            Some(first) => Ok(Sent::Again(first)),
+            None => Err(AppError::Conflict(format!(
+                "This message was sent before (as {id}) and is no longer in the room's history."
+            ))),
+        };
     }
     let message = Message {
         id: id.clone(),
@@ -290,12 +336,10 @@ async fn run_send(
         sent_at,
         client_msg_id: client_msg_id.as_str().to_owned(),
     };
-    Ok(match outcome.as_str() {
-        "sent" => Sent::New {
-            message,
-            room_name: room_name.clone(),
-        },
-        _ => Sent::Again(message),
+    Ok(Sent::New {
+        message,
+        room_name: room_name.clone(),
+        durable,
     })
 }
 

@@ -1,12 +1,21 @@
-//! Read positions: per user and room, the id of the last message read.
+//! Read positions and unread counts, at O(1) Redis work per message, per
+//! read and per room listed.
 //!
-//! Kept in one hash per user, `{p}user:{id}:read` (room id -> message id).
-//! A position only moves forward; unread counts are the other people's
-//! messages after it, counted up to [`UNREAD_CAP`].
+//! Each room counts its messages: the send script bumps the `seq` field of
+//! the room hash (`HINCRBY`) as it stores one. Each member's read position
+//! is one field of `{p}room:{id}:read`: `<last read message id> <the room's
+//! count at it>`. A member's unread count is then a subtraction: the room's
+//! count minus the count at their position, never more than the messages
+//! still kept (`XLEN`) nor [`UNREAD_CAP`]. Sending a message moves the
+//! author's own position to it (in the send script), so one's own messages
+//! never count, and writing in a room marks what came before as read, as
+//! in Slack.
+//!
+//! Both keys share the room's hash tag with its stream, so the send script
+//! and [`ADVANCE`] each touch one slot. A position only moves forward.
 
 use std::sync::LazyLock;
 
-use redis::streams::StreamRangeReply;
 use redis::Script;
 
 use super::model::MessageId;
@@ -16,106 +25,115 @@ use crate::rooms::Room;
 use crate::server::state::AppState;
 
 /// Unread counts stop here; the UI shows "99+"-style badges anyway.
-pub const UNREAD_CAP: usize = 100;
+pub const UNREAD_CAP: u64 = 100;
 
-/// Sets the read position only if it moves forward. Stream ids compare by
-/// their millisecond part, then their sequence part.
+/// Moves a member's read position forward to `up_to`, clamped to the
+/// room's newest message, with the room's count at it: the current count
+/// when `up_to` is the newest message (what a reading client sends), else
+/// the count less the messages after `up_to` (at most [`UNREAD_CAP`] of
+/// them are counted: beyond that the badge is full anyway). Replies the new
+/// position's id, or nil when it did not move.
 static ADVANCE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
-        r#"
--- KEYS[1] read hash; ARGV[1] room id, ARGV[2] ms, ARGV[3] seq
+        r"
+-- KEYS[1] read positions, KEYS[2] stream, KEYS[3] room hash;
+-- ARGV[1] user id, ARGV[2] ms, ARGV[3] seq, ARGV[4] cap
+local function before(ams, aseq, bms, bseq)
+  return ams < bms or (ams == bms and aseq < bseq)
+end
+local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+if not newest then return false end
+local nms, nseq = string.match(newest[1], '^(%d+)-(%d+)$')
+nms, nseq = tonumber(nms), tonumber(nseq)
+local ms, seq = tonumber(ARGV[2]), tonumber(ARGV[3])
+local count = tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')
+if before(ms, seq, nms, nseq) then
+  local after = redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-' .. ARGV[3], '+',
+    'COUNT', ARGV[4])
+  count = math.max(count - #after, 0)
+else
+  ms, seq = nms, nseq
+end
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
-  local ms, seq = string.match(current, '^(%d+)-(%d+)$')
-  ms, seq = tonumber(ms), tonumber(seq)
-  local new_ms, new_seq = tonumber(ARGV[2]), tonumber(ARGV[3])
-  if new_ms < ms or (new_ms == ms and new_seq <= seq) then return 0 end
+  local cms, cseq = string.match(current, '^(%d+)-(%d+) ')
+  if not before(tonumber(cms), tonumber(cseq), ms, seq) then return false end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '-' .. ARGV[3])
-return 1
-"#,
+local id = string.format('%d-%d', ms, seq)
+redis.call('HSET', KEYS[1], ARGV[1], id .. ' ' .. string.format('%d', count))
+return id
+",
     )
 });
 
 /// Moves the user's read position in the room forward to `up_to`, but
 /// never past the room's newest message (an id from the future would hide
 /// every message still to come). Returns the new position if it moved.
+/// One round trip.
 pub async fn advance(
     state: &AppState,
     user_id: &str,
     room_id: &RoomId,
     up_to: MessageId,
 ) -> AppResult<Option<MessageId>> {
-    let newest: StreamRangeReply = redis::cmd("XREVRANGE")
-        .arg(state.keys.room_messages(room_id.as_str()))
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(1)
-        .query_async(&mut state.redis())
-        .await?;
-    let Some(newest) = newest
-        .ids
-        .first()
-        .and_then(|entry| MessageId::parse(&entry.id, "id").ok())
-    else {
-        return Ok(None);
-    };
-    let up_to = up_to.min(newest);
-    let moved: i64 = ADVANCE
-        .key(state.keys.user_read(user_id))
-        .arg(room_id.as_str())
+    let room = room_id.as_str();
+    let moved: Option<String> = ADVANCE
+        .key(state.keys.room_read(room))
+        .key(state.keys.room_messages(room))
+        .key(state.keys.room(room))
+        .arg(user_id)
         .arg(up_to.millis)
         .arg(up_to.seq)
+        .arg(UNREAD_CAP)
         .invoke_async(&mut state.redis())
         .await?;
-    Ok((moved == 1).then_some(up_to))
+    Ok(moved.and_then(|id| MessageId::parse(&id, "id").ok()))
 }
 
-/// Unread counts for these rooms, in order: others' messages after the
-/// user's read position (all of them if the user never read the room).
-/// Two round trips whatever the number of rooms (the second one concurrent
-/// commands).
+/// The room's count at a stored read position (`<id> <count>`).
+fn count_at(position: &str) -> u64 {
+    position
+        .split_once(' ')
+        .and_then(|(_, count)| count.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Unread counts for these rooms, in order. Three O(1) commands per room
+/// (the room's count, the user's position, the stream's length), one
+/// pipeline per room on its own slot, all sent together: one round trip
+/// whatever the number of rooms, and no message is read.
 pub async fn counts(state: &AppState, user_id: &str, rooms: &[Room]) -> AppResult<Vec<u64>> {
-    if rooms.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut positions = redis::cmd("HMGET");
-    positions.arg(state.keys.user_read(user_id));
-    for room in rooms {
-        positions.arg(&room.id);
-    }
-    let positions: Vec<Option<String>> = positions.query_async(&mut state.redis()).await?;
-    // Concurrent reads, one per room (on a cluster, rooms live on different
-    // nodes); the multiplexed connection still sends them together.
     let redis = state.redis();
-    let replies: Vec<StreamRangeReply> =
-        futures::future::try_join_all(rooms.iter().zip(&positions).map(|(room, position)| {
-            let start = position
-                .as_ref()
-                .map_or_else(|| "-".to_owned(), |id| format!("({id}"));
+    let replies: Vec<(Option<u64>, Option<String>, u64)> =
+        futures::future::try_join_all(rooms.iter().map(|room| {
             let mut redis = redis.clone();
-            let key = state.keys.room_messages(&room.id);
-            async move {
-                redis::cmd("XRANGE")
-                    .arg(key)
-                    .arg(start)
-                    .arg("+")
-                    .arg("COUNT")
-                    .arg(UNREAD_CAP)
-                    .query_async(&mut redis)
-                    .await
-            }
+            let mut pipe = redis::pipe();
+            pipe.hget(state.keys.room(&room.id), "seq")
+                .hget(state.keys.room_read(&room.id), user_id)
+                .xlen(state.keys.room_messages(&room.id));
+            async move { pipe.query_async(&mut redis).await }
         }))
         .await?;
     Ok(replies
         .into_iter()
-        .map(|reply| {
-            reply
-                .ids
-                .iter()
-                .filter(|entry| entry.get::<String>("author").as_deref() != Some(user_id))
-                .count() as u64
+        .map(|(count, position, kept)| {
+            let read = position.as_deref().map_or(0, count_at);
+            count
+                .unwrap_or(0)
+                .saturating_sub(read)
+                .min(kept)
+                .min(UNREAD_CAP)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_at;
+
+    #[test]
+    fn a_stored_position_carries_the_rooms_count_at_it() {
+        assert_eq!(count_at("1700000000000-0 42"), 42);
+        assert_eq!(count_at("garbage"), 0);
+    }
 }

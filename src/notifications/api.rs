@@ -17,6 +17,7 @@ pub async fn notifications(
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
     let limit = notifications_limit(limit)?;
     store::list(&state, &user_id, limit).await
 }
@@ -32,6 +33,7 @@ pub async fn mark_read(id: String) -> Result<(), AppError> {
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::MarkRead { user_id: &user_id }]).await?;
     let mark = MarkRead::parse(&id)?;
     store::mark_read(&state, &user_id, &mark).await
 }

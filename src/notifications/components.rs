@@ -169,6 +169,10 @@ fn NotificationItem(item: Notification) -> impl IntoView {
             <p class="muted small">
                 {time::clock(item.created_at)}
                 {item.answer.clone().map(|answer| format!(" · {answer}"))}
+                {open_invite
+                    .then(|| item.expires_at)
+                    .flatten()
+                    .map(|until| format!(" · expires {}", time::day(until)))}
             </p>
             <div class="notification-actions">
                 {open_invite

@@ -38,6 +38,9 @@ pub struct Notification {
     /// For invitations: `accepted` or `declined` once answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
+    /// For invitations: when an unanswered one lapses (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
 }
 
 impl Notification {

@@ -18,7 +18,8 @@ use super::model::{
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
 use crate::server::clock::now_millis;
-use crate::server::sse::{publish_personal, PersonalEvent};
+use crate::events::{ClientEvent, PersonalEvent};
+use crate::server::sse::publish_personal;
 use crate::server::state::AppState;
 
 /// Marks items of a user's list. Modes: `all` (every item read), `id` (the
@@ -78,6 +79,7 @@ fn new_notification(
         read: false,
         message_id: None,
         answer: None,
+        expires_at: None,
     }
 }
 
@@ -85,7 +87,7 @@ fn new_notification(
 async fn push(state: &AppState, user_id: &str, notification: &Notification) -> AppResult<()> {
     let json = serde_json::to_string(notification)
         .map_err(|err| AppError::internal("encode notification", err))?;
-    let event = PersonalEvent::forwarded("notification", notification)?;
+    let event = PersonalEvent::Forward(ClientEvent::Notification(notification.clone()));
     let key = state.keys.user_notifications(user_id);
     let redis = state.redis();
     let () = redis::pipe()
@@ -96,7 +98,7 @@ async fn push(state: &AppState, user_id: &str, notification: &Notification) -> A
         .ignore()
         .expire(&key, KEEP_SECS as i64)
         .ignore()
-        .add_command(redis.publish(&state.keys.user_events(user_id), event.to_json()?))
+        .add_command(redis.publish(&state.keys.user_events(user_id), event.to_json()))
         .ignore()
         .query_async(&mut redis.clone())
         .await?;
@@ -105,11 +107,7 @@ async fn push(state: &AppState, user_id: &str, notification: &Notification) -> A
 
 /// Tells the user's other tabs to refetch their notifications.
 async fn announce_read(state: &AppState, user_id: &str) -> AppResult<()> {
-    let event = PersonalEvent {
-        event: "notifications_read".into(),
-        room_id: None,
-        data: None,
-    };
+    let event = PersonalEvent::Forward(ClientEvent::NotificationsRead);
     publish_personal(&mut state.redis(), &state.keys, user_id, &event).await
 }
 
@@ -181,8 +179,12 @@ pub async fn notify_invite(
     room_name: &str,
     inviter: &User,
     invitee_id: &str,
+    expires_at: u64,
 ) -> AppResult<()> {
-    let notification = new_notification(NotificationKind::Invite, room_id, room_name, inviter);
+    let notification = Notification {
+        expires_at: Some(expires_at),
+        ..new_notification(NotificationKind::Invite, room_id, room_name, inviter)
+    };
     push(state, invitee_id, &notification).await
 }
 

@@ -17,6 +17,7 @@ pub async fn members(room_id: String) -> Result<Vec<Member>, AppError> {
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
     let room_id = RoomId::parse(&room_id)?;
     member_room(&state, &room_id, &user_id).await?;
     store::members(&state, &room_id).await
@@ -33,6 +34,7 @@ pub async fn online(room_id: String) -> Result<Vec<User>, AppError> {
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
     let room_id = RoomId::parse(&room_id)?;
     member_room(&state, &room_id, &user_id).await?;
     store::online(&state, &room_id).await
@@ -51,6 +53,7 @@ pub async fn typing(room_id: String) -> Result<(), AppError> {
 
     let state = AppState::current()?;
     let user = require_user().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::Typing { user_id: &user.id }]).await?;
     let room_id = RoomId::parse(&room_id)?;
     member_room(&state, &room_id, &user.id).await?;
     store::typing(&state, &room_id, &user).await?;

@@ -21,6 +21,7 @@ pub fn MemberLists(members: RwSignal<Vec<Member>>) -> impl IntoView {
                         <li title=format!("@{}", user.handle)>
                             <span class="presence-dot" class:online=online aria-hidden="true"></span>
                             {user.display_name.clone()}
+                            <span class="handle">{format!(" @{}", user.handle)}</span>
                         </li>
                     }
                 })

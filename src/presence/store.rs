@@ -33,11 +33,12 @@ use tokio::sync::oneshot;
 
 use super::model::{Member, PresenceChange, Typing};
 use crate::auth::User;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::limits::streams::StreamLease;
 use crate::rooms::access::joined_room_ids;
 use crate::rooms::model::RoomId;
 use crate::server::hub::{HubEvent, SubscriptionStream};
-use crate::server::sse::PersonalEvent;
+use crate::events::{PersonalEvent, RoomEvent};
 use crate::server::state::AppState;
 
 /// How often an open stream refreshes its connection.
@@ -139,7 +140,11 @@ fn millis(duration: Duration) -> u64 {
 ///
 /// While it lives, it also follows the user's personal channel: joining a
 /// room puts the user in its online set at once, leaving takes them out.
-pub async fn connect(state: AppState, user_id: String) -> oneshot::Sender<()> {
+///
+/// The stream's `lease` (its place under the stream caps, see
+/// `limits::streams`) is renewed with each heartbeat and given back when
+/// the stream ends.
+pub async fn connect(state: AppState, user_id: String, lease: StreamLease) -> oneshot::Sender<()> {
     let connection = uuid::Uuid::new_v4().simple().to_string();
     let personal = state
         .hub
@@ -154,6 +159,7 @@ pub async fn connect(state: AppState, user_id: String) -> oneshot::Sender<()> {
             state,
             user_id,
             connection,
+            lease,
         },
         personal,
         closed,
@@ -165,6 +171,7 @@ struct Connection {
     state: AppState,
     user_id: String,
     connection: String,
+    lease: StreamLease,
 }
 
 impl Connection {
@@ -176,25 +183,20 @@ impl Connection {
 
     /// Follows a personal control event (`joined`, `left`).
     async fn membership_changed(&self, json: &str) {
-        let Ok(event) = serde_json::from_str::<PersonalEvent>(json) else {
-            return;
-        };
-        let (online, announce) = match event.event.as_str() {
+        let (room, online, announce) = match PersonalEvent::parse(json) {
             // Joins and leaves are announced by each open stream of the
             // user (so possibly more than once, which clients take in their
             // stride): on joining, the members need to hear of the newcomer
             // whether or not the set changed.
-            "joined" => (true, Announce::Always),
-            // Always too: leaving already took the user out of the set.
-            "left" => (false, Announce::Always),
+            Some(PersonalEvent::Joined(room)) => (room, true, Announce::Always),
+            // Always too: leaving already took the user out of the set (and
+            // `left` is published only when the user really left).
+            Some(PersonalEvent::Left(room)) => (room, false, Announce::Always),
             _ => return,
         };
-        if let Some(room_id) = event.room_id {
-            let rooms = [room_id];
-            if let Err(err) = set_online(&self.state, &self.user_id, &rooms, online, announce).await
-            {
-                tracing::warn!(%err, "presence: could not follow a membership change");
-            }
+        let rooms = [room.room_id];
+        if let Err(err) = set_online(&self.state, &self.user_id, &rooms, online, announce).await {
+            tracing::warn!(%err, "presence: could not follow a membership change");
         }
     }
 }
@@ -217,7 +219,10 @@ async fn heartbeat(
     loop {
         tokio::select! {
             _ = &mut closed => break,
-            _ = beats.tick() => connection.touch(CONNECTION_TTL).await,
+            _ = beats.tick() => {
+                connection.touch(CONNECTION_TTL).await;
+                connection.lease.renew(&connection.state).await;
+            }
             event = personal.next() => match event {
                 Some(Ok(HubEvent::Published(published))) => {
                     connection.membership_changed(&published.json).await;
@@ -229,6 +234,7 @@ async fn heartbeat(
             },
         }
     }
+    connection.lease.release(&connection.state).await;
     connection.touch(GRACE).await;
 }
 
@@ -316,7 +322,7 @@ async fn set_online(
         let channel = state.keys.room_events(room);
         async move {
             let () = redis
-                .publish(&channel, event_json("presence", &change)?)
+                .publish(&channel, RoomEvent::Presence(change).to_json())
                 .query_async(&mut redis.clone())
                 .await?;
             AppResult::Ok(())
@@ -324,17 +330,6 @@ async fn set_online(
     }))
     .await?;
     Ok(())
-}
-
-/// A room event's JSON: the data's fields plus `event`, the SSE event name
-/// the hub forwards it under.
-fn event_json(name: &str, data: &impl serde::Serialize) -> AppResult<String> {
-    let mut value =
-        serde_json::to_value(data).map_err(|err| AppError::internal("encode event", err))?;
-    if let Some(object) = value.as_object_mut() {
-        object.insert("event".into(), name.into());
-    }
-    Ok(value.to_string())
 }
 
 /// Starts this process's sweeper, which runs until shutdown.
@@ -434,13 +429,11 @@ pub async fn online(state: &AppState, room_id: &RoomId) -> AppResult<Vec<User>> 
 /// Returns whether an event went out.
 pub async fn typing(state: &AppState, room_id: &RoomId, user: &User) -> AppResult<bool> {
     let room = room_id.as_str();
-    let event = event_json(
-        "typing",
-        &Typing {
-            room_id: room.to_owned(),
-            user: user.clone(),
-        },
-    )?;
+    let event = RoomEvent::Typing(Typing {
+        room_id: room.to_owned(),
+        user: user.clone(),
+    })
+    .to_json();
     let channel = state.keys.room_events(room);
     let redis = state.redis();
     let sent: i64 = TYPING

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::model::{Room, RoomList};
+use super::model::{DirectoryPage, Room, RoomList};
 use crate::error::AppError;
 
 /// How many public rooms `rooms` lists.
@@ -36,6 +36,7 @@ pub async fn rooms() -> Result<RoomList, AppError> {
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
     let joined = store::joined(&state, &user_id).await?;
     let counts = unread::counts(&state, &user_id, &joined).await?;
     Ok(RoomList {
@@ -45,6 +46,62 @@ pub async fn rooms() -> Result<RoomList, AppError> {
             .map(|(room, unread)| JoinedRoom { room, unread })
             .collect(),
         public: store::public(&state, PUBLIC_ROOMS_LISTED).await?,
+    })
+}
+
+/// A page of the public directory, newest first, optionally filtered by
+/// name: `q` is up to 5 words, each matching the start of a word of the
+/// room's name (case-insensitive). `before` is the previous page's `next`.
+/// `limit` defaults to 50 (at most 100).
+#[server(endpoint = "public_rooms")]
+pub async fn public_rooms(
+    #[server(default)] q: Option<String>,
+    #[server(default)] before: Option<String>,
+    #[server(default)] limit: Option<u32>,
+) -> Result<DirectoryPage, AppError> {
+    use super::model::{name_words, RoomId};
+    use super::store;
+    use crate::auth::session::require_user_id;
+    use crate::limits::{self, Limit};
+    use crate::server::state::AppState;
+
+    let state = AppState::current()?;
+    let user_id = require_user_id().await?;
+    limits::take(&state, &[Limit::Read { user_id: &user_id }]).await?;
+    let q = q.unwrap_or_default();
+    if q.chars().count() > 100 {
+        return Err(AppError::BadRequest("q must be at most 100 characters.".into()));
+    }
+    let words = name_words(&q);
+    if words.len() > 5 {
+        return Err(AppError::BadRequest("q must be at most 5 words.".into()));
+    }
+    let before = match before.filter(|before| !before.is_empty()) {
+        None => None,
+        Some(before) => Some(
+            before
+                .split_once('-')
+                .and_then(|(ms, id)| {
+                    let room_id = RoomId::parse(id).ok()?;
+                    Some(store::DirectoryCursor {
+                        created_at: ms.parse().ok()?,
+                        room_id: room_id.as_str().to_owned(),
+                    })
+                })
+                .ok_or_else(|| {
+                    AppError::BadRequest("before must be the next value of a previous page.".into())
+                })?,
+        ),
+    };
+    let limit = match limit {
+        None => 50,
+        Some(limit @ 1..=100) => limit as usize,
+        Some(_) => return Err(AppError::BadRequest("limit must be 1 to 100.".into())),
+    };
+    let (rooms, next) = store::public_page(&state, &words, before.as_ref(), limit).await?;
+    Ok(DirectoryPage {
+        rooms,
+        next: next.map(|cursor| format!("{}-{}", cursor.created_at, cursor.room_id)),
     })
 }
 
@@ -61,6 +118,7 @@ pub async fn join_room(room_id: String) -> Result<Room, AppError> {
 
     let state = AppState::current()?;
     let user = require_user().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::Membership { user_id: &user.id }]).await?;
     let room_id = RoomId::parse(&room_id)?;
     // Visible means: public, or private with the caller a member or invitee.
     let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
@@ -94,6 +152,15 @@ pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
     let inviter = require_user().await?;
     let room_id = RoomId::parse(&room_id)?;
     let handle = Handle::parse(&handle)?;
+    // Paid first, before the handle is looked up: an invitation that finds
+    // nobody still costs one, so handles cannot be probed without limit.
+    limits::take(
+        &state,
+        &[Limit::Invite {
+            user_id: &inviter.id,
+        }],
+    )
+    .await?;
     let room = member_room(&state, &room_id, &inviter.id).await?;
     let invitee = crate::auth::user_id_by_handle(&state, &handle)
         .await?
@@ -113,15 +180,8 @@ pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
         Ok(Standing::Invited) => return Ok(()),
         _ => {}
     }
-    limits::take(
-        &state,
-        &[Limit::Invite {
-            user_id: &inviter.id,
-        }],
-    )
-    .await?;
-    store::add_invitation(&state, &room_id, &invitee).await?;
-    notify_invite(&state, &room.id, &room.name, &inviter, &invitee).await
+    let expires_at = store::add_invitation(&state, &room_id, &invitee).await?;
+    notify_invite(&state, &room.id, &room.name, &inviter, &invitee, expires_at).await
 }
 
 /// Answers an invitation: `accept=true` joins the room, `false` declines.
@@ -137,6 +197,7 @@ pub async fn respond_invite(room_id: String, accept: bool) -> Result<(), AppErro
 
     let state = AppState::current()?;
     let user = require_user().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::Membership { user_id: &user.id }]).await?;
     let room_id = RoomId::parse(&room_id)?;
     let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
     if standing != Standing::Invited {
@@ -164,6 +225,7 @@ pub async fn leave_room(room_id: String) -> Result<(), AppError> {
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
+    crate::limits::take(&state, &[crate::limits::Limit::Membership { user_id: &user_id }]).await?;
     let room_id = RoomId::parse(&room_id)?;
     visible_room(&state, &room_id, &user_id).await?;
     store::set_membership(&state, &room_id, &user_id, false).await

@@ -7,7 +7,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
-use super::api::{create_room, invite, join_room};
+use super::api::{create_room, invite, join_room, public_rooms};
 use super::model::{Room, RoomList};
 use crate::error::AppError;
 
@@ -154,6 +154,8 @@ fn NewRoomForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView {
     }
 }
 
+/// The public directory, a page at a time, filtered by name as the user
+/// types ("Filter rooms"); rooms the user is in are left out.
 #[component]
 fn BrowseRooms(
     rooms: Resource<Result<RoomList, AppError>>,
@@ -161,6 +163,43 @@ fn BrowseRooms(
     on_done: Callback<()>,
 ) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
+    let filter = RwSignal::new(String::new());
+    // The pages loaded for the current filter, and the next page's cursor.
+    let found = RwSignal::new(Vec::<Room>::new());
+    let next = RwSignal::new(None::<String>);
+    let loaded = RwSignal::new(false);
+    // Answers to an older filter are dropped: only the latest request counts.
+    let request = StoredValue::new(0u32);
+    let load = move |before: Option<String>| {
+        let q = filter.get_untracked();
+        let this = request.get_value().wrapping_add(1);
+        request.set_value(this);
+        spawn_local(async move {
+            let answer = public_rooms(Some(q), before.clone(), None).await;
+            if request.try_get_value() != Some(this) {
+                return;
+            }
+            match answer {
+                Ok(page) => {
+                    found.try_update(|list| {
+                        if before.is_none() {
+                            list.clear();
+                        }
+                        list.extend(page.rooms);
+                    });
+                    next.try_set(page.next);
+                    loaded.try_set(true);
+                }
+                Err(err) => {
+                    error.try_set(Some(err.to_string()));
+                }
+            }
+        });
+    };
+    Effect::new(move |_| {
+        filter.track();
+        load(None);
+    });
     let navigate = use_navigate();
     let join = move |room_id: String| {
         let navigate = navigate.clone();
@@ -169,39 +208,60 @@ fn BrowseRooms(
             enter_or_report(joined, refresh, on_done, error, navigate);
         });
     };
+    let joined_ids = move || {
+        rooms
+            .get()
+            .and_then(Result::ok)
+            .map(|list| list.joined.into_iter().map(|j| j.room.id).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
     view! {
-        <section class="panel" aria-label="Public rooms">
+        <section class="panel stack" aria-label="Public rooms">
+            <label for="room-filter">"Filter rooms"</label>
+            <input id="room-filter" type="search" maxlength="100" autocomplete="off" bind:value=filter />
             {move || error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
             {move || {
-                rooms
-                    .get()
-                    .and_then(Result::ok)
-                    .map(|list| {
-                        let joined: Vec<String> = list.joined.iter().map(|j| j.room.id.clone()).collect();
-                        let open: Vec<_> = list.public.into_iter().filter(|room| !joined.contains(&room.id)).collect();
-                        if open.is_empty() {
-                            return view! { <p class="muted">"No other public rooms yet."</p> }.into_any();
-                        }
+                let joined = joined_ids();
+                let open: Vec<Room> = found.get().into_iter().filter(|room| !joined.contains(&room.id)).collect();
+                if open.is_empty() {
+                    let empty = if !loaded.get() {
+                        ""
+                    } else if filter.with(String::is_empty) {
+                        "No other public rooms yet."
+                    } else {
+                        "No public room matches."
+                    };
+                    return view! { <p class="muted">{empty}</p> }.into_any();
+                }
+                view! {
+                    <ul class="directory">
+                        {open
+                            .into_iter()
+                            .map(|room| {
+                                let join = join.clone();
+                                let id = room.id.clone();
+                                view! {
+                                    <li>
+                                        <span class="room-name">{room.name}</span>
+                                        <button type="button" class="button-secondary" on:click=move |_| join(id.clone())>
+                                            "Join"
+                                        </button>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                    .into_any()
+            }}
+            {move || {
+                next.get()
+                    .map(|cursor| {
                         view! {
-                            <ul class="directory">
-                                {open
-                                    .into_iter()
-                                    .map(|room| {
-                                        let join = join.clone();
-                                        let id = room.id.clone();
-                                        view! {
-                                            <li>
-                                                <span class="room-name">{room.name}</span>
-                                                <button type="button" class="button-secondary" on:click=move |_| join(id.clone())>
-                                                    "Join"
-                                                </button>
-                                            </li>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </ul>
+                            <button type="button" class="button-secondary" on:click=move |_| load(Some(cursor.clone()))>
+                                "More rooms"
+                            </button>
                         }
-                            .into_any()
                     })
             }}
         </section>

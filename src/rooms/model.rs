@@ -30,6 +30,35 @@ pub struct RoomList {
     pub public: Vec<Room>,
 }
 
+/// A page of the public directory (`public_rooms`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryPage {
+    /// Newest first.
+    pub rooms: Vec<Room>,
+    /// The `before` of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+/// The words of a room name the directory filter matches: lowercased runs
+/// of letters and digits, each at most 32 characters, each once, at most
+/// 8 of them.
+pub fn name_words(name: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for word in name
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+    {
+        let word: String = word.to_lowercase().chars().take(32).collect();
+        if !words.contains(&word) {
+            words.push(word);
+        }
+        if words.len() == 8 {
+            break;
+        }
+    }
+    words
+}
+
 /// Where a user stands with a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
@@ -102,6 +131,15 @@ pub fn no_such_room() -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_splits_into_lowercase_words_once_each() {
+        assert_eq!(
+            name_words("Rust & Redis: rust-lang café"),
+            ["rust", "redis", "lang", "café"]
+        );
+        assert!(name_words("!!!").is_empty());
+    }
 
     #[test]
     fn a_room_name_is_trimmed_and_keeps_any_unicode() {

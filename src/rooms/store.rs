@@ -2,22 +2,28 @@
 //! user, and a sorted set of public rooms.
 //!
 //! A room's keys share one cluster slot and a user's keys another, so a
-//! change to both (create, join, leave) is two transactions, one per slot,
-//! in the order that keeps the rule every reader relies on: a room is in
-//! a user's set only while the user is in the room's member set (event
-//! streams subscribe to the rooms of the user's set without asking again).
-//! Joining writes the member set first; leaving empties the user's set
-//! first. A crash between the two leaves a member whose sidebar lacks the
-//! room, which the next join repairs, never an outsider who can read one.
+//! change to both (create, join, leave) is two steps, one per slot. The
+//! room's member set is the truth; the user's room set is an index of it
+//! for the sidebar and the event streams. Joining writes the member set
+//! first; leaving empties the user's set first. Steps of a leave and a join
+//! racing on two processes can still interleave so that the room stays in
+//! the user's set after the member set lost them, so every read of the
+//! user's set ([`joined_ids`]) checks each room against its member set and
+//! drops the rooms it does not confirm; streams subscribe only to
+//! confirmed rooms. A crash between a join's two steps leaves a member
+//! whose sidebar lacks the room, which the next join repairs, never an
+//! outsider who can read one.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use futures::future::try_join_all;
+use redis::Script;
 
-use super::model::{Room, RoomId, RoomName, Standing};
+use super::model::{name_words, Room, RoomId, RoomName, Standing};
 use crate::error::AppResult;
 use crate::server::clock::now_millis;
-use crate::server::sse::PersonalEvent;
+use crate::events::{PersonalEvent, RoomEvent, RoomRef};
 use crate::server::state::AppState;
 
 fn room_from_fields(mut fields: HashMap<String, String>) -> Option<Room> {
@@ -58,7 +64,19 @@ pub async fn create(
         .await?;
     add_to_user(state, &id, creator).await?;
     if !private {
-        // Last: the room is listed only once it is whole.
+        // The filter's words first, the listing last: the room is listed
+        // only once it is whole.
+        let words: Vec<(u8, Vec<u8>)> = name_words(name.as_str())
+            .into_iter()
+            .map(|word| (0, word_entry(&word, &id)))
+            .collect();
+        if !words.is_empty() {
+            let () = redis::cmd("ZADD")
+                .arg(keys.public_room_words())
+                .arg(&words)
+                .query_async(&mut state.redis())
+                .await?;
+        }
         let () = redis::cmd("ZADD")
             .arg(keys.public_rooms())
             .arg(created_at)
@@ -76,36 +94,57 @@ pub async fn create(
 /// Puts the room into the user's set and tells the user's open event
 /// streams (one transaction on the user's slot).
 async fn add_to_user(state: &AppState, room: &str, user_id: &str) -> AppResult<()> {
-    user_membership(state, room, user_id, true).await
-}
-
-async fn user_membership(
-    state: &AppState,
-    room: &str,
-    user_id: &str,
-    member: bool,
-) -> AppResult<()> {
-    let rooms = state.keys.user_rooms(user_id);
-    let event = PersonalEvent {
-        event: if member { "joined" } else { "left" }.into(),
-        room_id: Some(room.to_owned()),
-        data: None,
-    };
-    let mut pipe = redis::pipe();
-    pipe.atomic();
-    if member {
-        pipe.sadd(rooms, room).ignore();
-    } else {
-        pipe.srem(rooms, room).ignore();
-    }
+    let event = PersonalEvent::Joined(RoomRef {
+        room_id: room.to_owned(),
+    });
     let redis = state.redis();
-    let () = pipe
-        .add_command(redis.publish(&state.keys.user_events(user_id), event.to_json()?))
+    let () = redis::pipe()
+        .atomic()
+        .sadd(state.keys.user_rooms(user_id), room)
+        .ignore()
+        .add_command(redis.publish(&state.keys.user_events(user_id), event.to_json()))
         .ignore()
         .query_async(&mut redis.clone())
         .await?;
     Ok(())
 }
+
+/// Takes the room out of the user's set; tells their open streams (`left`)
+/// only if the set changed, so a leave by someone who was not in the room
+/// announces nothing.
+static LEAVE_USER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] the user's rooms;
+-- ARGV[1] room id, ARGV[2] PUBLISH or SPUBLISH, ARGV[3] channel, ARGV[4] event
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call(ARGV[2], ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+",
+    )
+});
+
+/// Takes the user out of the room's member and online sets, forgets their
+/// read position and, only if they were a member, publishes the room's
+/// `member_left` marker.
+static LEAVE_ROOM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] members, KEYS[2] online, KEYS[3] read positions; ARGV[1] user id,
+-- ARGV[2] PUBLISH or SPUBLISH, ARGV[3] channel, ARGV[4] marker
+redis.call('HDEL', KEYS[3], ARGV[1])
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('SREM', KEYS[2], ARGV[1])
+  redis.call(ARGV[2], ARGV[3], ARGV[4])
+  return 1
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+return 0
+",
+    )
+});
 
 /// The room and whether the user is a member, in one round trip.
 pub async fn room_and_standing(
@@ -114,12 +153,16 @@ pub async fn room_and_standing(
     user_id: &str,
 ) -> AppResult<(Option<Room>, Standing)> {
     let room = room_id.as_str();
-    let (fields, member, invited): (HashMap<String, String>, bool, bool) = redis::pipe()
-        .hgetall(state.keys.room(room))
-        .sismember(state.keys.room_members(room), user_id)
-        .sismember(state.keys.room_invited(room), user_id)
-        .query_async(&mut state.redis())
-        .await?;
+    let (fields, member, invited_until): (HashMap<String, String>, bool, Option<u64>) =
+        redis::pipe()
+            .hgetall(state.keys.room(room))
+            .sismember(state.keys.room_members(room), user_id)
+            .zscore(state.keys.room_invited(room), user_id)
+            .query_async(&mut state.redis())
+            .await?;
+    // An invitation counts until it expires (entries are pruned when the
+    // next one is added, and the key expires with its newest).
+    let invited = invited_until.is_some_and(|until| until > now_millis());
     let standing = match (member, invited) {
         (true, _) => Standing::Member,
         (false, true) => Standing::Invited,
@@ -128,19 +171,38 @@ pub async fn room_and_standing(
     Ok((room_from_fields(fields), standing))
 }
 
-/// Records an invitation (a set member until it is answered).
-pub async fn add_invitation(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
-    let () = redis::cmd("SADD")
-        .arg(state.keys.room_invited(room_id.as_str()))
-        .arg(user_id)
+/// How long an unanswered invitation stands.
+pub const INVITATION_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+/// Records an invitation, standing until it is answered or
+/// [`INVITATION_TTL`] passes: one sorted set per room, invitee -> expiry
+/// (ms). Adding one prunes the expired and gives the key the newest
+/// invitation's lifetime, so a room's invitations never outlive 30 days
+/// of silence. Returns the expiry.
+pub async fn add_invitation(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<u64> {
+    let key = state.keys.room_invited(room_id.as_str());
+    let now = now_millis();
+    let ttl = u64::try_from(INVITATION_TTL.as_millis()).unwrap_or(u64::MAX);
+    let until = now + ttl;
+    let () = redis::pipe()
+        .atomic()
+        .cmd("ZREMRANGEBYSCORE")
+        .arg(&key)
+        .arg("-inf")
+        .arg(now)
+        .ignore()
+        .zadd(&key, user_id, until)
+        .ignore()
+        .pexpire(&key, i64::try_from(ttl).unwrap_or(i64::MAX))
+        .ignore()
         .query_async(&mut state.redis())
         .await?;
-    Ok(())
+    Ok(until)
 }
 
 /// Forgets an invitation (declined).
 pub async fn remove_invitation(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
-    let () = redis::cmd("SREM")
+    let () = redis::cmd("ZREM")
         .arg(state.keys.room_invited(room_id.as_str()))
         .arg(user_id)
         .query_async(&mut state.redis())
@@ -151,6 +213,7 @@ pub async fn remove_invitation(state: &AppState, room_id: &RoomId, user_id: &str
 /// Adds the user to the room (or removes them) in both sets, and tells the
 /// user's open event streams to start (or stop) carrying the room. In the
 /// order the module docs explain; a repeated join repairs a half-done one.
+/// A leave by someone who is not a member changes and announces nothing.
 pub async fn set_membership(
     state: &AppState,
     room_id: &RoomId,
@@ -160,37 +223,59 @@ pub async fn set_membership(
     let room = room_id.as_str();
     let keys = &state.keys;
     let redis = state.redis();
-    let marker = |event: &str| {
-        let json = serde_json::json!({ "event": event, "room_id": room, "user_id": user_id });
-        redis.publish(&keys.room_events(room), json.to_string())
-    };
+    let (room_id, user) = (room.to_owned(), user_id.to_owned());
     if member {
         // Joining answers any pending invitation.
         let () = redis::pipe()
             .atomic()
             .sadd(keys.room_members(room), user_id)
             .ignore()
-            .srem(keys.room_invited(room), user_id)
+            .zrem(keys.room_invited(room), user_id)
             .ignore()
-            .add_command(marker(crate::server::sse::MEMBER_JOINED))
+            .add_command(redis.publish(
+                &keys.room_events(room),
+                RoomEvent::MemberJoined {
+                    room_id,
+                    user_id: user,
+                }
+                .to_json(),
+            ))
             .ignore()
             .query_async(&mut redis.clone())
             .await?;
-        user_membership(state, room, user_id, true).await
+        add_to_user(state, room, user_id).await
     } else {
-        user_membership(state, room, user_id, false).await?;
+        let personal = keys.user_events(user_id);
+        let left = PersonalEvent::Left(RoomRef {
+            room_id: room_id.clone(),
+        });
+        let _: i64 = LEAVE_USER
+            .key(keys.user_rooms(user_id))
+            .arg(room)
+            .arg(redis.publish_command(&personal))
+            .arg(&personal)
+            .arg(left.to_json())
+            .invoke_async(&mut redis.clone())
+            .await?;
         // Also out of the room's online set: nothing else would take a user
         // who leaves with no stream open out of it. Their open streams, if
         // any, announce the change.
-        let () = redis::pipe()
-            .atomic()
-            .srem(keys.room_members(room), user_id)
-            .ignore()
-            .srem(keys.room_online(room), user_id)
-            .ignore()
-            .add_command(marker(crate::server::sse::MEMBER_LEFT))
-            .ignore()
-            .query_async(&mut redis.clone())
+        let channel = keys.room_events(room);
+        let _: i64 = LEAVE_ROOM
+            .key(keys.room_members(room))
+            .key(keys.room_online(room))
+            .key(keys.room_read(room))
+            .arg(user_id)
+            .arg(redis.publish_command(&channel))
+            .arg(&channel)
+            .arg(
+                RoomEvent::MemberLeft {
+                    room_id,
+                    user_id: user,
+                }
+                .to_json(),
+            )
+            .invoke_async(&mut redis.clone())
             .await?;
         Ok(())
     }
@@ -210,12 +295,43 @@ pub async fn repair_membership(state: &AppState, room_id: &RoomId, user_id: &str
     Ok(())
 }
 
-/// The ids of the rooms the user has joined.
-pub async fn joined_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String>> {
-    Ok(redis::cmd("SMEMBERS")
-        .arg(state.keys.user_rooms(user_id))
+/// Whether the room's member set holds the user: the truth a user's room
+/// set is checked against.
+pub async fn is_member(state: &AppState, room_id: &str, user_id: &str) -> AppResult<bool> {
+    Ok(redis::cmd("SISMEMBER")
+        .arg(state.keys.room_members(room_id))
+        .arg(user_id)
         .query_async(&mut state.redis())
         .await?)
+}
+
+/// The ids of the rooms the user has joined: those of the user's set that
+/// the rooms' member sets confirm. A leave racing a join on another
+/// process can leave a room in the user's set after its member set lost
+/// the user (the two sets live in different cluster slots, so no one
+/// transaction covers both); such a room is dropped from the user's set
+/// here, so nobody reads or subscribes to a room they are not in. One
+/// `SMEMBERS`, then one `SISMEMBER` per room, sent together.
+pub async fn joined_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String>> {
+    let listed: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(state.keys.user_rooms(user_id))
+        .query_async(&mut state.redis())
+        .await?;
+    let confirmed = try_join_all(listed.iter().map(|room| is_member(state, room, user_id))).await?;
+    let (joined, stale): (Vec<_>, Vec<_>) = listed
+        .into_iter()
+        .zip(confirmed)
+        .partition(|(_, member)| *member);
+    if !stale.is_empty() {
+        let stale: Vec<String> = stale.into_iter().map(|(room, _)| room).collect();
+        tracing::info!(user_id, rooms = ?stale, "dropped rooms whose member set lacks the user");
+        let _: i64 = redis::cmd("SREM")
+            .arg(state.keys.user_rooms(user_id))
+            .arg(&stale)
+            .query_async(&mut state.redis())
+            .await?;
+    }
+    Ok(joined.into_iter().map(|(room, _)| room).collect())
 }
 
 /// The user's rooms, sorted by name.
@@ -224,6 +340,129 @@ pub async fn joined(state: &AppState, user_id: &str) -> AppResult<Vec<Room>> {
     let mut rooms = rooms_by_id(state, &ids).await?;
     rooms.sort_by_cached_key(|room| room.name.to_lowercase());
     Ok(rooms)
+}
+
+/// A word index entry: the word, a NUL (which sorts before every other
+/// character, so `word` and `words` stay apart), the room id.
+fn word_entry(word: &str, room_id: &str) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(word.len() + 1 + room_id.len());
+    entry.extend_from_slice(word.as_bytes());
+    entry.push(0);
+    entry.extend_from_slice(room_id.as_bytes());
+    entry
+}
+
+/// How many rooms one filter word may match; a page is chosen among them.
+const WORD_MATCHES: usize = 1000;
+/// Rooms created in the same millisecond as a page's last one that the
+/// next page can tell apart (ties are ordered by id).
+const SAME_MILLISECOND: usize = 100;
+
+/// Where a directory page ends: the last room's creation time (ms) and id.
+/// The next page starts after it, in the directory's order: newest first,
+/// and rooms created in the same millisecond by id, descending (the order
+/// of `ZRANGE … REV`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryCursor {
+    pub created_at: u64,
+    pub room_id: String,
+}
+
+impl DirectoryCursor {
+    fn is_after(&self, room_id: &str, created_at: u64) -> bool {
+        created_at < self.created_at
+            || (created_at == self.created_at && room_id < self.room_id.as_str())
+    }
+}
+
+/// A page of the public directory, newest first: rooms after `before`,
+/// whose name has a word starting with each word of
+/// `query` (if any). Without a query: one `ZRANGE … BYSCORE REV` on the
+/// directory. With one: one `ZRANGE … BYLEX` per word on the word index
+/// (a prefix range: `[word` to `[word\xff`), intersected here, then one
+/// `ZMSCORE` for their ages; then the page's room hashes.
+pub async fn public_page(
+    state: &AppState,
+    query: &[String],
+    before: Option<&DirectoryCursor>,
+    limit: usize,
+) -> AppResult<(Vec<Room>, Option<DirectoryCursor>)> {
+    let keys = &state.keys;
+    let after_cursor =
+        |(id, score): &(String, u64)| before.is_none_or(|cursor| cursor.is_after(id, *score));
+    let scored: Vec<(String, u64)> = if query.is_empty() {
+        // Inclusive of the cursor's millisecond: rooms of that millisecond
+        // not yet shown are on this page.
+        let upper = before.map_or_else(|| "+inf".to_owned(), |c| c.created_at.to_string());
+        let fetched: Vec<(String, u64)> = redis::cmd("ZRANGE")
+            .arg(keys.public_rooms())
+            .arg(&upper)
+            .arg("-inf")
+            .arg("BYSCORE")
+            .arg("REV")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit + 1 + SAME_MILLISECOND)
+            .arg("WITHSCORES")
+            .query_async(&mut state.redis())
+            .await?;
+        fetched.into_iter().filter(after_cursor).take(limit + 1).collect()
+    } else {
+        let mut matching: Option<Vec<String>> = None;
+        for word in query {
+            let mut high = format!("[{word}").into_bytes();
+            high.push(0xff);
+            let entries: Vec<Vec<u8>> = redis::cmd("ZRANGE")
+                .arg(keys.public_room_words())
+                .arg(format!("[{word}"))
+                .arg(high)
+                .arg("BYLEX")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(WORD_MATCHES)
+                .query_async(&mut state.redis())
+                .await?;
+            let ids: Vec<String> = entries
+                .iter()
+                .filter_map(|entry| {
+                    let at = entry.iter().position(|b| *b == 0)?;
+                    String::from_utf8(entry[at + 1..].to_vec()).ok()
+                })
+                .collect();
+            matching = Some(match matching {
+                None => ids,
+                Some(so_far) => so_far.into_iter().filter(|id| ids.contains(id)).collect(),
+            });
+        }
+        let mut ids = matching.unwrap_or_default();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let scores: Vec<Option<u64>> = redis::cmd("ZMSCORE")
+            .arg(keys.public_rooms())
+            .arg(&ids)
+            .query_async(&mut state.redis())
+            .await?;
+        let mut scored: Vec<(String, u64)> = ids
+            .into_iter()
+            .zip(scores)
+            .filter_map(|(id, score)| Some((id, score?)))
+            .filter(after_cursor)
+            .collect();
+        scored.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        scored.truncate(limit + 1);
+        scored
+    };
+    let mut scored = scored;
+    let next = (scored.len() > limit).then(|| DirectoryCursor {
+        created_at: scored[limit - 1].1,
+        room_id: scored[limit - 1].0.clone(),
+    });
+    scored.truncate(limit);
+    let ids: Vec<String> = scored.into_iter().map(|(id, _)| id).collect();
+    Ok((rooms_by_id(state, &ids).await?, next))
 }
 
 /// The newest public rooms, at most `limit`.

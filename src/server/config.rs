@@ -28,6 +28,31 @@ pub struct Settings {
     pub messages: MessageSettings,
     pub limits: LimitSettings,
     pub security: SecuritySettings,
+    pub metrics: MetricsSettings,
+}
+
+/// Who may read `GET /metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// Nobody: the route answers 404.
+    Off,
+    /// Clients on a loopback address (a Prometheus beside the app, or
+    /// scraping through an SSH tunnel).
+    #[default]
+    Loopback,
+    /// Requests with `Authorization: Bearer <REDCHAT_METRICS_TOKEN>`.
+    Token,
+}
+
+/// The metrics route.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MetricsSettings {
+    pub access: MetricsAccess,
+    /// Read from `REDCHAT_METRICS_TOKEN` only.
+    #[serde(skip)]
+    pub token: Option<String>,
 }
 
 /// Which kind of Redis deployment the app talks to.
@@ -205,9 +230,9 @@ pub struct SessionSettings {
     pub cookie_secure: bool,
     /// A session unused this long is gone. Signed-in requests push the
     /// expiry (and the Redis key's TTL) forward, at most once a minute.
-    pub inactivity_days: u32,
+    pub inactivity_days: f64,
     /// A session is gone this long after sign-in, however active it is.
-    pub absolute_days: u32,
+    pub absolute_days: f64,
     /// How long a process may use its cached copy of a session record
     /// before reading Redis again (0: no cache). See `session_store`.
     pub cache_secs: u64,
@@ -218,20 +243,32 @@ impl Default for SessionSettings {
         Self {
             cookie_name: "redchat_session".into(),
             cookie_secure: true,
-            inactivity_days: 7,
-            absolute_days: 30,
+            inactivity_days: 7.0,
+            absolute_days: 30.0,
             cache_secs: 60,
         }
     }
 }
 
 impl SessionSettings {
+    /// The cookie's name as sent: with `cookie_secure`, prefixed `__Host-`,
+    /// which browsers accept only from a secure page, with `Secure`,
+    /// `Path=/` and no `Domain`, so a neighbouring subdomain or a
+    /// plain-HTTP page cannot plant or overwrite it.
+    pub fn cookie_name(&self) -> String {
+        if self.cookie_secure && !self.cookie_name.starts_with("__Host-") {
+            format!("__Host-{}", self.cookie_name)
+        } else {
+            self.cookie_name.clone()
+        }
+    }
+
     pub fn inactivity(&self) -> Duration {
-        Duration::from_secs(u64::from(self.inactivity_days) * 86_400)
+        Duration::from_secs_f64(self.inactivity_days * 86_400.0)
     }
 
     pub fn absolute(&self) -> Duration {
-        Duration::from_secs(u64::from(self.absolute_days) * 86_400)
+        Duration::from_secs_f64(self.absolute_days * 86_400.0)
     }
 }
 
@@ -321,6 +358,28 @@ pub struct LimitSettings {
     pub invite_per_user: Rate,
     /// Rooms created per user.
     pub create_room_per_user: Rate,
+    /// Bytes of message bodies per user across all rooms: `burst` bytes at
+    /// once, then `per_minute` bytes a minute (paid by the send script).
+    pub send_bytes_per_user: Rate,
+    /// Joins and leaves per user (each fans out to the user's streams and
+    /// the room's members).
+    pub membership_per_user: Rate,
+    /// `typing` calls per user (the event itself is also throttled per
+    /// room).
+    pub typing_per_user: Rate,
+    /// Reads per user: `rooms`, `history`, `members`, `online`,
+    /// `notifications`, `sessions`.
+    pub reads_per_user: Rate,
+    /// Marks per user: `mark_read`, `mark_room_read`.
+    pub mark_read_per_user: Rate,
+    /// Account changes per user: `update_profile`, `revoke_session`,
+    /// `sign_out_everywhere` (`change_password` counts as a sign-in).
+    pub account_per_user: Rate,
+    /// Open event streams (`GET /api/events`) per session, per user and
+    /// per client address, across all processes; more are answered 429.
+    pub streams_per_session: u32,
+    pub streams_per_user: u32,
+    pub streams_per_address: u32,
     /// When set, the client address is the last entry of this request
     /// header (e.g. `x-forwarded-for`), written by a proxy you run. Leave it
     /// empty when clients reach the app directly: a header from the client
@@ -339,6 +398,15 @@ impl Default for LimitSettings {
             signup_per_address: Rate::new(5, 5.0 / 60.0),
             invite_per_user: Rate::new(20, 20.0 / 60.0),
             create_room_per_user: Rate::new(10, 10.0 / 60.0),
+            send_bytes_per_user: Rate::new(100_000, 600_000.0),
+            membership_per_user: Rate::new(30, 30.0),
+            typing_per_user: Rate::new(30, 120.0),
+            reads_per_user: Rate::new(120, 600.0),
+            mark_read_per_user: Rate::new(60, 300.0),
+            account_per_user: Rate::new(10, 10.0),
+            streams_per_session: 10,
+            streams_per_user: 30,
+            streams_per_address: 200,
             trusted_proxy_header: String::new(),
         }
     }
@@ -355,7 +423,20 @@ impl LimitSettings {
         self.login_per_address.validate("login_per_address")?;
         self.signup_per_address.validate("signup_per_address")?;
         self.invite_per_user.validate("invite_per_user")?;
-        self.create_room_per_user.validate("create_room_per_user")
+        self.create_room_per_user.validate("create_room_per_user")?;
+        self.send_bytes_per_user.validate("send_bytes_per_user")?;
+        self.membership_per_user.validate("membership_per_user")?;
+        self.typing_per_user.validate("typing_per_user")?;
+        self.reads_per_user.validate("reads_per_user")?;
+        self.mark_read_per_user.validate("mark_read_per_user")?;
+        self.account_per_user.validate("account_per_user")?;
+        if self.streams_per_session == 0
+            || self.streams_per_session > self.streams_per_user
+            || self.streams_per_user > self.streams_per_address
+        {
+            return Err("limits.streams_per_session, streams_per_user and streams_per_address must be at least 1 and each at most the next".into());
+        }
+        Ok(())
     }
 }
 
@@ -395,6 +476,7 @@ impl Settings {
         settings.redis.password = non_empty_env("REDCHAT_REDIS_PASSWORD");
         settings.redis.sentinel_username = non_empty_env("REDCHAT_REDIS_SENTINEL_USERNAME");
         settings.redis.sentinel_password = non_empty_env("REDCHAT_REDIS_SENTINEL_PASSWORD");
+        settings.metrics.token = non_empty_env("REDCHAT_METRICS_TOKEN");
         settings.validate().map_err(config::ConfigError::Message)?;
         Ok(settings)
     }
@@ -411,6 +493,21 @@ impl Settings {
         if self.redis.wait_replicas > 0 && self.redis.wait_timeout_ms >= self.redis.timeout_ms {
             // The WAIT would be cut off by the reply timeout first.
             return Err("redis.wait_timeout_ms must be below redis.timeout_ms".into());
+        }
+        if self.metrics.access == MetricsAccess::Token && self.metrics.token.is_none() {
+            return Err("metrics.access = \"token\" needs REDCHAT_METRICS_TOKEN".into());
+        }
+        if self.session.cookie_secure {
+            if let Some(plain) = self
+                .security
+                .allowed_origins
+                .iter()
+                .find(|origin| !origin.to_ascii_lowercase().starts_with("https://"))
+            {
+                return Err(format!(
+                    "security.allowed_origins: {plain} is not https://, but session.cookie_secure is on"
+                ));
+            }
         }
         match self.redis.topology {
             Topology::Sentinel if self.redis.sentinels.is_empty() => {
@@ -437,9 +534,11 @@ impl Settings {
             );
         }
         let session = &self.session;
-        if !(1..=MAX_SESSION_DAYS).contains(&session.inactivity_days) {
+        // Fractions of a day are allowed (0.5 is twelve hours), down to a
+        // second, which only tests use.
+        if !(1.0 / 86_400.0..=MAX_SESSION_DAYS).contains(&session.inactivity_days) {
             return Err(format!(
-                "session.inactivity_days must be 1 to {MAX_SESSION_DAYS}"
+                "session.inactivity_days must be more than 0 and at most {MAX_SESSION_DAYS}"
             ));
         }
         if !(session.inactivity_days..=MAX_SESSION_DAYS).contains(&session.absolute_days) {
@@ -452,7 +551,7 @@ impl Settings {
         if session.cache_secs > 3_600 {
             return Err("session.cache_secs must be 0 to 3600".into());
         }
-        let max_retention = u64::from(MAX_SESSION_DAYS) * 86_400;
+        let max_retention = MAX_SESSION_DAYS as u64 * 86_400;
         if !(1..=max_retention).contains(&self.messages.retention_secs) {
             return Err(format!(
                 "messages.retention_secs must be 1 to {max_retention} (ten years)"
@@ -477,7 +576,7 @@ fn non_empty_env(name: &str) -> Option<String> {
 }
 
 /// Ten years: far beyond any sensible session, far below any date overflow.
-const MAX_SESSION_DAYS: u32 = 3650;
+const MAX_SESSION_DAYS: f64 = 3650.0;
 
 #[cfg(test)]
 mod tests {
@@ -546,10 +645,10 @@ mod tests {
     #[test]
     fn a_zero_inactivity_or_a_shorter_absolute_lifetime_is_refused() {
         let mut settings = Settings::default();
-        settings.session.inactivity_days = 0;
+        settings.session.inactivity_days = 0.0;
         assert!(settings.validate().is_err());
-        settings.session.inactivity_days = 7;
-        settings.session.absolute_days = 6;
+        settings.session.inactivity_days = 7.0;
+        settings.session.absolute_days = 6.0;
         assert!(settings.validate().is_err());
     }
 

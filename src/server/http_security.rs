@@ -62,6 +62,19 @@ fn is_same_origin(
     let text = |name: HeaderName| headers.get(name).and_then(|value| value.to_str().ok());
     if let Some(origin) = text(header::ORIGIN) {
         let origin = origin.trim_end_matches('/');
+        // With secure cookies the site is served over HTTPS: a plain-HTTP
+        // origin is a man-in-the-middle's page, never ours.
+        let schemes: &[&str] = if settings.session.cookie_secure {
+            &["https://"]
+        } else {
+            &["http://", "https://"]
+        };
+        if !schemes
+            .iter()
+            .any(|scheme| origin.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme)))
+        {
+            return false;
+        }
         let allowed = &settings.security.allowed_origins;
         if !allowed.is_empty() {
             return allowed
@@ -69,7 +82,7 @@ fn is_same_origin(
                 .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin));
         }
         return text(header::HOST).or(authority).is_some_and(|host| {
-            ["http://", "https://"]
+            schemes
                 .iter()
                 .any(|scheme| origin.eq_ignore_ascii_case(&format!("{scheme}{host}")))
         });
@@ -143,7 +156,8 @@ mod tests {
 
     #[test]
     fn an_origin_matching_the_host_is_same_origin() {
-        let settings = Settings::default();
+        let mut settings = Settings::default();
+        settings.session.cookie_secure = false;
         let ok = headers(&[
             ("origin", "http://chat.test:3000"),
             ("host", "chat.test:3000"),
@@ -153,6 +167,20 @@ mod tests {
         assert!(!is_same_origin(&settings, &evil, None));
         let null = headers(&[("origin", "null"), ("host", "chat.test")]);
         assert!(!is_same_origin(&settings, &null, None));
+    }
+
+    #[test]
+    fn with_secure_cookies_only_https_origins_pass() {
+        let settings = Settings::default();
+        assert!(settings.session.cookie_secure);
+        let plain = headers(&[("origin", "http://chat.test"), ("host", "chat.test")]);
+        assert!(!is_same_origin(&settings, &plain, None));
+        let secure = headers(&[("origin", "https://chat.test"), ("host", "chat.test")]);
+        assert!(is_same_origin(&settings, &secure, None));
+        assert_eq!(settings.session.cookie_name(), "__Host-redchat_session");
+        let mut listed = Settings::default();
+        listed.security.allowed_origins = vec!["http://chat.example.com".into()];
+        assert!(listed.validate().is_err());
     }
 
     #[test]

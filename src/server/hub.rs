@@ -422,6 +422,7 @@ async fn supervise(mut source: Source, hub: Hub, mut commands: mpsc::UnboundedRe
                             }
                         }
                         tracing::warn!("Pub/Sub connection lost; reconnecting");
+                        super::metrics::METRICS.pubsub_reconnects.inc();
                         hub.resync_all();
                     }
                     Err(err) => tracing::warn!(%err, "Pub/Sub subscriptions failed; retrying"),

@@ -13,13 +13,14 @@
 //! | `{p}session:{id}`            | string | session expiry (EXAT)     | session layer     | session layer     |
 //! | `{p}user:{id}:sessions`      | hash   | absolute session lifetime | sign-in, revoke   | every signed-in request |
 //! | `{p}user:{id}:rooms`         | set    | none                      | create/join/leave | rooms             |
-//! | `{p}user:{id}:read`          | hash   | none                      | mark_room_read    | rooms (unread)    |
-//! | `{p}room:{id}`               | hash   | none                      | create_room       | rooms, join, ...  |
+//! | `{p}room:{id}`               | hash   | none                      | create_room; `seq` by send | rooms, join, ...  |
 //! | `{p}room:{id}:members`       | set    | none                      | create/join/leave | authorization     |
-//! | `{p}room:{id}:invited`       | set    | none                      | invite, answer    | authorization     |
+//! | `{p}room:{id}:read`          | hash   | none (one field per member; left with the member) | send, mark_room_read | rooms (unread) |
+//! | `{p}room:{id}:invited`       | zset   | 30 days, reset per invitation | invite, answer | authorization     |
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
 //! | `{p}room:{id}:sent:{u}:{c}`  | string | 24 h                      | send_message      | send_message      |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
+//! | `{p}rooms:public:words`      | zset   | none (a few entries per public room) | create_room | public_rooms (filter) |
 //! | `{p}room:{id}:events`        | channel| -                         | send, presence, typing | event streams |
 //! | `{p}user:{id}:events`        | channel| -                         | membership, notifications, mark_room_read | event streams, presence |
 //! | `{p}user:{id}:connections`   | zset   | 2 x connection TTL        | event streams     | presence sweeper  |
@@ -31,6 +32,9 @@
 //! | `{p}limit:{s}:{name}`        | string | until the limiter is full again | rate limits | rate limits    |
 //! | `{p}room:{id}:limit:send:{u}`| string | until the limiter is full again | send script | send script    |
 //! | `{p}user:{id}:limit:send`    | string | until the limiter is full again | send script (gate) | send script (gate) |
+//! | `{p}user:{id}:streams`       | zset   | lease (45 s), reset per heartbeat | event streams | event streams (caps) |
+//! | `{p}addr:{a}:streams`        | zset   | lease (45 s), reset per heartbeat | event streams | event streams (caps) |
+//! | `{p}user:{id}:limit:send_bytes` | string | until the limiter is full again | send script (gate) | send script (gate) |
 //!
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)
 //! handle, so both indexes are case-insensitive.
@@ -83,14 +87,17 @@ impl Keys {
         format!("{}user:{{{user_id}}}:events", self.prefix)
     }
 
-    /// Hash of a user's read positions: room id -> last read message id.
-    pub fn user_read(&self, user_id: &str) -> String {
-        format!("{}user:{{{user_id}}}:read", self.prefix)
-    }
 
     /// Hash of one room: id, name, private, created_by, created_at.
     pub fn room(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}", self.prefix)
+    }
+
+    /// Hash of the members' read positions in a room: user id -> `<last
+    /// read message id> <the room's message count at it>`. On the room's
+    /// slot, so the send script moves the author's own position.
+    pub fn room_read(&self, room_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:read", self.prefix)
     }
 
     /// Set of the ids of a room's members.
@@ -98,7 +105,8 @@ impl Keys {
         format!("{}room:{{{room_id}}}:members", self.prefix)
     }
 
-    /// Set of the ids of users invited to a room who have not answered yet.
+    /// Sorted set of the users invited to a room who have not answered yet,
+    /// scored with when the invitation expires (ms).
     pub fn room_invited(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}:invited", self.prefix)
     }
@@ -125,6 +133,13 @@ impl Keys {
     /// Sorted set of public room ids, scored by creation time (ms).
     pub fn public_rooms(&self) -> String {
         format!("{}rooms:public", self.prefix)
+    }
+
+    /// Sorted set, every score 0, of `<word>\0<room id>` for each word of
+    /// each public room's name: the directory's name filter, by prefix
+    /// with `ZRANGE … BYLEX`.
+    pub fn public_room_words(&self) -> String {
+        format!("{}rooms:public:words", self.prefix)
     }
 
     /// Sorted set of one user's open event streams: connection id -> the
@@ -182,6 +197,24 @@ impl Keys {
         format!("{}user:{{{user_id}}}:limit:send", self.prefix)
     }
 
+    /// Sorted set of a user's open event streams (`<session handle>|<stream
+    /// id>` -> lease expiry, ms): the per-user and per-session caps.
+    pub fn user_streams(&self, user_id: &str) -> String {
+        format!("{}user:{{{user_id}}}:streams", self.prefix)
+    }
+
+    /// Sorted set of the event streams open from one client address
+    /// (stream id -> lease expiry, ms): the per-address cap.
+    pub fn address_streams(&self, address: &str) -> String {
+        format!("{}addr:{{{address}}}:streams", self.prefix)
+    }
+
+    /// A user's byte budget for message bodies across all rooms (GCRA
+    /// state, on the user's slot like [`Self::user_send_limit`]).
+    pub fn user_send_bytes_limit(&self, user_id: &str) -> String {
+        format!("{}user:{{{user_id}}}:limit:send_bytes", self.prefix)
+    }
+
     /// Hash of a user's live sign-ins: handle -> JSON (when, which browser,
     /// from where). A session whose handle is gone from here is revoked.
     pub fn user_sessions(&self, user_id: &str) -> String {
@@ -207,7 +240,7 @@ mod tests {
             keys.user_by_handle("ann"),
             keys.session("s1"),
             keys.user_rooms("u1"),
-            keys.user_read("u1"),
+            keys.room_read("r1"),
             keys.user_events("u1"),
             keys.room("r1"),
             keys.room_members("r1"),
@@ -216,6 +249,7 @@ mod tests {
             keys.room_sent("r1", "u1", "c1"),
             keys.room_events("r1"),
             keys.public_rooms(),
+            keys.public_room_words(),
             keys.user_connections("u1"),
             keys.presence(),
             keys.room_online("r1"),
@@ -244,6 +278,7 @@ mod tests {
             keys.room_invited("r1"),
             keys.room_sent("r1", "u1", "c1"),
             keys.room_send_limit("r1", "u1"),
+            keys.room_read("r1"),
         ] {
             assert!(key.contains("{r1}"), "{key}");
         }
@@ -255,9 +290,10 @@ mod tests {
         for key in [
             keys.user("u1"),
             keys.user_rooms("u1"),
-            keys.user_read("u1"),
             keys.user_events("u1"),
             keys.user_connections("u1"),
+            keys.user_streams("u1"),
+            keys.user_send_bytes_limit("u1"),
             keys.user_notifications("u1"),
             keys.user_sessions("u1"),
             keys.user_send_limit("u1"),

@@ -12,6 +12,7 @@ pub mod http_security;
 pub mod hub;
 pub mod keys;
 pub mod malloc;
+pub mod metrics;
 pub mod redis;
 pub mod session_store;
 pub mod sse;

@@ -35,6 +35,7 @@ use redis::{
 use tokio::sync::{Mutex, OnceCell};
 
 use super::config::{RedisSettings, Topology};
+use super::metrics::METRICS;
 use crate::error::AppError;
 
 /// The process's command connection. Cloning it is cheap and shares it.
@@ -162,15 +163,23 @@ pub fn is_shard_channel(channel: &str) -> bool {
 impl ConnectionLike for Redis {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            match &self.inner {
+            let started = std::time::Instant::now();
+            let result = match &self.inner {
                 Inner::Standalone(manager) => manager.clone().req_packed_command(cmd).await,
-                Inner::Sentinel(sentinel) => {
-                    let (generation, mut manager) = sentinel.primary().await?;
-                    let result = manager.req_packed_command(cmd).await;
-                    sentinel.check(generation, result)
-                }
-                Inner::Cluster(..) => self.cluster().await?.req_packed_command(cmd).await,
-            }
+                Inner::Sentinel(sentinel) => match sentinel.primary().await {
+                    Ok((generation, mut manager)) => {
+                        let result = manager.req_packed_command(cmd).await;
+                        sentinel.check(generation, result)
+                    }
+                    Err(err) => Err(err),
+                },
+                Inner::Cluster(..) => match self.cluster().await {
+                    Ok(mut cluster) => cluster.req_packed_command(cmd).await,
+                    Err(err) => Err(err),
+                },
+            };
+            METRICS.redis_round_trip(started, &result);
+            result
         })
     }
 
@@ -181,25 +190,28 @@ impl ConnectionLike for Redis {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            match &self.inner {
+            let started = std::time::Instant::now();
+            let result = match &self.inner {
                 Inner::Standalone(manager) => {
                     manager
                         .clone()
                         .req_packed_commands(pipeline, offset, count)
                         .await
                 }
-                Inner::Sentinel(sentinel) => {
-                    let (generation, mut manager) = sentinel.primary().await?;
-                    let result = manager.req_packed_commands(pipeline, offset, count).await;
-                    sentinel.check(generation, result)
-                }
-                Inner::Cluster(..) => {
-                    self.cluster()
-                        .await?
-                        .req_packed_commands(pipeline, offset, count)
-                        .await
-                }
-            }
+                Inner::Sentinel(sentinel) => match sentinel.primary().await {
+                    Ok((generation, mut manager)) => {
+                        let result = manager.req_packed_commands(pipeline, offset, count).await;
+                        sentinel.check(generation, result)
+                    }
+                    Err(err) => Err(err),
+                },
+                Inner::Cluster(..) => match self.cluster().await {
+                    Ok(mut cluster) => cluster.req_packed_commands(pipeline, offset, count).await,
+                    Err(err) => Err(err),
+                },
+            };
+            METRICS.redis_round_trip(started, &result);
+            result
         })
     }
 

@@ -10,11 +10,12 @@
 //! reports to its client as `resync` for the room. No other client is
 //! slowed down.
 //!
-//! Personal control events keep the set of rooms in step with membership:
-//! `{"event":"joined","room_id":…}` adds a room (and sends `resync` for it,
-//! so the client loads its history), `{"event":"left",…}` drops it at once,
-//! and `session_revoked` ends the stream if it names this stream's sign-in.
-//! Any other personal event is forwarded under its own name. If the personal
+//! This module is only the transport: what the events are is
+//! `crate::events`. Personal control events keep the set of rooms in step
+//! with membership: `joined` adds a room (once the room's member set
+//! confirms it, and sends `resync` for it, so the client loads its
+//! history), `left` drops it at once, and `session_revoked` ends the stream
+//! if it names this stream's sign-in; `forward` events go to the client. If the personal
 //! channel itself may have missed events (a hub reconnect, lag), the stream
 //! ends: its room list could be wrong, and the browser's automatic reconnect
 //! builds a fresh one.
@@ -34,41 +35,13 @@ use tokio_stream::StreamMap;
 
 use super::hub::{Hub, HubEvent, SubscriptionStream};
 use super::keys::Keys;
-use crate::error::{AppError, AppResult};
+use super::metrics::METRICS;
+use crate::error::AppResult;
+use crate::events::{ClientEvent, PersonalEvent, RoomEvent, RoomRef};
 
 /// Comments sent on an idle stream, so proxies keep it open and the
 /// browser notices a dead one.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// A personal event, as published on `{p}user:{id}:events`.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct PersonalEvent {
-    /// `joined` and `left` are control events; others are forwarded.
-    pub event: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub room_id: Option<String>,
-    /// The forwarded event's data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<serde_json::Value>,
-}
-
-impl PersonalEvent {
-    /// A forwarded event: `name`, with `data` as its JSON.
-    pub fn forwarded(name: &str, data: &impl serde::Serialize) -> AppResult<Self> {
-        Ok(Self {
-            event: name.to_owned(),
-            room_id: None,
-            data: Some(
-                serde_json::to_value(data)
-                    .map_err(|err| AppError::internal("encode personal event", err))?,
-            ),
-        })
-    }
-
-    pub fn to_json(&self) -> AppResult<String> {
-        serde_json::to_string(self).map_err(|err| AppError::internal("encode personal event", err))
-    }
-}
 
 /// Sends a personal event to all of a user's open event streams.
 pub async fn publish_personal(
@@ -78,7 +51,7 @@ pub async fn publish_personal(
     event: &PersonalEvent,
 ) -> AppResult<()> {
     let () = redis
-        .publish(&keys.user_events(user_id), event.to_json()?)
+        .publish(&keys.user_events(user_id), event.to_json())
         .query_async(redis)
         .await?;
     Ok(())
@@ -144,6 +117,17 @@ pub async fn subscribe_personal(hub: &Hub, keys: &Keys, user_id: &str) -> Subscr
     hub.subscribe_stream(keys.user_events(user_id)).await
 }
 
+/// Whose stream it is.
+pub struct Owner {
+    pub user_id: String,
+    /// The sign-in the stream belongs to: revoking it ends the stream.
+    pub session_handle: Option<String>,
+    /// When the session expires (Unix seconds) unless used again: the
+    /// stream ends then, and the browser's reconnect finds out whether it
+    /// was renewed meanwhile.
+    pub session_expires_at: u64,
+}
+
 /// Opens the stream: subscribes to the rooms (confirmed by Redis) before
 /// answering, so the client can catch up from history as soon as it sees
 /// the stream open. `guard` is kept for as long as the stream lives and
@@ -152,8 +136,7 @@ pub async fn open(
     state: &super::state::AppState,
     personal: SubscriptionStream,
     room_ids: Vec<String>,
-    user_id: String,
-    session_handle: Option<String>,
+    owner: Owner,
     guard: impl Send + 'static,
 ) -> EventStream {
     let (hub, keys) = (&state.hub, &state.keys);
@@ -163,13 +146,20 @@ pub async fn open(
             .map(|room_id| hub.subscribe_stream(keys.room_events(room_id))),
     )
     .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let lifetime = Duration::from_secs(owner.session_expires_at).saturating_sub(now);
+    METRICS.streams_open.inc();
     let forwarder = Forwarder {
         keep_alive: Box::pin(tokio::time::sleep(KEEP_ALIVE)),
+        session_ends: Box::pin(tokio::time::sleep(lifetime)),
         hub: hub.clone(),
         keys: keys.clone(),
+        redis: state.redis(),
         shutdown: state.shutdown_signal(),
-        user_id,
-        session_handle,
+        user_id: owner.user_id,
+        session_handle: owner.session_handle,
         personal,
         rooms: room_ids.into_iter().zip(subscriptions).collect(),
         muted: HashSet::new(),
@@ -188,8 +178,12 @@ pub async fn open(
 struct Forwarder {
     /// When to send the next keep-alive comment (reset by every event).
     keep_alive: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// When the session expires unless renewed: the stream ends.
+    session_ends: std::pin::Pin<Box<tokio::time::Sleep>>,
     hub: Hub,
     keys: Keys,
+    /// For confirming a `joined` against the room's member set.
+    redis: super::redis::Redis,
     shutdown: watch::Receiver<bool>,
     /// Whose stream this is.
     user_id: String,
@@ -204,6 +198,12 @@ struct Forwarder {
     _guard: Box<dyn Send>,
 }
 
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        METRICS.streams_open.dec();
+    }
+}
+
 /// What one incoming event comes to.
 enum Step {
     Send(Bytes),
@@ -212,8 +212,15 @@ enum Step {
 }
 
 fn resync(room_id: &str) -> Step {
-    let data = serde_json::json!({ "room_id": room_id }).to_string();
-    Step::Send(frame("resync", None, &data))
+    METRICS.resyncs.inc();
+    send(&ClientEvent::Resync(RoomRef {
+        room_id: room_id.to_owned(),
+    }))
+}
+
+/// Sends one event to the client.
+fn send(event: &ClientEvent) -> Step {
+    Step::Send(frame(event.name(), None, &event.data_json()))
 }
 
 /// Resolves once the server shuts down (at once if it already has).
@@ -232,6 +239,7 @@ impl Forwarder {
                 // room just left slips through.
                 biased;
                 () = shutting_down(&mut self.shutdown) => Step::End,
+                () = self.session_ends.as_mut() => Step::End,
                 item = self.personal.next() => match item {
                     Some(Ok(HubEvent::Published(published))) => {
                         self.personal_event(&published.json).await
@@ -262,27 +270,32 @@ impl Forwarder {
         item: Result<HubEvent, tokio_stream::wrappers::errors::BroadcastStreamRecvError>,
     ) -> Step {
         match item {
-            // The room's own record of a leave or join (see `MEMBER_LEFT`).
+            // The room's own record of a leave or join (see
+            // `RoomEvent::MemberLeft`).
             Ok(HubEvent::Published(published))
                 if matches!(
                     published.event.as_deref(),
-                    Some(MEMBER_LEFT | MEMBER_JOINED)
+                    Some("member_left" | "member_joined")
                 ) =>
             {
-                if member_named(&published.json).as_deref() != Some(self.user_id.as_str()) {
-                    Step::Skip
-                } else if published.event.as_deref() == Some(MEMBER_LEFT) {
-                    self.muted.insert(room_id);
-                    Step::Skip
-                } else if self.muted.remove(&room_id) {
+                let marker = serde_json::from_str::<RoomEvent>(&published.json).ok();
+                match marker.as_ref().and_then(RoomEvent::member) {
+                    Some((user, false)) if user == self.user_id => {
+                        self.muted.insert(room_id);
+                        Step::Skip
+                    }
                     // Left and joined again: catch up what was muted.
-                    resync(&room_id)
-                } else {
-                    Step::Skip
+                    Some((user, true)) if user == self.user_id && self.muted.remove(&room_id) => {
+                        resync(&room_id)
+                    }
+                    _ => Step::Skip,
                 }
             }
             Ok(HubEvent::Published(_)) if self.muted.contains(&room_id) => Step::Skip,
-            Ok(HubEvent::Published(published)) => Step::Send(published.frame().clone()),
+            Ok(HubEvent::Published(published)) => {
+                METRICS.deliveries.inc();
+                Step::Send(published.frame().clone())
+            }
             // Lagged behind (a slow client), or the hub lost Pub/Sub for a
             // while.
             Ok(HubEvent::Resync) | Err(_) => resync(&room_id),
@@ -290,40 +303,31 @@ impl Forwarder {
     }
 }
 
-/// Published on a room's channel when a member leaves, in the same
-/// transaction that takes them out of the member set. The personal `left`
-/// event also ends their streams' subscription, but on a cluster the
-/// personal and room channels live on different shards, with no order
-/// between them: this one is ordered with the room's messages, so nothing
-/// sent after the leave reaches the former member (the stream mutes the
-/// room until the personal `left` removes it). Never sent to browsers.
-pub const MEMBER_LEFT: &str = "member_left";
-
-/// Published on a room's channel when someone joins, in the transaction
-/// that adds them: a leave and a quick rejoin may deliver the personal
-/// `joined` before the room's `member_left`, which would mute the room
-/// just rejoined; this event, ordered after that `member_left`, unmutes it.
-pub const MEMBER_JOINED: &str = "member_joined";
-
-/// The user a `member_left` or `member_joined` event names.
-fn member_named(json: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Member {
-        user_id: String,
-    }
-    serde_json::from_str::<Member>(json)
-        .ok()
-        .map(|member| member.user_id)
-}
-
 impl Forwarder {
     async fn personal_event(&mut self, json: &str) -> Step {
-        let Ok(event) = serde_json::from_str::<PersonalEvent>(json) else {
+        let Some(event) = PersonalEvent::parse(json) else {
             tracing::warn!("dropped a malformed personal event");
             return Step::Skip;
         };
-        match (event.event.as_str(), event.room_id) {
-            ("joined", Some(room_id)) => {
+        match event {
+            PersonalEvent::Joined(RoomRef { room_id }) => {
+                // Subscribed only if the room's member set confirms it: a
+                // leave racing the join may have taken the user out again
+                // (see `rooms::store`). A failed check subscribes nothing
+                // and ends the stream, so the reconnect reads afresh.
+                let member: Result<bool, _> = redis::cmd("SISMEMBER")
+                    .arg(self.keys.room_members(&room_id))
+                    .arg(&self.user_id)
+                    .query_async(&mut self.redis)
+                    .await;
+                match member {
+                    Ok(true) => {}
+                    Ok(false) => return Step::Skip,
+                    Err(err) => {
+                        tracing::warn!(%err, "could not confirm a joined room; ending the stream");
+                        return Step::End;
+                    }
+                }
                 if !self.rooms.contains_key(&room_id) {
                     let subscription = self
                         .hub
@@ -334,32 +338,25 @@ impl Forwarder {
                 self.muted.remove(&room_id);
                 resync(&room_id)
             }
-            ("left", Some(room_id)) => {
+            PersonalEvent::Left(RoomRef { room_id }) => {
                 self.rooms.remove(&room_id);
                 self.muted.remove(&room_id);
                 Step::Skip
             }
-            // Sessions were signed out elsewhere: end the stream if this is one
-            // of them (the browser's reconnect then meets a 401).
-            ("session_revoked", _) => {
-                let revoked = |handle: &String| {
-                    event
-                        .data
-                        .as_ref()
-                        .and_then(|data| data.get("handles"))
-                        .and_then(serde_json::Value::as_array)
-                        .is_some_and(|handles| handles.iter().any(|h| h.as_str() == Some(handle)))
-                };
-                if self.session_handle.as_ref().is_some_and(revoked) {
+            // Sessions were signed out elsewhere: end the stream if this is
+            // one of them (the browser's reconnect then meets a 401).
+            PersonalEvent::SessionRevoked { handles } => {
+                if self
+                    .session_handle
+                    .as_ref()
+                    .is_some_and(|handle| handles.contains(handle))
+                {
                     Step::End
                 } else {
                     Step::Skip
                 }
             }
-            (name, _) => {
-                let data = event.data.unwrap_or(serde_json::Value::Null).to_string();
-                Step::Send(frame(name, None, &data))
-            }
+            PersonalEvent::Forward(event) => send(&event),
         }
     }
 }

@@ -57,6 +57,11 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
+/// How long the room list waits after an event that changed another
+/// room's unread count before it is refetched (more such events within it
+/// share the one refetch).
+const ROOM_LIST_REFRESH_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
 #[component]
 fn ChatLayout(
     user: User,
@@ -67,6 +72,22 @@ fn ChatLayout(
     let params = use_params_map();
     let current = Memo::new(move |_| params.with(|p| p.get("id")));
     let refresh = Callback::new(move |()| version.update(|v| *v += 1));
+    // For events that only change another room's badge: a burst of
+    // messages in rooms not shown refetches the room list once, a second
+    // after the first of them, not once per message.
+    let refresh_pending = StoredValue::new(false);
+    let refresh_soon = move || {
+        if !refresh_pending.get_value() {
+            refresh_pending.set_value(true);
+            set_timeout(
+                move || {
+                    refresh_pending.set_value(false);
+                    refresh.run(());
+                },
+                ROOM_LIST_REFRESH_DELAY,
+            );
+        }
+    };
     let messages = RwSignal::new(Vec::<Message>::new());
     // The newest id known to be in step with the stream (from catch-up pages
     // and live events, not from our own send answers, which may have
@@ -183,7 +204,7 @@ fn ChatLayout(
                 });
                 read_marks.mark(room_id, up_to);
             } else {
-                refresh.run(());
+                refresh_soon();
             }
         }
         LiveEvent::Resync(room_id) => {
@@ -217,7 +238,7 @@ fn ChatLayout(
         // that read it): only another room's count needs refetching.
         LiveEvent::RoomRead(room_id) => {
             if current.get_untracked().as_deref() != Some(room_id.as_str()) {
-                refresh.run(());
+                refresh_soon();
             }
         }
     };

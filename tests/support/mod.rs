@@ -323,9 +323,18 @@ pub fn settings_on(redis: redchat::server::config::RedisSettings) -> Settings {
         &mut limits.signup_per_address,
         &mut limits.invite_per_user,
         &mut limits.create_room_per_user,
+        &mut limits.send_bytes_per_user,
+        &mut limits.membership_per_user,
+        &mut limits.typing_per_user,
+        &mut limits.reads_per_user,
+        &mut limits.mark_read_per_user,
+        &mut limits.account_per_user,
     ] {
         *rate = plenty;
     }
+    limits.streams_per_session = 100_000;
+    limits.streams_per_user = 100_000;
+    limits.streams_per_address = 100_000;
     settings
 }
 
@@ -515,6 +524,14 @@ impl EventReader {
             body: Box::pin(response.bytes_stream()),
             buffer: Vec::new(),
         })
+    }
+
+    /// The stream of a response already known to be one (status 200).
+    pub fn from_response(response: reqwest::Response) -> Self {
+        Self {
+            body: Box::pin(response.bytes_stream()),
+            buffer: Vec::new(),
+        }
     }
 
     /// Opens the stream at this URL.
