@@ -110,9 +110,9 @@ async fn a_message_sent_is_read_back_in_order_by_another_member() {
     let room = create_room(&app, &ann, "general", false).await;
     ok_json(app.call(&bob, "join_room", &[("room_id", &room)]).await).await;
 
-    let typed = "  <b>not bold</b>\nsecond line  ";
-    let sent = ok_json(send(&app, &ann, &room, typed, "c1").await).await;
-    assert_eq!(sent["body"], typed, "stored exactly as typed");
+    let typed = "<b>not bold</b>\n  second line";
+    let sent = ok_json(send(&app, &ann, &room, &format!("  {typed}  \n"), "c1").await).await;
+    assert_eq!(sent["body"], typed, "stored as typed, without surrounding white space");
     assert_eq!(sent["author"]["handle"], "ann");
     assert!(
         sent["author"].get("email").is_none(),

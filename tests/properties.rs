@@ -60,10 +60,12 @@ proptest! {
     }
 
     #[test]
-    fn a_message_body_is_kept_exactly_as_typed(input in any_text()) {
+    fn a_message_body_is_kept_as_typed_without_surrounding_white_space(input in any_text()) {
         if let Ok(body) = MessageBody::parse(input.clone()) {
-            prop_assert_eq!(body.as_str(), input.as_str());
-            prop_assert!(!input.trim().is_empty());
+            prop_assert_eq!(body.as_str(), input.trim());
+            prop_assert!(!body.as_str().is_empty());
+            prop_assert!(body.as_str().len() <= MessageBody::MAX_BYTES);
+            prop_assert!(body.as_str().lines().count() <= MessageBody::MAX_LINES);
         }
     }
 

@@ -387,7 +387,7 @@ mod tests {
             "Ann\u{FEFF}",
             "An\u{00AD}n",
             "Ann\u{2028}Admin",
-            "Ann\u{2029}",
+            "Ann\u{2029}Bob",
             "\u{3164}",
             "Ann\u{200D}",
         ] {

@@ -54,7 +54,7 @@ local function take(limiters, now)
   end
   if wait > 0 then return math.ceil(wait) end
   for i, limiter in ipairs(limiters) do
-    redis.call('SET', limiter[1], string.format('%d', tats[i]), 'PX', math.ceil(tats[i] - now))
+    redis.call('SET', limiter[1], string.format('%d', tats[i]), 'PX', math.max(1, math.ceil(tats[i] - now)))
   end
   return 0
 end

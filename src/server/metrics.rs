@@ -236,7 +236,6 @@ mod tests {
         METRICS.messages_sent.inc();
         let text = METRICS.encode();
         for name in [
-            "redchat_http_requests",
             "redchat_messages_sent_total",
             "redchat_deliveries_total",
             "redchat_event_streams_open",

@@ -323,7 +323,6 @@ pub fn settings_on(redis: redchat::server::config::RedisSettings) -> Settings {
         &mut limits.signup_per_address,
         &mut limits.invite_per_user,
         &mut limits.create_room_per_user,
-        &mut limits.send_bytes_per_user,
         &mut limits.membership_per_user,
         &mut limits.typing_per_user,
         &mut limits.reads_per_user,
@@ -332,6 +331,8 @@ pub fn settings_on(redis: redchat::server::config::RedisSettings) -> Settings {
     ] {
         *rate = plenty;
     }
+    // Bytes, not actions: a test sends megabytes.
+    limits.send_bytes_per_user = Rate::new(1_000_000_000, 60_000_000_000.0);
     limits.streams_per_session = 100_000;
     limits.streams_per_user = 100_000;
     limits.streams_per_address = 100_000;
