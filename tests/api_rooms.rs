@@ -911,3 +911,56 @@ async fn the_public_directory_pages_through_every_room_and_filters_by_name() {
         assert_eq!(app.call(&ann, "public_rooms", &[bad]).await.status(), 400);
     }
 }
+
+/// The Redis cost of unread counts: per message in a room of 51 where the
+/// 50 idle members' browsers each refetch `rooms` (as they do for a message
+/// in a room they are not looking at). Prints commands and bytes per
+/// message; run by hand (docs/performance.md):
+/// `cargo test --features ssr --test api_rooms unread_cost -- --ignored --nocapture`
+#[tokio::test]
+#[ignore = "a measurement, not a check: docs/performance.md"]
+async fn unread_cost_per_message_with_fifty_idle_members() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let sender = person(&app, "sender").await;
+    let mut idle = Vec::new();
+    for i in 0..50 {
+        idle.push(person(&app, &format!("idle{i}")).await);
+    }
+    let members: Vec<&reqwest::Client> = idle.iter().collect();
+    let room = support::public_room(&app, &sender, &members).await;
+    // A history to count: 200 messages nobody has read.
+    for i in 0..200 {
+        support::send_text(&app, &sender, &room, &format!("backlog message number {i} {}", "x".repeat(60))).await;
+    }
+    let mut conn = redis.connection().await;
+    let stats = |info: &str, field: &str| -> u64 {
+        info.lines()
+            .find_map(|line| line.strip_prefix(&format!("{field}:")))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let () = redis::cmd("CONFIG").arg("RESETSTAT").query_async(&mut conn).await.unwrap();
+    let messages = 10u64;
+    for i in 0..messages {
+        support::send_text(&app, &sender, &room, &format!("new message {i} {}", "y".repeat(80))).await;
+        for member in &idle {
+            ok_json(app.call(member, "rooms", &[]).await).await;
+        }
+    }
+    let info: String = redis::cmd("INFO").arg("stats").query_async(&mut conn).await.unwrap();
+    let commands = stats(&info, "total_commands_processed");
+    let output = stats(&info, "total_net_output_bytes");
+    let input = stats(&info, "total_net_input_bytes");
+    let per = |total: u64| total / messages;
+    println!(
+        "FIGURES unread cost, per message with 50 refetches of rooms: {} commands, {} bytes from Redis, {} bytes to Redis",
+        per(commands),
+        per(output),
+        per(input)
+    );
+    let commandstats: String = redis::cmd("INFO").arg("commandstats").query_async(&mut conn).await.unwrap();
+    for line in commandstats.lines().filter(|line| line.starts_with("cmdstat_")) {
+        println!("FIGURES {line}");
+    }
+}
