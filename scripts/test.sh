@@ -93,7 +93,8 @@ step "load generator smoke run (a few seconds; the real runs are in docs/perform
 cargo build --release --features ssr --example loadgen
 LOAD_PORT="$(free_port)"
 (
-  for limit in SEND_PER_ROOM SEND_PER_USER SIGNUP_PER_ADDRESS CREATE_ROOM_PER_USER; do
+  for limit in SEND_PER_ROOM SEND_PER_USER SIGNUP_PER_ADDRESS CREATE_ROOM_PER_USER \
+    SEND_BYTES_PER_USER MEMBERSHIP_PER_USER READS_PER_USER MARK_READ_PER_USER; do
     export "REDCHAT_LIMITS__${limit}__BURST=100000" "REDCHAT_LIMITS__${limit}__PER_MINUTE=100000"
   done
   export REDCHAT_REDIS__KEY_PREFIX="load:" LEPTOS_SITE_ADDR="127.0.0.1:$LOAD_PORT" RUST_LOG=warn

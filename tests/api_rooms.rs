@@ -964,3 +964,73 @@ async fn unread_cost_per_message_with_fifty_idle_members() {
         println!("FIGURES {line}");
     }
 }
+
+/// Redis memory per message: 10,000 messages of 100 bytes in one room and
+/// 2,000 of 1,000 bytes in another, by one author, with their
+/// deduplication. Prints `MEMORY USAGE` of every key of each room and the
+/// `used_memory` delta; run by hand (docs/performance.md):
+/// `cargo test --features ssr --test api_rooms memory_per_message -- --ignored --nocapture`
+#[tokio::test]
+#[ignore = "a measurement, not a check: docs/performance.md"]
+async fn memory_per_message_of_100_and_1000_byte_bodies() {
+    let redis = RedisServer::start().await;
+    let mut settings = support::test_settings(&redis);
+    settings.messages.max_per_room = 100_000;
+    let app = TestApp::spawn_with(settings).await;
+    let ann = person(&app, "ann").await;
+    let prefix = app.settings.redis.key_prefix.clone();
+    let mut conn = redis.connection().await;
+    for (size, count) in [(100usize, 10_000usize), (1000, 2_000)] {
+        let room = create_room(&app, &ann, &format!("room {size}"), false).await;
+        let used = |info: String| -> i64 {
+            info.lines()
+                .find_map(|line| line.strip_prefix("used_memory:"))
+                .and_then(|value| value.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let before: String = redis::cmd("INFO").arg("memory").query_async(&mut conn).await.unwrap();
+        // Concurrent senders, as a busy room has: 8 at a time.
+        let body = "m".repeat(size);
+        let mut sent = 0;
+        while sent < count {
+            let batch: Vec<_> = (sent..(sent + 8).min(count))
+                .map(|i| {
+                    let cmid = uuid::Uuid::new_v4().to_string();
+                    let (app, ann, room, body) = (&app, &ann, &room, &body);
+                    async move {
+                        let form = [("room_id", room.as_str()), ("body", &format!("{i:06}{}", &body[6..])), ("client_msg_id", &cmid)];
+                        ok_json(app.call(ann, "send_message", &form).await).await
+                    }
+                })
+                .collect();
+            sent += batch.len();
+            futures::future::join_all(batch).await;
+        }
+        let after: String = redis::cmd("INFO").arg("memory").query_async(&mut conn).await.unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}room:{{{room}}}*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut total = 0i64;
+        for key in &keys {
+            let bytes: i64 = redis::cmd("MEMORY")
+                .arg("USAGE")
+                .arg(key)
+                .arg("SAMPLES")
+                .arg(0)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            total += bytes;
+        }
+        println!(
+            "FIGURES {count} messages of {size} bytes: {} keys, MEMORY USAGE {} bytes = {:.1} a message ({:.2} x the text); used_memory delta {:.1} a message",
+            keys.len(),
+            total,
+            total as f64 / count as f64,
+            total as f64 / (count * size) as f64,
+            (used(after) - used(before)) as f64 / count as f64
+        );
+    }
+}

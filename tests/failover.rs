@@ -714,6 +714,9 @@ async fn clients_of_a_killed_app_node_move_to_another_and_miss_nothing() {
         ("REDCHAT_LIMITS__SEND_PER_USER__BURST", "1000000"),
         ("REDCHAT_LIMITS__SEND_PER_USER__PER_MINUTE", "60000000"),
         ("REDCHAT_LIMITS__CREATE_ROOM_PER_USER__BURST", "1000"),
+        // Followers catch up from history after every reconnect.
+        ("REDCHAT_LIMITS__READS_PER_USER__BURST", "1000000"),
+        ("REDCHAT_LIMITS__READS_PER_USER__PER_MINUTE", "60000000"),
     ];
     let first = ServerProcess::start_with_env(&redis, &prefix, &open).await;
     let second = ServerProcess::start_with_env(&redis, &prefix, &open).await;

@@ -15,6 +15,12 @@ use crate::server::state::AppState;
 
 /// How long a client message id is remembered for deduplication.
 const DEDUP_SECS: u64 = 24 * 3600;
+/// How many of one author's newest client message ids a room remembers.
+/// With the per-room send limit (one a second after a burst of 5), 100
+/// ids span more than a minute and a half of the busiest sending, and a
+/// whole day for anyone who sends fewer than 100 messages a day in the
+/// room; retries come within seconds (the composer's within 15 s).
+const DEDUP_WINDOW: usize = 100;
 
 /// Sends one message, atomically and in one round trip. In this order:
 ///
@@ -23,9 +29,10 @@ const DEDUP_SECS: u64 = 24 * 3600;
 /// 2. if the author is not a member of the room (or there is no such room),
 ///    refuse: `not_member` (the caller finds out which, and answers 403 or
 ///    404);
-/// 3. if this client message id was seen in this room, return the first
-///    message's id and do nothing else: `seen` (a retry after a lost
-///    answer, never rate limited);
+/// 3. if this client message id was seen in this room (its 8-byte digest is
+///    in the author's recent ids, `{p}room:{id}:sent:{author}`), return the
+///    first message's time and do nothing else: `seen` (a retry after a
+///    lost answer, never rate limited);
 /// 4. pay the send limits (GCRA, see `limits`): the author's limit in this
 ///    room, and (mode `one`) across all rooms; all or none: `limited`;
 /// 5. `XADD` the message to the room's stream, trimmed to about `max_len`
@@ -33,7 +40,9 @@ const DEDUP_SECS: u64 = 24 * 3600;
 ///    `XTRIM MINID` away exactly the entries older than the retention;
 /// 6. give the stream a TTL of the retention, so an idle room's history key
 ///    disappears once all of it would have expired anyway;
-/// 7. remember the client message id for 24 h; count the message in the
+/// 7. remember the client message id's digest, scored by the message's
+///    time, among the author's newest [`DEDUP_WINDOW`] in this room, for
+///    at most 24 h; count the message in the
 ///    room hash (`seq`) and move the author's read position to it
 ///    (`messages::unread`);
 /// 8. `PUBLISH` the new message, as `Message` JSON carrying the stream id, on
@@ -46,14 +55,16 @@ const DEDUP_SECS: u64 = 24 * 3600;
 /// user's limit to [`GATE`], run first on the user's slot.
 ///
 /// Because the script runs atomically, publishes happen in stream order.
-/// Replies `{outcome, ...}`: `{'sent', id, room name}`, `{'seen', id, room
-/// name}`, `{'limited', ms to wait}`, `{'not_member'}` or `{'revoked'}`.
+/// The entry's `author` and `cmid` are stored packed ([`pack_id`]).
+///
+/// Replies `{outcome, ...}`: `{'sent', id, room name}`, `{'seen', ms of
+/// the first message, room name}`, `{'limited', ms to wait}`, `{'not_member'}` or `{'revoked'}`.
 static SEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{}{}",
         crate::limits::GCRA_LUA,
         r#"
--- KEYS[1] stream, KEYS[2] client message id key, KEYS[3] room members,
+-- KEYS[1] stream, KEYS[2] the author's recent client message ids, KEYS[3] room members,
 -- KEYS[4] room hash, KEYS[5] the author's limiter in this room,
 -- KEYS[6] the room's read positions;
 -- mode 'one' only: KEYS[7] the author's sign-ins, KEYS[8] their limiter,
@@ -65,12 +76,14 @@ static SEND: LazyLock<Script> = LazyLock::new(|| {
 -- ARGV[12] PUBLISH or SPUBLISH (a shard channel, on a cluster),
 -- ARGV[13] sign-in handle, ARGV[14]/[15] room limit interval ms/burst,
 -- ARGV[16]/[17] user limit interval ms/burst,
--- ARGV[18]/[19]/[20] byte budget ms per byte/burst (bytes)/this body's bytes
+-- ARGV[18]/[19]/[20] byte budget ms per byte/burst (bytes)/this body's bytes,
+-- ARGV[21] the client message id's digest, ARGV[22]/[23] author id and
+-- client message id packed for the stream, ARGV[24] dedup window (ids)
 local one = ARGV[1] == 'one'
 if one and redis.call('HEXISTS', KEYS[7], ARGV[13]) == 0 then return {'revoked'} end
 if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return {'not_member'} end
 local name = redis.call('HGET', KEYS[4], 'name') or ''
-local seen = redis.call('GET', KEYS[2])
+local seen = redis.call('ZSCORE', KEYS[2], ARGV[21])
 if seen then return {'seen', seen, name} end
 local limiters = {{KEYS[5], tonumber(ARGV[14]), tonumber(ARGV[15])}}
 if one then
@@ -80,14 +93,18 @@ end
 local wait = take(limiters, clock())
 if wait > 0 then return {'limited', tostring(wait)} end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
-  'author', ARGV[2], 'body', ARGV[3], 'cmid', ARGV[4])
+  'author', ARGV[22], 'body', ARGV[3], 'cmid', ARGV[23])
 local ms = tonumber(string.match(id, '^(%d+)-'))
 local oldest = ms - tonumber(ARGV[6])
 if oldest > 0 then
   redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', oldest))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('SET', KEYS[2], id, 'EX', ARGV[9])
+local dedup_ms = tonumber(ARGV[9]) * 1000
+redis.call('ZADD', KEYS[2], ms, ARGV[21])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%d', ms - dedup_ms))
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1 - tonumber(ARGV[24]))
+redis.call('PEXPIRE', KEYS[2], dedup_ms)
 -- The room's message count, and the author's read position moved to the
 -- message they just sent (messages::unread).
 local count = redis.call('HINCRBY', KEYS[4], 'seq', 1)
@@ -235,7 +252,7 @@ async fn run_send(
     let redis = state.redis();
     let mut invocation = SEND.key(keys.room_messages(room));
     invocation
-        .key(keys.room_sent(room, &author.id, client_msg_id.as_str()))
+        .key(keys.room_sent(room, &author.id))
         .key(keys.room_members(room))
         .key(keys.room(room))
         .key(keys.room_send_limit(room, &author.id))
@@ -266,7 +283,11 @@ async fn run_send(
         .arg(limits.send_per_user.burst)
         .arg(byte_interval_ms(&limits.send_bytes_per_user))
         .arg(limits.send_bytes_per_user.burst)
-        .arg(body.cost());
+        .arg(body.cost())
+        .arg(&digest(client_msg_id.as_str())[..])
+        .arg(pack_id(&author.id))
+        .arg(pack_id(client_msg_id.as_str()))
+        .arg(DEDUP_WINDOW);
     // With `redis.wait_replicas`, the script and a `WAIT` travel in one
     // pipeline: one round trip, and the `WAIT` is sure to run on the
     // connection (and node) that ran the script, so it waits for this write.
@@ -313,21 +334,24 @@ async fn run_send(
     } else {
         Ok(())
     };
-    let sent_at = MessageId::parse(id, "id")
-        .map_err(|_| AppError::internal("send script", format!("bad stream id {id}")))?
-        .millis;
     if outcome == "seen" {
         durable?;
         // A retry: answer with what was stored the first time, if still
         // kept. If it was trimmed away since, there is no message to show:
         // say so rather than dress the retry's body up as the first.
-        return match entries(state, room_id, Range::Exactly(id)).await?.pop() {
+        let sent_at: u64 = id
+            .parse()
+            .map_err(|_| AppError::internal("send script", format!("bad time {id}")))?;
+        return match find_sent(state, room_id, &author.id, client_msg_id, sent_at).await? {
             Some(first) => Ok(Sent::Again(first)),
-            None => Err(AppError::Conflict(format!(
-                "This message was sent before (as {id}) and is no longer in the room's history."
-            ))),
+            None => Err(AppError::Conflict(
+                "This message was sent before and is no longer in the room's history.".into(),
+            )),
         };
     }
+    let sent_at = MessageId::parse(id, "id")
+        .map_err(|_| AppError::internal("send script", format!("bad stream id {id}")))?
+        .millis;
     let message = Message {
         id: id.clone(),
         room_id: room.to_owned(),
@@ -399,21 +423,110 @@ pub async fn already_sent(
     author_id: &str,
     client_msg_id: &ClientMsgId,
 ) -> AppResult<Option<Message>> {
-    let id: Option<String> = redis::cmd("GET")
-        .arg(
-            state
-                .keys
-                .room_sent(room_id.as_str(), author_id, client_msg_id.as_str()),
-        )
+    let sent_at: Option<u64> = redis::cmd("ZSCORE")
+        .arg(state.keys.room_sent(room_id.as_str(), author_id))
+        .arg(&digest(client_msg_id.as_str())[..])
         .query_async(&mut state.redis())
         .await?;
-    let Some(id) = id else { return Ok(None) };
+    let Some(sent_at) = sent_at else {
+        return Ok(None);
+    };
     durable(state, &state.keys.room_messages(room_id.as_str())).await?;
-    Ok(entries(state, room_id, Range::Exactly(&id)).await?.pop())
+    find_sent(state, room_id, author_id, client_msg_id, sent_at).await
+}
+
+/// The author's message with this client message id among the room's
+/// messages of that millisecond (the deduplication set keeps the time, not
+/// the whole id: a millisecond holds one message, rarely a few).
+async fn find_sent(
+    state: &AppState,
+    room_id: &RoomId,
+    author_id: &str,
+    client_msg_id: &ClientMsgId,
+    sent_at: u64,
+) -> AppResult<Option<Message>> {
+    let range = Range::After {
+        after: MessageId {
+            millis: sent_at.saturating_sub(1),
+            seq: u64::MAX,
+        },
+        before: Some(MessageId {
+            millis: sent_at.saturating_add(1),
+            seq: 0,
+        }),
+        limit: 100,
+    };
+    Ok(entries(state, room_id, range)
+        .await?
+        .into_iter()
+        .find(|message| {
+            message.author.id == author_id && message.client_msg_id == client_msg_id.as_str()
+        }))
+}
+
+/// A client message id's 8-byte digest (64-bit FNV-1a), the member of the
+/// deduplication set: a UUID's 36 characters would cost four times as much
+/// memory. Two of one author's ids in one room colliding is a 1 in 2^57
+/// chance among the 100 kept.
+fn digest(client_msg_id: &str) -> [u8; 8] {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in client_msg_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash.to_be_bytes()
+}
+
+/// How an id is stored in a stream entry: a 32-hex-digit id (user ids) as
+/// the byte 0 and its 16 bytes, a lowercase hyphenated UUID (the client
+/// message ids browsers make) as the byte 1 and its 16 bytes, anything else
+/// as it is (client message ids are letters, digits, `_` and `-`, so never
+/// start with byte 0 or 1). 17 bytes instead of 32 or 36, in every message.
+fn pack_id(id: &str) -> Vec<u8> {
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    let lowercase_hex =
+        |text: &str| text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hyphenated = id.len() == 36
+        && [8, 13, 18, 23].iter().all(|at| id.as_bytes()[*at] == b'-')
+        && id.bytes().filter(|b| *b == b'-').count() == 4;
+    let marker = match id.len() {
+        32 if lowercase_hex(id) => 0u8,
+        36 if hyphenated && lowercase_hex(&hex) => 1,
+        _ => return id.as_bytes().to_vec(),
+    };
+    let mut packed = Vec::with_capacity(17);
+    packed.push(marker);
+    for pair in hex.as_bytes().chunks(2) {
+        let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+        packed.push(digit(pair[0]) << 4 | digit(pair[1]));
+    }
+    packed
+}
+
+/// The id [`pack_id`] stored.
+fn unpack_id(stored: &[u8]) -> String {
+    match stored {
+        [marker @ (0 | 1), bytes @ ..] if bytes.len() == 16 => {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            if *marker == 0 {
+                hex
+            } else {
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                )
+            }
+        }
+        _ => String::from_utf8_lossy(stored).into_owned(),
+    }
 }
 
 /// Which part of a room's stream to read.
-pub enum Range<'a> {
+pub enum Range {
     /// The newest `limit` messages.
     Latest(usize),
     /// Up to `limit` messages right after `after` (exclusive), and before
@@ -425,15 +538,13 @@ pub enum Range<'a> {
     },
     /// Up to `limit` messages right before `before` (exclusive).
     Before { before: MessageId, limit: usize },
-    /// The one message with this id.
-    Exactly(&'a str),
 }
 
 /// Messages of a room, oldest first.
 pub async fn entries(
     state: &AppState,
     room_id: &RoomId,
-    range: Range<'_>,
+    range: Range,
 ) -> AppResult<Vec<Message>> {
     // Exclusive bounds past either end of the id space mean "nothing"; Redis
     // would reject them instead of answering empty.
@@ -445,7 +556,7 @@ pub async fn entries(
     let empty = match &range {
         Range::After { after, before, .. } => *after == last || *before == Some(first),
         Range::Before { before, .. } => *before == first,
-        Range::Latest(_) | Range::Exactly(_) => false,
+        Range::Latest(_) => false,
     };
     if empty {
         return Ok(Vec::new());
@@ -489,14 +600,6 @@ pub async fn entries(
                 .query_async(&mut conn)
                 .await?,
         ),
-        Range::Exactly(id) => {
-            redis::cmd("XRANGE")
-                .arg(&key)
-                .arg(id)
-                .arg(id)
-                .query_async(&mut conn)
-                .await?
-        }
     };
     to_messages(state, room_id, reply.ids).await
 }
@@ -514,14 +617,23 @@ async fn to_messages(
     entries: Vec<StreamId>,
 ) -> AppResult<Vec<Message>> {
     let field = |entry: &StreamId, name: &str| entry.get::<String>(name).unwrap_or_default();
-    let mut author_ids: Vec<String> = entries.iter().map(|entry| field(entry, "author")).collect();
+    let id_field = |entry: &StreamId, name: &str| {
+        entry
+            .get::<Vec<u8>>(name)
+            .map(|stored| unpack_id(&stored))
+            .unwrap_or_default()
+    };
+    let mut author_ids: Vec<String> = entries
+        .iter()
+        .map(|entry| id_field(entry, "author"))
+        .collect();
     author_ids.sort_unstable();
     author_ids.dedup();
     let authors: HashMap<String, User> = crate::auth::profiles(state, &author_ids).await?;
     Ok(entries
         .into_iter()
         .map(|entry| {
-            let author_id = field(&entry, "author");
+            let author_id = id_field(&entry, "author");
             let author = authors.get(&author_id).cloned().unwrap_or_else(|| User {
                 id: author_id.clone(),
                 email: None,
@@ -533,9 +645,44 @@ async fn to_messages(
                 room_id: room_id.as_str().to_owned(),
                 author,
                 body: field(&entry, "body"),
-                client_msg_id: field(&entry, "cmid"),
+                client_msg_id: id_field(&entry, "cmid"),
                 id: entry.id,
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{digest, pack_id, unpack_id};
+
+    #[test]
+    fn ids_are_packed_to_17_bytes_and_back() {
+        for id in [
+            "3f0c9a1e5b7d4c2a8e6f1b3d5c7a9e0f",
+            "6f1c2f7e-8a2b-4c1d-9e0f-123456789abc",
+        ] {
+            let packed = pack_id(id);
+            assert_eq!(packed.len(), 17, "{id}");
+            assert_eq!(unpack_id(&packed), id);
+        }
+        // Anything else is kept as it is: upper case, short, odd shapes.
+        for id in [
+            "c1",
+            "6F1C2F7E-8A2B-4C1D-9E0F-123456789ABC",
+            "6f1c2f7e8a2b4c1d9e0f123456789abc-ext",
+            "x-----------------------------------",
+            "a-b",
+        ] {
+            assert_eq!(pack_id(id), id.as_bytes(), "{id}");
+            assert_eq!(unpack_id(&pack_id(id)), id);
+        }
+    }
+
+    #[test]
+    fn digests_tell_ids_apart_and_are_stable() {
+        assert_ne!(digest("c1"), digest("c2"));
+        // FNV-1a of the empty string: the offset basis, whatever the build.
+        assert_eq!(digest(""), 0xcbf2_9ce4_8422_2325u64.to_be_bytes());
+    }
 }

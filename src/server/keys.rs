@@ -18,7 +18,7 @@
 //! | `{p}room:{id}:read`          | hash   | none (one field per member; left with the member) | send, mark_room_read | rooms (unread) |
 //! | `{p}room:{id}:invited`       | zset   | 30 days, reset per invitation | invite, answer | authorization     |
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
-//! | `{p}room:{id}:sent:{u}:{c}`  | string | 24 h                      | send_message      | send_message      |
+//! | `{p}room:{id}:sent:{u}`      | zset   | 24 h, reset per send; at most 100 entries | send_message | send_message |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
 //! | `{p}rooms:public:words`      | zset   | none (a few entries per public room) | create_room | public_rooms (filter) |
 //! | `{p}room:{id}:events`        | channel| -                         | send, presence, typing | event streams |
@@ -116,13 +116,11 @@ impl Keys {
         format!("{}room:{{{room_id}}}:messages", self.prefix)
     }
 
-    /// The message id stored for one author's client message id
-    /// (deduplication; per author, so nobody can claim another's id).
-    pub fn room_sent(&self, room_id: &str, author_id: &str, client_msg_id: &str) -> String {
-        format!(
-            "{}room:{{{room_id}}}:sent:{author_id}:{client_msg_id}",
-            self.prefix
-        )
+    /// Sorted set of one author's recent client message ids in a room (8-byte
+    /// digests, scored by the message's time): deduplication, per author
+    /// so nobody can claim another's id.
+    pub fn room_sent(&self, room_id: &str, author_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:sent:{author_id}", self.prefix)
     }
 
     /// Pub/Sub channel of a room's live events.
@@ -246,7 +244,7 @@ mod tests {
             keys.room_members("r1"),
             keys.room_invited("r1"),
             keys.room_messages("r1"),
-            keys.room_sent("r1", "u1", "c1"),
+            keys.room_sent("r1", "u1"),
             keys.room_events("r1"),
             keys.public_rooms(),
             keys.public_room_words(),
@@ -276,7 +274,7 @@ mod tests {
             keys.room_typing("r1", "u1"),
             keys.room_events("r1"),
             keys.room_invited("r1"),
-            keys.room_sent("r1", "u1", "c1"),
+            keys.room_sent("r1", "u1"),
             keys.room_send_limit("r1", "u1"),
             keys.room_read("r1"),
         ] {
