@@ -119,13 +119,19 @@ pub enum RoomEvent {
     /// the member set: ordered with the room's messages, so nothing sent
     /// after the leave reaches the former member (`server::sse`). Never
     /// sent to browsers.
-    MemberLeft { room_id: String, user_id: String },
+    MemberLeft {
+        room_id: String,
+        user_id: String,
+    },
     /// Someone joined, published in the transaction that adds them: a leave
     /// and a quick rejoin may deliver the personal `joined` before the
     /// room's `member_left`, which would mute the room just rejoined; this
     /// event, ordered after that `member_left`, unmutes it. Never sent to
     /// browsers.
-    MemberJoined { room_id: String, user_id: String },
+    MemberJoined {
+        room_id: String,
+        user_id: String,
+    },
 }
 
 impl RoomEvent {
@@ -157,8 +163,9 @@ pub enum PersonalEvent {
     Left(RoomRef),
     /// These sign-ins were revoked: their streams end.
     SessionRevoked { handles: Vec<String> },
-    /// An event for the user's browsers.
-    Forward(ClientEvent),
+    /// An event for the user's browsers (boxed: a notification or a
+    /// message is far larger than the control events).
+    Forward(Box<ClientEvent>),
 }
 
 impl PersonalEvent {
@@ -233,7 +240,11 @@ mod tests {
     fn every_client_event_round_trips_through_its_name_and_data() {
         let events = every_client_event();
         let names: Vec<&str> = events.iter().map(ClientEvent::name).collect();
-        assert_eq!(names, ClientEvent::NAMES, "NAMES lists every variant, in order");
+        assert_eq!(
+            names,
+            ClientEvent::NAMES,
+            "NAMES lists every variant, in order"
+        );
         for event in events {
             let parsed = ClientEvent::parse(event.name(), &event.data_json());
             assert_eq!(parsed.as_ref(), Some(&event), "{}", event.name());
@@ -268,7 +279,7 @@ mod tests {
             PersonalEvent::SessionRevoked {
                 handles: vec!["h".into()],
             },
-            PersonalEvent::Forward(ClientEvent::NotificationsRead),
+            PersonalEvent::Forward(Box::new(ClientEvent::NotificationsRead)),
         ] {
             assert_eq!(PersonalEvent::parse(&event.to_json()), Some(event));
         }

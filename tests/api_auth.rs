@@ -470,9 +470,8 @@ async fn a_plain_form_post_with_a_wrong_password_redirects_back_with_the_error()
     // A crafted link with an error of its own: its text is never shown,
     // only the fixed text for its kind.
     use base64::Engine;
-    let crafted = base64::engine::general_purpose::URL_SAFE.encode(
-        r#"{"status":400,"error":"Your account is locked. Call 555-0100 now."}"#,
-    );
+    let crafted = base64::engine::general_purpose::URL_SAFE
+        .encode(r#"{"status":400,"error":"Your account is locked. Call 555-0100 now."}"#);
     let shown = page(app.url(&format!("/login?__path=/api/login&__err={crafted}"))).await;
     assert!(!shown.contains("555-0100"), "foreign text shown");
     assert!(shown.contains("Please check the form"), "{shown}");

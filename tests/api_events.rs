@@ -492,9 +492,15 @@ async fn open_streams_are_capped_per_session_user_and_address_across_processes()
     let ann = person(&one, "ann").await;
     let first = EventReader::open_at(&events(&one), &ann).await;
     let _second = EventReader::open_at(&events(&two), &ann).await;
-    let refused = try_stream(&events(&one), &ann).await.err().expect("a refusal");
+    let refused = try_stream(&events(&one), &ann)
+        .await
+        .err()
+        .expect("a refusal");
     assert_eq!(refused.0, 429);
-    assert!(refused.1.parse::<u64>().unwrap() > 0, "Retry-After: {refused:?}");
+    assert!(
+        refused.1.parse::<u64>().unwrap() > 0,
+        "Retry-After: {refused:?}"
+    );
 
     // A second session of Ann's: one more, then the user's cap.
     let ann_again = TestApp::client();
@@ -502,13 +508,19 @@ async fn open_streams_are_capped_per_session_user_and_address_across_processes()
         two.call(
             &ann_again,
             "login",
-            &[("email", "ann@example.com"), ("password", support::PASSWORD)],
+            &[
+                ("email", "ann@example.com"),
+                ("password", support::PASSWORD),
+            ],
         )
         .await,
     )
     .await;
     let _third = EventReader::open_at(&events(&two), &ann_again).await;
-    assert_eq!(try_stream(&events(&one), &ann_again).await.err().unwrap().0, 429);
+    assert_eq!(
+        try_stream(&events(&one), &ann_again).await.err().unwrap().0,
+        429
+    );
 
     // Bob, from the same address: one more, then the address's cap.
     let bob = person(&one, "bob").await;
@@ -525,5 +537,8 @@ async fn open_streams_are_capped_per_session_user_and_address_across_processes()
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(reopened.is_some(), "the closed stream's place was given back");
+    assert!(
+        reopened.is_some(),
+        "the closed stream's place was given back"
+    );
 }

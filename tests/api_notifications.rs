@@ -318,7 +318,11 @@ async fn a_mention_is_notified_once_even_when_the_send_waited_for_replicas_in_va
     let ann = person(&app, "ann").await;
     let bob = person(&app, "bob").await;
     let room = support::public_room(&app, &ann, &[&bob]).await;
-    let form = [("room_id", room.as_str()), ("body", "@bob look"), ("client_msg_id", "w1")];
+    let form = [
+        ("room_id", room.as_str()),
+        ("body", "@bob look"),
+        ("client_msg_id", "w1"),
+    ];
     for _attempt in 0..2 {
         let response = app.call(&ann, "send_message", &form).await;
         assert_eq!(response.status(), 503);

@@ -112,7 +112,10 @@ async fn a_message_sent_is_read_back_in_order_by_another_member() {
 
     let typed = "<b>not bold</b>\n  second line";
     let sent = ok_json(send(&app, &ann, &room, &format!("  {typed}  \n"), "c1").await).await;
-    assert_eq!(sent["body"], typed, "stored as typed, without surrounding white space");
+    assert_eq!(
+        sent["body"], typed,
+        "stored as typed, without surrounding white space"
+    );
     assert_eq!(sent["author"]["handle"], "ann");
     assert!(
         sent["author"].get("email").is_none(),
@@ -644,9 +647,22 @@ async fn a_message_body_must_not_be_blank_or_longer_than_4000_characters() {
     );
     // What is checked is what is stored: surrounding white space goes, and
     // a wall of blank lines is not a message of one character.
-    let padded = ok_json(send(&app, &ann, &room, &format!("x{}", "\n".repeat(20_000)), "c4").await).await;
+    let padded = ok_json(
+        send(
+            &app,
+            &ann,
+            &room,
+            &format!("x{}", "\n".repeat(20_000)),
+            "c4",
+        )
+        .await,
+    )
+    .await;
     assert_eq!(padded["body"], "x");
-    assert_eq!(history(&app, &ann, &room, &[]).await.last().unwrap()["body"], "x");
+    assert_eq!(
+        history(&app, &ann, &room, &[]).await.last().unwrap()["body"],
+        "x"
+    );
     let lines = vec!["line"; 201].join("\n");
     assert_eq!(send(&app, &ann, &room, &lines, "c5").await.status(), 400);
     assert_eq!(
@@ -669,7 +685,12 @@ async fn the_per_user_byte_budget_refuses_a_flood_of_long_messages() {
     let long = "y".repeat(4000);
     for i in 0..5 {
         let response = send(&app, &ann, &room, &long, &format!("l{i}")).await;
-        assert_eq!(response.status(), 200, "4000 bytes, {} of 20,000", (i + 1) * 4000);
+        assert_eq!(
+            response.status(),
+            200,
+            "4000 bytes, {} of 20,000",
+            (i + 1) * 4000
+        );
     }
     let refused = send(&app, &ann, &room, &long, "l5").await;
     assert_eq!(refused.status(), 429);
@@ -721,7 +742,15 @@ async fn a_leave_racing_two_joins_never_leaves_a_room_listed_but_not_joined() {
     let bob_handle = "bob";
     for round in 0..15 {
         let room = create_room(&app, &ann, &format!("secret {round}"), true).await;
-        ok_json(app.call(&ann, "invite", &[("room_id", &room), ("handle", bob_handle)]).await).await;
+        ok_json(
+            app.call(
+                &ann,
+                "invite",
+                &[("room_id", &room), ("handle", bob_handle)],
+            )
+            .await,
+        )
+        .await;
         ok_json(app.call(&bob, "join_room", &[("room_id", &room)]).await).await;
         let form = [("room_id", room.as_str())];
         let (_, _, _) = tokio::join!(
@@ -736,12 +765,18 @@ async fn a_leave_racing_two_joins_never_leaves_a_room_listed_but_not_joined() {
             .iter()
             .any(|joined| joined["id"] == room.as_str());
         let readable = app.call(&bob, "history", &form).await.status() == 200;
-        assert_eq!(listed, readable, "round {round}: listed {listed}, readable {readable}");
+        assert_eq!(
+            listed, readable,
+            "round {round}: listed {listed}, readable {readable}"
+        );
         if !readable {
             // Nor does a new stream carry the room.
             let mut events = support::EventReader::open(&app, &bob).await;
             send(&app, &ann, &room, "not for bob", &format!("n{round}")).await;
-            while let Some(event) = events.next_within(std::time::Duration::from_millis(300)).await {
+            while let Some(event) = events
+                .next_within(std::time::Duration::from_millis(300))
+                .await
+            {
                 assert_ne!(event.event, "message", "a former member got {event:?}");
             }
         }
@@ -864,8 +899,12 @@ async fn the_public_directory_pages_through_every_room_and_filters_by_name() {
     let mut before = String::new();
     loop {
         let page = ok_json(
-            app.call(&ann, "public_rooms", &[("limit", "40"), ("before", &before)])
-                .await,
+            app.call(
+                &ann,
+                "public_rooms",
+                &[("limit", "40"), ("before", &before)],
+            )
+            .await,
         )
         .await;
         seen.extend(
@@ -898,10 +937,18 @@ async fn the_public_directory_pages_through_every_room_and_filters_by_name() {
             .collect();
         assert_eq!(ids, [real.as_str()], "q={q}");
     }
-    let spam = ok_json(app.call(&ann, "public_rooms", &[("q", "spam"), ("limit", "100")]).await).await;
+    let spam = ok_json(
+        app.call(&ann, "public_rooms", &[("q", "spam"), ("limit", "100")])
+            .await,
+    )
+    .await;
     assert_eq!(spam["rooms"].as_array().unwrap().len(), 100);
     assert!(spam["next"].is_string());
-    let none = ok_json(app.call(&ann, "public_rooms", &[("q", "nothing here")]).await).await;
+    let none = ok_json(
+        app.call(&ann, "public_rooms", &[("q", "nothing here")])
+            .await,
+    )
+    .await;
     assert!(none["rooms"].as_array().unwrap().is_empty());
     // A private room is never listed.
     create_room(&app, &ann, "Rust secrets", true).await;
@@ -931,7 +978,13 @@ async fn unread_cost_per_message_with_fifty_idle_members() {
     let room = support::public_room(&app, &sender, &members).await;
     // A history to count: 200 messages nobody has read.
     for i in 0..200 {
-        support::send_text(&app, &sender, &room, &format!("backlog message number {i} {}", "x".repeat(60))).await;
+        support::send_text(
+            &app,
+            &sender,
+            &room,
+            &format!("backlog message number {i} {}", "x".repeat(60)),
+        )
+        .await;
     }
     let mut conn = redis.connection().await;
     let stats = |info: &str, field: &str| -> u64 {
@@ -940,15 +993,29 @@ async fn unread_cost_per_message_with_fifty_idle_members() {
             .and_then(|value| value.trim().parse().ok())
             .unwrap_or(0)
     };
-    let () = redis::cmd("CONFIG").arg("RESETSTAT").query_async(&mut conn).await.unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     let messages = 10u64;
     for i in 0..messages {
-        support::send_text(&app, &sender, &room, &format!("new message {i} {}", "y".repeat(80))).await;
+        support::send_text(
+            &app,
+            &sender,
+            &room,
+            &format!("new message {i} {}", "y".repeat(80)),
+        )
+        .await;
         for member in &idle {
             ok_json(app.call(member, "rooms", &[]).await).await;
         }
     }
-    let info: String = redis::cmd("INFO").arg("stats").query_async(&mut conn).await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     let commands = stats(&info, "total_commands_processed");
     let output = stats(&info, "total_net_output_bytes");
     let input = stats(&info, "total_net_input_bytes");
@@ -959,8 +1026,15 @@ async fn unread_cost_per_message_with_fifty_idle_members() {
         per(output),
         per(input)
     );
-    let commandstats: String = redis::cmd("INFO").arg("commandstats").query_async(&mut conn).await.unwrap();
-    for line in commandstats.lines().filter(|line| line.starts_with("cmdstat_")) {
+    let commandstats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for line in commandstats
+        .lines()
+        .filter(|line| line.starts_with("cmdstat_"))
+    {
         println!("FIGURES {line}");
     }
 }
@@ -988,7 +1062,11 @@ async fn memory_per_message_of_100_and_1000_byte_bodies() {
                 .and_then(|value| value.trim().parse().ok())
                 .unwrap_or(0)
         };
-        let before: String = redis::cmd("INFO").arg("memory").query_async(&mut conn).await.unwrap();
+        let before: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         // Concurrent senders, as a busy room has: 8 at a time.
         let body = "m".repeat(size);
         let mut sent = 0;
@@ -998,7 +1076,11 @@ async fn memory_per_message_of_100_and_1000_byte_bodies() {
                     let cmid = uuid::Uuid::new_v4().to_string();
                     let (app, ann, room, body) = (&app, &ann, &room, &body);
                     async move {
-                        let form = [("room_id", room.as_str()), ("body", &format!("{i:06}{}", &body[6..])), ("client_msg_id", &cmid)];
+                        let form = [
+                            ("room_id", room.as_str()),
+                            ("body", &format!("{i:06}{}", &body[6..])),
+                            ("client_msg_id", &cmid),
+                        ];
                         ok_json(app.call(ann, "send_message", &form).await).await
                     }
                 })
@@ -1006,7 +1088,11 @@ async fn memory_per_message_of_100_and_1000_byte_bodies() {
             sent += batch.len();
             futures::future::join_all(batch).await;
         }
-        let after: String = redis::cmd("INFO").arg("memory").query_async(&mut conn).await.unwrap();
+        let after: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{prefix}room:{{{room}}}*"))
             .query_async(&mut conn)

@@ -270,9 +270,15 @@ async fn every_endpoint_is_limited_and_an_invitation_pays_before_the_handle_is_l
     // leave_room shares join_room's limit.
     let leaver = fresh(99).await;
     for _ in 0..3 {
-        assert_ne!(app.call(&leaver, "leave_room", &room_form).await.status(), 429);
+        assert_ne!(
+            app.call(&leaver, "leave_room", &room_form).await.status(),
+            429
+        );
     }
-    assert_eq!(app.call(&leaver, "leave_room", &room_form).await.status(), 429);
+    assert_eq!(
+        app.call(&leaver, "leave_room", &room_form).await.status(),
+        429
+    );
 
     // Probing handles costs invitations like inviting does.
     let prober = fresh(100).await;
@@ -280,7 +286,11 @@ async fn every_endpoint_is_limited_and_an_invitation_pays_before_the_handle_is_l
     for n in 0..3 {
         let handle = format!("nobody{n}");
         let status = app
-            .call(&prober, "invite", &[("room_id", &room), ("handle", &handle)])
+            .call(
+                &prober,
+                "invite",
+                &[("room_id", &room), ("handle", &handle)],
+            )
             .await
             .status();
         assert_eq!(status, 404);
@@ -296,8 +306,15 @@ async fn a_display_name_that_could_pass_for_another_is_refused() {
     let redis = RedisServer::start().await;
     let app = TestApp::spawn(&redis).await;
     let ann = person(&app, "ann").await;
-    for bad in ["Ann\u{202E}nimdA", "A\u{200B}nn", "Ann\u{2028}Admin", "\u{2067}Bob"] {
-        let response = app.call(&ann, "update_profile", &[("display_name", bad)]).await;
+    for bad in [
+        "Ann\u{202E}nimdA",
+        "A\u{200B}nn",
+        "Ann\u{2028}Admin",
+        "\u{2067}Bob",
+    ] {
+        let response = app
+            .call(&ann, "update_profile", &[("display_name", bad)])
+            .await;
         assert_eq!(response.status(), 400, "{bad:?}");
         let form = [
             ("email", "mallory@example.com"),
@@ -1052,7 +1069,8 @@ async fn status_in_room(
 }
 
 #[tokio::test]
-async fn with_secure_cookies_hsts_is_sent_the_cookie_is_host_prefixed_and_only_https_origins_pass() {
+async fn with_secure_cookies_hsts_is_sent_the_cookie_is_host_prefixed_and_only_https_origins_pass()
+{
     let redis = RedisServer::start().await;
     let plain = TestApp::spawn(&redis).await;
     let mut settings = support::test_settings(&redis);
@@ -1078,9 +1096,15 @@ async fn with_secure_cookies_hsts_is_sent_the_cookie_is_host_prefixed_and_only_h
         .register(&TestApp::client(), "host@example.com", "hostprefix")
         .await;
     assert_eq!(signed_up.status(), 200);
-    let cookie = signed_up.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = signed_up.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("__Host-redchat_session="), "{cookie}");
-    assert!(cookie.contains("Secure") && cookie.contains("Path=/"), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
     assert!(!cookie.contains("Domain"), "{cookie}");
 
     // A plain-HTTP origin is refused, even for the server's own host.
@@ -1090,10 +1114,16 @@ async fn with_secure_cookies_hsts_is_sent_the_cookie_is_host_prefixed_and_only_h
             .post(secure_app.url("/api/register"))
             .header("origin", origin)
             .form(&[
-                ("email", format!("{}@example.com", uuid::Uuid::new_v4().simple())),
+                (
+                    "email",
+                    format!("{}@example.com", uuid::Uuid::new_v4().simple()),
+                ),
                 ("password", support::PASSWORD.into()),
                 ("display_name", "Origin".into()),
-                ("handle", format!("o{}", &uuid::Uuid::new_v4().simple().to_string()[..12])),
+                (
+                    "handle",
+                    format!("o{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+                ),
             ])
             .send()
     };
@@ -1169,7 +1199,12 @@ async fn metrics_are_served_in_prometheus_text_only_to_whom_the_setting_allows()
     let mut off = support::test_settings(&redis);
     off.metrics.access = redchat::server::config::MetricsAccess::Off;
     let off = TestApp::spawn_with(off).await;
-    let status = TestApp::client().get(off.url("/metrics")).send().await.unwrap().status();
+    let status = TestApp::client()
+        .get(off.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, 404);
 
     let mut token = support::test_settings(&redis);
@@ -1208,17 +1243,17 @@ fn glob(pattern: &str, key: &str) -> bool {
 /// The keys that may live without a TTL, each with the bound docs/redis.md
 /// gives it: one per account, one per room, or entries that are pruned.
 const BOUNDED_WITHOUT_TTL: &[&str] = &[
-    "user:{*}",                // one per account
-    "user_by_email:*",         // one per account
-    "user_by_handle:*",        // one per account
-    "user:{*}:rooms",          // one entry per room joined
-    "room:{*}",                // one per room
-    "room:{*}:members",        // one entry per member
-    "room:{*}:read",           // one entry per member (leaving removes it)
-    "room:{*}:online",         // members online now (pruned by the sweeper)
-    "rooms:public",            // one entry per public room
-    "rooms:public:words",      // at most 8 entries per public room
-    "presence",                // users with a live connection (pruned)
+    "user:{*}",           // one per account
+    "user_by_email:*",    // one per account
+    "user_by_handle:*",   // one per account
+    "user:{*}:rooms",     // one entry per room joined
+    "room:{*}",           // one per room
+    "room:{*}:members",   // one entry per member
+    "room:{*}:read",      // one entry per member (leaving removes it)
+    "room:{*}:online",    // members online now (pruned by the sweeper)
+    "rooms:public",       // one entry per public room
+    "rooms:public:words", // at most 8 entries per public room
+    "presence",           // users with a live connection (pruned)
 ];
 
 #[tokio::test]
@@ -1238,16 +1273,32 @@ async fn after_a_day_of_use_every_key_has_a_ttl_or_a_documented_bound() {
     let public = public_room(&app, &ann, &[&bob]).await;
     let private = support::private_room(&app, &ann).await;
     for handle in ["bob", "carol"] {
-        ok_json(app.call(&ann, "invite", &[("room_id", &private), ("handle", handle)]).await).await;
-    }
-    ok_json(app.call(&bob, "respond_invite", &[("room_id", &private), ("accept", "true")]).await)
+        ok_json(
+            app.call(&ann, "invite", &[("room_id", &private), ("handle", handle)])
+                .await,
+        )
         .await;
+    }
+    ok_json(
+        app.call(
+            &bob,
+            "respond_invite",
+            &[("room_id", &private), ("accept", "true")],
+        )
+        .await,
+    )
+    .await;
     let events = support::EventReader::open(&app, &bob).await;
     let sent = support::send_text(&app, &ann, &public, "hello @bob").await;
     support::send_text(&app, &bob, &private, "hi").await;
     app.call(&bob, "typing", &[("room_id", &public)]).await;
     let up_to = sent["id"].as_str().unwrap();
-    app.call(&bob, "mark_room_read", &[("room_id", &public), ("up_to", up_to)]).await;
+    app.call(
+        &bob,
+        "mark_room_read",
+        &[("room_id", &public), ("up_to", up_to)],
+    )
+    .await;
     app.call(&bob, "mark_read", &[("id", "all")]).await;
     ok_json(app.call(&bob, "leave_room", &[("room_id", &public)]).await).await;
     app.call(&carol, "logout", &[]).await;
@@ -1265,9 +1316,16 @@ async fn after_a_day_of_use_every_key_has_a_ttl_or_a_documented_bound() {
     for key in keys {
         let ttl: i64 = conn.pttl(&key).await.unwrap();
         let name = key.strip_prefix(&prefix).unwrap();
-        if ttl == -1 && !BOUNDED_WITHOUT_TTL.iter().any(|pattern| glob(pattern, name)) {
+        if ttl == -1
+            && !BOUNDED_WITHOUT_TTL
+                .iter()
+                .any(|pattern| glob(pattern, name))
+        {
             unbounded.push(name.to_owned());
         }
     }
-    assert!(unbounded.is_empty(), "keys with neither a TTL nor a bound: {unbounded:?}");
+    assert!(
+        unbounded.is_empty(),
+        "keys with neither a TTL nor a bound: {unbounded:?}"
+    );
 }

@@ -135,7 +135,11 @@ pub async fn update_profile(display_name: String) -> Result<User, AppError> {
 
     let state = AppState::current()?;
     let user = session::require_user().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Account { user_id: &user.id }]).await?;
+    crate::limits::take(
+        &state,
+        &[crate::limits::Limit::Account { user_id: &user.id }],
+    )
+    .await?;
     let display_name = DisplayName::parse(&display_name)?;
     store::set_display_name(&state, &user.id, &display_name).await?;
     profiles::announce_change(&state, &user.id).await?;
@@ -168,7 +172,11 @@ pub async fn revoke_session(handle: String) -> Result<(), AppError> {
 
     let state = AppState::current()?;
     let user_id = session::require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Account { user_id: &user_id }]).await?;
+    crate::limits::take(
+        &state,
+        &[crate::limits::Limit::Account { user_id: &user_id }],
+    )
+    .await?;
     if handle.len() != 32 || !handle.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::BadRequest(
             "handle must be a session handle.".into(),
@@ -188,7 +196,11 @@ pub async fn sign_out_everywhere() -> Result<usize, AppError> {
 
     let state = AppState::current()?;
     let user_id = session::require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Account { user_id: &user_id }]).await?;
+    crate::limits::take(
+        &state,
+        &[crate::limits::Limit::Account { user_id: &user_id }],
+    )
+    .await?;
     let current = session::handle(&session::current().await?)
         .await?
         .unwrap_or_default();

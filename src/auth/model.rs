@@ -218,9 +218,8 @@ impl DisplayName {
 /// builds one picture (a family, a flag), and nowhere else.
 fn has_deceptive_character(name: &str) -> bool {
     let chars: Vec<char> = name.chars().collect();
-    let is_emoji_part = |c: char| {
-        matches!(c, '\u{2600}'..='\u{27BF}' | '\u{1F000}'..='\u{1FAFF}' | '\u{FE0F}')
-    };
+    let is_emoji_part =
+        |c: char| matches!(c, '\u{2600}'..='\u{27BF}' | '\u{1F000}'..='\u{1FAFF}' | '\u{FE0F}');
     chars.iter().enumerate().any(|(at, &c)| match c {
         '\u{200D}' => {
             let before = at.checked_sub(1).map(|i| chars[i]);

@@ -32,9 +32,9 @@ use crate::server::state::AppState;
 /// script (`messages::store`), which pays the send limits in the same
 /// script that stores the message. `clock()` is Redis's time in ms;
 /// `take(limiters, now)` pays on every `{key, interval ms, burst, cost}`,
-/// or on none, and returns 0 or the milliseconds to wait. `cost` (default
-/// 1) is how many intervals the action costs: the send script's byte
-/// budget counts a message's bytes, so `burst` is bytes there.
+/// or on none, and returns 0 or the milliseconds to wait. `cost` is how
+/// many intervals the action costs (one if left out): the send script's
+/// byte budget counts a message's bytes, so `burst` is bytes there.
 pub const GCRA_LUA: &str = r"
 local function clock()
   local t = redis.call('TIME')

@@ -139,24 +139,28 @@ pub async fn mark_room_read(room_id: String, up_to: String) -> Result<(), AppErr
     use super::model::MessageId;
     use super::unread;
     use crate::auth::session::require_user_id;
+    use crate::events::{ClientEvent, PersonalEvent, RoomRead};
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
-    use crate::events::{ClientEvent, PersonalEvent, RoomRead};
     use crate::server::sse::publish_personal;
     use crate::server::state::AppState;
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::MarkRead { user_id: &user_id }]).await?;
+    crate::limits::take(
+        &state,
+        &[crate::limits::Limit::MarkRead { user_id: &user_id }],
+    )
+    .await?;
     let room_id = RoomId::parse(&room_id)?;
     let up_to = MessageId::parse(&up_to, "up_to")?;
     member_room(&state, &room_id, &user_id).await?;
     if let Some(read) = unread::advance(&state, &user_id, &room_id, up_to).await? {
         // The user's other tabs update their unread badges.
-        let event = PersonalEvent::Forward(ClientEvent::RoomRead(RoomRead {
+        let event = PersonalEvent::Forward(Box::new(ClientEvent::RoomRead(RoomRead {
             room_id: room_id.as_str().to_owned(),
             up_to: read.to_string(),
-        }));
+        })));
         publish_personal(&mut state.redis(), &state.keys, &user_id, &event).await?;
     }
     Ok(())

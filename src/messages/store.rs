@@ -484,8 +484,10 @@ fn digest(client_msg_id: &str) -> [u8; 8] {
 /// start with byte 0 or 1). 17 bytes instead of 32 or 36, in every message.
 fn pack_id(id: &str) -> Vec<u8> {
     let hex: String = id.chars().filter(|c| *c != '-').collect();
-    let lowercase_hex =
-        |text: &str| text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let lowercase_hex = |text: &str| {
+        text.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
     let hyphenated = id.len() == 36
         && [8, 13, 18, 23].iter().all(|at| id.as_bytes()[*at] == b'-')
         && id.bytes().filter(|b| *b == b'-').count() == 4;
@@ -541,11 +543,7 @@ pub enum Range {
 }
 
 /// Messages of a room, oldest first.
-pub async fn entries(
-    state: &AppState,
-    room_id: &RoomId,
-    range: Range,
-) -> AppResult<Vec<Message>> {
+pub async fn entries(state: &AppState, room_id: &RoomId, range: Range) -> AppResult<Vec<Message>> {
     // Exclusive bounds past either end of the id space mean "nothing"; Redis
     // would reject them instead of answering empty.
     let first = MessageId { millis: 0, seq: 0 };

@@ -33,7 +33,11 @@ pub async fn mark_read(id: String) -> Result<(), AppError> {
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::MarkRead { user_id: &user_id }]).await?;
+    crate::limits::take(
+        &state,
+        &[crate::limits::Limit::MarkRead { user_id: &user_id }],
+    )
+    .await?;
     let mark = MarkRead::parse(&id)?;
     store::mark_read(&state, &user_id, &mark).await
 }

@@ -169,9 +169,9 @@ fn NotificationItem(item: Notification) -> impl IntoView {
             <p class="muted small">
                 {time::clock(item.created_at)}
                 {item.answer.clone().map(|answer| format!(" · {answer}"))}
-                {open_invite
-                    .then(|| item.expires_at)
-                    .flatten()
+                {item
+                    .expires_at
+                    .filter(|_| open_invite)
                     .map(|until| format!(" · expires {}", time::day(until)))}
             </p>
             <div class="notification-actions">

@@ -17,8 +17,8 @@ use super::model::{
 };
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
-use crate::server::clock::now_millis;
 use crate::events::{ClientEvent, PersonalEvent};
+use crate::server::clock::now_millis;
 use crate::server::sse::publish_personal;
 use crate::server::state::AppState;
 
@@ -87,7 +87,7 @@ fn new_notification(
 async fn push(state: &AppState, user_id: &str, notification: &Notification) -> AppResult<()> {
     let json = serde_json::to_string(notification)
         .map_err(|err| AppError::internal("encode notification", err))?;
-    let event = PersonalEvent::Forward(ClientEvent::Notification(notification.clone()));
+    let event = PersonalEvent::Forward(Box::new(ClientEvent::Notification(notification.clone())));
     let key = state.keys.user_notifications(user_id);
     let redis = state.redis();
     let () = redis::pipe()
@@ -107,7 +107,7 @@ async fn push(state: &AppState, user_id: &str, notification: &Notification) -> A
 
 /// Tells the user's other tabs to refetch their notifications.
 async fn announce_read(state: &AppState, user_id: &str) -> AppResult<()> {
-    let event = PersonalEvent::Forward(ClientEvent::NotificationsRead);
+    let event = PersonalEvent::Forward(Box::new(ClientEvent::NotificationsRead));
     publish_personal(&mut state.redis(), &state.keys, user_id, &event).await
 }
 

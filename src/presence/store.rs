@@ -34,11 +34,11 @@ use tokio::sync::oneshot;
 use super::model::{Member, PresenceChange, Typing};
 use crate::auth::User;
 use crate::error::AppResult;
+use crate::events::{PersonalEvent, RoomEvent};
 use crate::limits::streams::StreamLease;
 use crate::rooms::access::joined_room_ids;
 use crate::rooms::model::RoomId;
 use crate::server::hub::{HubEvent, SubscriptionStream};
-use crate::events::{PersonalEvent, RoomEvent};
 use crate::server::state::AppState;
 
 /// How often an open stream refreshes its connection.

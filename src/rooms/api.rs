@@ -70,7 +70,9 @@ pub async fn public_rooms(
     limits::take(&state, &[Limit::Read { user_id: &user_id }]).await?;
     let q = q.unwrap_or_default();
     if q.chars().count() > 100 {
-        return Err(AppError::BadRequest("q must be at most 100 characters.".into()));
+        return Err(AppError::BadRequest(
+            "q must be at most 100 characters.".into(),
+        ));
     }
     let words = name_words(&q);
     if words.len() > 5 {
@@ -118,7 +120,11 @@ pub async fn join_room(room_id: String) -> Result<Room, AppError> {
 
     let state = AppState::current()?;
     let user = require_user().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Membership { user_id: &user.id }]).await?;
+    crate::limits::take(
+        &state,
+        &[crate::limits::Limit::Membership { user_id: &user.id }],
+    )
+    .await?;
     let room_id = RoomId::parse(&room_id)?;
     // Visible means: public, or private with the caller a member or invitee.
     let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
@@ -197,7 +203,11 @@ pub async fn respond_invite(room_id: String, accept: bool) -> Result<(), AppErro
 
     let state = AppState::current()?;
     let user = require_user().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Membership { user_id: &user.id }]).await?;
+    crate::limits::take(
+        &state,
+        &[crate::limits::Limit::Membership { user_id: &user.id }],
+    )
+    .await?;
     let room_id = RoomId::parse(&room_id)?;
     let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
     if standing != Standing::Invited {
@@ -225,7 +235,11 @@ pub async fn leave_room(room_id: String) -> Result<(), AppError> {
 
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Membership { user_id: &user_id }]).await?;
+    crate::limits::take(
+        &state,
+        &[crate::limits::Limit::Membership { user_id: &user_id }],
+    )
+    .await?;
     let room_id = RoomId::parse(&room_id)?;
     visible_room(&state, &room_id, &user_id).await?;
     store::set_membership(&state, &room_id, &user_id, false).await

@@ -212,7 +212,12 @@ fn BrowseRooms(
         rooms
             .get()
             .and_then(Result::ok)
-            .map(|list| list.joined.into_iter().map(|j| j.room.id).collect::<Vec<_>>())
+            .map(|list| {
+                list.joined
+                    .into_iter()
+                    .map(|j| j.room.id)
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default()
     };
     view! {

@@ -22,8 +22,8 @@ use redis::Script;
 
 use super::model::{name_words, Room, RoomId, RoomName, Standing};
 use crate::error::AppResult;
-use crate::server::clock::now_millis;
 use crate::events::{PersonalEvent, RoomEvent, RoomRef};
+use crate::server::clock::now_millis;
 use crate::server::state::AppState;
 
 fn room_from_fields(mut fields: HashMap<String, String>) -> Option<Room> {
@@ -232,14 +232,16 @@ pub async fn set_membership(
             .ignore()
             .zrem(keys.room_invited(room), user_id)
             .ignore()
-            .add_command(redis.publish(
-                &keys.room_events(room),
-                RoomEvent::MemberJoined {
-                    room_id,
-                    user_id: user,
-                }
-                .to_json(),
-            ))
+            .add_command(
+                redis.publish(
+                    &keys.room_events(room),
+                    RoomEvent::MemberJoined {
+                        room_id,
+                        user_id: user,
+                    }
+                    .to_json(),
+                ),
+            )
             .ignore()
             .query_async(&mut redis.clone())
             .await?;
@@ -406,7 +408,11 @@ pub async fn public_page(
             .arg("WITHSCORES")
             .query_async(&mut state.redis())
             .await?;
-        fetched.into_iter().filter(after_cursor).take(limit + 1).collect()
+        fetched
+            .into_iter()
+            .filter(after_cursor)
+            .take(limit + 1)
+            .collect()
     } else {
         let mut matching: Option<Vec<String>> = None;
         for word in query {

@@ -69,10 +69,11 @@ fn is_same_origin(
         } else {
             &["http://", "https://"]
         };
-        if !schemes
-            .iter()
-            .any(|scheme| origin.get(..scheme.len()).is_some_and(|s| s.eq_ignore_ascii_case(scheme)))
-        {
+        if !schemes.iter().any(|scheme| {
+            origin
+                .get(..scheme.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+        }) {
             return false;
         }
         let allowed = &settings.security.allowed_origins;

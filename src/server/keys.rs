@@ -87,7 +87,6 @@ impl Keys {
         format!("{}user:{{{user_id}}}:events", self.prefix)
     }
 
-
     /// Hash of one room: id, name, private, created_by, created_at.
     pub fn room(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}", self.prefix)

@@ -141,8 +141,7 @@ impl Metrics {
     /// error, if any.
     pub fn redis_round_trip<T>(&self, started: Instant, result: &redis::RedisResult<T>) {
         self.redis_round_trips.inc();
-        self.redis_seconds
-            .observe(started.elapsed().as_secs_f64());
+        self.redis_seconds.observe(started.elapsed().as_secs_f64());
         if let Err(err) = result {
             let kind = if err.is_timeout() {
                 "timeout".to_owned()
@@ -220,8 +219,7 @@ pub async fn metrics(
 /// Compares two secrets in time that depends on their lengths only.
 fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |diff, (x, y)| diff | (x ^ y))
             == 0
