@@ -36,28 +36,62 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let leptos = get_configuration(None)?;
     let addr = leptos.leptos_options.site_addr;
     let settings = Settings::load()?;
-    let redis_url = settings.redis.redacted_url();
-    let state = AppState::new(leptos.leptos_options, settings)
-        .map_err(|err| format!("bad Redis settings for {redis_url}: {err}"))?;
-    crate::auth::warm_up_password_hashing(&state.cpu).await?;
-
-    let state_for_shutdown = state.clone();
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!("Redchat is listening on http://{addr}, Redis at {redis_url}");
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown({
-        let state = state_for_shutdown;
-        async move {
-            shutdown_signal().await;
-            state.close_event_streams();
-        }
-    })
-    .await?;
+    let app = Application::build(leptos.leptos_options, settings, addr).await?;
+    crate::auth::warm_up_password_hashing(&app.state.cpu).await?;
+    tracing::info!(
+        "Redchat is listening on http://{}, Redis: {}",
+        app.local_addr()?,
+        app.state.settings.redis.describe()
+    );
+    app.run_until(shutdown_signal()).await?;
     tracing::info!("Redchat stopped");
     Ok(())
+}
+
+/// The whole server, bound and ready: what `main` runs and what the
+/// integration tests start (on port 0), so both serve the same wiring.
+pub struct Application {
+    pub state: AppState,
+    listener: tokio::net::TcpListener,
+}
+
+impl Application {
+    /// Connects to Redis (lazily; see `AppState::new`) and binds `addr`.
+    pub async fn build(
+        leptos_options: leptos::config::LeptosOptions,
+        settings: Settings,
+        addr: SocketAddr,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let described = settings.redis.describe();
+        let state = AppState::new(leptos_options, settings)
+            .map_err(|err| format!("bad Redis settings for {described}: {err}"))?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        Ok(Self { state, listener })
+    }
+
+    /// The address it listens on (the port chosen, for port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then ends the event streams (so
+    /// graceful shutdown does not wait for them) and lets in-flight
+    /// requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let closing = self.state.clone();
+        axum::serve(
+            self.listener,
+            router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.close_event_streams();
+        })
+        .await
+    }
 }
 
 /// The largest request body accepted (413 beyond). The biggest legitimate

@@ -6,9 +6,10 @@
 use proptest::prelude::*;
 use redchat::auth::model::{DisplayName, Email, Handle, Password};
 use redchat::messages::model::{ClientMsgId, MessageBody, MessageId};
-use redchat::notifications::model::{mention_spans, mentioned_handles, MarkRead};
+use redchat::notifications::model::MarkRead;
 use redchat::rooms::model::{RoomId, RoomName};
-use redchat::ui::linkify::{pieces, Piece};
+use redchat::text::linkify::{pieces, Piece};
+use redchat::text::mentions::{mention_spans, mentioned_handles};
 
 fn any_text() -> impl Strategy<Value = String> {
     // Printable and control characters, multi-byte ones, markup, `@`s.

@@ -145,9 +145,14 @@ export async function createRoom(page: Page, name: string) {
   await expect(page.getByRole("textbox", { name: "Message" })).toBeVisible();
 }
 
+/** Joins a public room through "Browse rooms", found with its name filter. */
 export async function joinRoom(page: Page, name: string) {
   await page.getByRole("button", { name: "Browse rooms" }).click();
-  await page.getByRole("listitem").filter({ hasText: name }).getByRole("button", { name: "Join" }).click();
+  const directory = page.getByRole("region", { name: "Public rooms" });
+  await directory.getByLabel("Filter rooms").fill(name);
+  // Only the room whose name has words starting with each typed word.
+  await expect(directory.getByRole("listitem")).toHaveCount(1);
+  await directory.getByRole("listitem").filter({ hasText: name }).getByRole("button", { name: "Join" }).click();
   await expect(page.getByRole("textbox", { name: "Message" })).toBeVisible();
 }
 

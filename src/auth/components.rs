@@ -388,7 +388,7 @@ fn AccountPanel() -> impl IntoView {
                                                         <span class="session-agent">{item.user_agent.clone()}</span>
                                                         <span class="muted small">
                                                             {format!(" · {} · ", item.address)}
-                                                            {crate::ui::time::clock(item.signed_in_at * 1000)}
+                                                            {crate::text::time::clock(item.signed_in_at * 1000)}
                                                         </span>
                                                         {if item.current {
                                                             view! { <span class="tag">"this browser"</span> }.into_any()

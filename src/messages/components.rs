@@ -13,8 +13,8 @@ use crate::error::AppError;
 use crate::presence::api::typing;
 use crate::presence::model::TYPING_EVERY_MS;
 use crate::rooms::Room;
-use crate::ui::linkify::{self, Piece};
-use crate::ui::time;
+use crate::text::linkify::{self, Piece};
+use crate::text::time;
 
 /// How many messages a page of history holds.
 pub const PAGE: u32 = 50;

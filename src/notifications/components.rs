@@ -12,7 +12,7 @@ use leptos_router::components::A;
 use super::api::{mark_read, notifications};
 use super::model::Notification;
 use crate::rooms::api::respond_invite;
-use crate::ui::time;
+use crate::text::time;
 
 /// The signed-in user's notifications, refetched whenever they may have
 /// changed.

@@ -12,8 +12,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::model::{
-    excerpt, mentioned_handles, MarkRead, Notification, NotificationKind, NotificationList, KEEP,
-    KEEP_SECS,
+    excerpt, MarkRead, Notification, NotificationKind, NotificationList, KEEP, KEEP_SECS,
 };
 use crate::auth::User;
 use crate::error::{AppError, AppResult};
@@ -130,7 +129,7 @@ pub async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -> AppRe
         author,
         body,
     } = message;
-    let handles = mentioned_handles(body);
+    let handles = crate::text::mentions::mentioned_handles(body);
     if handles.is_empty() {
         return Ok(());
     }

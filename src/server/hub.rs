@@ -57,7 +57,7 @@ impl Published {
     pub fn frame(&self) -> &axum::body::Bytes {
         self.frame.get_or_init(|| {
             let name = self.event.as_deref().unwrap_or("message");
-            super::sse::frame(name, self.id.as_deref(), &self.json)
+            super::frame::frame(name, self.id.as_deref(), &self.json)
         })
     }
 }

@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod config;
 pub mod cpu;
+pub mod frame;
 pub mod http_security;
 pub mod hub;
 pub mod keys;

@@ -2,6 +2,4 @@
 //! chat layout the features fill in.
 
 pub mod chat;
-pub mod linkify;
 pub mod live;
-pub mod time;

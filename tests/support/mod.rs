@@ -11,9 +11,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use redchat::router::router;
+use redchat::router::Application;
 use redchat::server::config::{Rate, Settings};
-use redchat::server::state::AppState;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -365,22 +364,22 @@ impl TestApp {
             .output_name("redchat")
             .site_root("target/site")
             .build();
-        let state = AppState::new(leptos_options, settings.clone()).expect("valid Redis settings");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port");
-        let addr = listener.local_addr().expect("a local address");
+        // The same wiring as `main`, on a port of its own.
+        let app = Application::build(
+            leptos_options,
+            settings.clone(),
+            "127.0.0.1:0".parse().expect("an address"),
+        )
+        .await
+        .expect("valid settings and a loopback port");
+        let addr = app.local_addr().expect("a local address");
         let (shutdown, signal) = oneshot::channel::<()>();
-        let closing = state.clone();
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = signal.await;
-                    closing.close_event_streams();
-                })
-                .await
-                .expect("the test server runs");
+            app.run_until(async move {
+                let _ = signal.await;
+            })
+            .await
+            .expect("the test server runs");
         });
         Self {
             addr,

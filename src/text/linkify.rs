@@ -31,7 +31,7 @@ pub fn pieces(body: &str) -> Vec<Piece<'_>> {
 fn mentions(text: &str) -> Vec<Piece<'_>> {
     let mut out = Vec::new();
     let mut done = 0;
-    for span in crate::notifications::model::mention_spans(text) {
+    for span in crate::text::mentions::mention_spans(text) {
         if span.start > done {
             out.push(Piece::Text(&text[done..span.start]));
         }
