@@ -53,10 +53,12 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
 pub struct Application {
     pub state: AppState,
     listener: tokio::net::TcpListener,
+    app: Router,
 }
 
 impl Application {
-    /// Connects to Redis (lazily; see `AppState::new`) and binds `addr`.
+    /// Connects to Redis (lazily; see `AppState::new`), binds `addr` and
+    /// builds the router (which starts the process's background tasks).
     pub async fn build(
         leptos_options: leptos::config::LeptosOptions,
         settings: Settings,
@@ -66,7 +68,12 @@ impl Application {
         let state = AppState::new(leptos_options, settings)
             .map_err(|err| format!("bad Redis settings for {described}: {err}"))?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        Ok(Self { state, listener })
+        let app = router(state.clone());
+        Ok(Self {
+            state,
+            listener,
+            app,
+        })
     }
 
     /// The address it listens on (the port chosen, for port 0).
@@ -84,7 +91,7 @@ impl Application {
         let closing = self.state.clone();
         axum::serve(
             self.listener,
-            router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
+            self.app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -67,33 +67,22 @@ pub async fn login(email: String, password: String) -> Result<User, AppError> {
     // each attempt pays before the password is checked (so guesses sent all
     // at once cannot outrun the limit) and a right password is refunded.
     let address = limits::client_address(&state).await;
-    let account = email.normalized();
-    let failure = [
-        Limit::LoginFailure {
-            email: &account,
-            address: &address,
-        },
-        Limit::AccountLoginFailure { email: &account },
-    ];
     limits::take(&state, &[Limit::Login { address: &address }]).await?;
-    limits::take(&state, &failure).await?;
     let found = store::find_credentials(&state, &email).await?;
     let (user, stored_hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let verified = match password::verify(&state.cpu, password, stored_hash).await {
-        Ok(verified) => verified,
-        // Not checked (the hashing queue is full, or a fault): not a
-        // failure of this password, so it must not count against the account.
-        Err(err) => {
-            limits::give_back(&state, &failure).await?;
-            return Err(err);
-        }
-    };
+    let verified = password::verify_counting_failures(
+        &state,
+        &email.normalized(),
+        &address,
+        password,
+        stored_hash,
+    )
+    .await?;
     match user {
         Some(user) if verified => {
-            limits::give_back(&state, &failure).await?;
             let device = session::Device::current(&state).await;
             session::sign_in(&state, &session::current().await?, &user.id, device).await?;
             Ok(user)
@@ -153,11 +142,9 @@ pub async fn update_profile(display_name: String) -> Result<User, AppError> {
 #[server(endpoint = "sessions")]
 pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
     use super::session;
-    use crate::server::state::AppState;
+    use crate::limits::PerUser;
 
-    let state = AppState::current()?;
-    let user_id = session::require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
+    let (state, user_id) = session::caller(PerUser::Read).await?;
     let current = session::handle(&session::current().await?)
         .await?
         .unwrap_or_default();
@@ -168,15 +155,9 @@ pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
 #[server(endpoint = "revoke_session")]
 pub async fn revoke_session(handle: String) -> Result<(), AppError> {
     use super::session;
-    use crate::server::state::AppState;
+    use crate::limits::PerUser;
 
-    let state = AppState::current()?;
-    let user_id = session::require_user_id().await?;
-    crate::limits::take(
-        &state,
-        &[crate::limits::Limit::Account { user_id: &user_id }],
-    )
-    .await?;
+    let (state, user_id) = session::caller(PerUser::Account).await?;
     if handle.len() != 32 || !handle.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::BadRequest(
             "handle must be a session handle.".into(),
@@ -192,15 +173,9 @@ pub async fn revoke_session(handle: String) -> Result<(), AppError> {
 #[server(endpoint = "sign_out_everywhere")]
 pub async fn sign_out_everywhere() -> Result<usize, AppError> {
     use super::session;
-    use crate::server::state::AppState;
+    use crate::limits::PerUser;
 
-    let state = AppState::current()?;
-    let user_id = session::require_user_id().await?;
-    crate::limits::take(
-        &state,
-        &[crate::limits::Limit::Account { user_id: &user_id }],
-    )
-    .await?;
+    let (state, user_id) = session::caller(PerUser::Account).await?;
     let current = session::handle(&session::current().await?)
         .await?
         .unwrap_or_default();
@@ -216,7 +191,7 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     use super::model::Password;
     use super::{password, session, store};
-    use crate::limits::{self, Limit};
+    use crate::limits;
     use crate::server::state::AppState;
 
     let state = AppState::current()?;
@@ -226,29 +201,20 @@ pub async fn change_password(
     let (email, stored_hash) = store::password_hash(&state, &user_id)
         .await?
         .ok_or_else(AppError::not_signed_in)?;
-    let account = email.to_lowercase();
     let address = limits::client_address(&state).await;
-    let failure = [
-        Limit::LoginFailure {
-            email: &account,
-            address: &address,
-        },
-        Limit::AccountLoginFailure { email: &account },
-    ];
-    limits::take(&state, &failure).await?;
-    let verified = match password::verify(&state.cpu, offered, Some(stored_hash)).await {
-        Ok(verified) => verified,
-        Err(err) => {
-            limits::give_back(&state, &failure).await?;
-            return Err(err);
-        }
-    };
+    let verified = password::verify_counting_failures(
+        &state,
+        &email.to_lowercase(),
+        &address,
+        offered,
+        Some(stored_hash),
+    )
+    .await?;
     if !verified {
         return Err(AppError::Unauthorized(
             "The current password is wrong.".into(),
         ));
     }
-    limits::give_back(&state, &failure).await?;
     let new_hash = password::hash(&state.cpu, new_password).await?;
     store::set_password_hash(&state, &user_id, &new_hash).await?;
     let current = session::handle(&session::current().await?)

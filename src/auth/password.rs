@@ -11,7 +11,9 @@ use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Versio
 
 use super::model::Password;
 use crate::error::{AppError, AppResult};
+use crate::limits::{self, Limit};
 use crate::server::cpu::CpuGate;
+use crate::server::state::AppState;
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).expect("constant argon2 parameters are valid");
@@ -58,6 +60,38 @@ pub async fn verify(cpu: &CpuGate, password: Password, stored: Option<String>) -
         Ok(real && matches)
     })
     .await?
+}
+
+/// Checks a password offered for an account, counting a wrong one as a
+/// failed sign-in for that account (by its lowercased email) from this
+/// client address, the way `login` and `change_password` both must: the
+/// two failure limits are paid *before* the check, so that guesses sent all
+/// at once cannot outrun them, and given back when the password was right
+/// or could not be checked (a full hashing queue is not a wrong password).
+/// `stored` is the account's hash, or `None` for an unknown account (then
+/// the check takes as long, and fails).
+pub async fn verify_counting_failures(
+    state: &AppState,
+    account: &str,
+    address: &str,
+    offered: Password,
+    stored: Option<String>,
+) -> AppResult<bool> {
+    let failure = [
+        Limit::LoginFailure {
+            email: account,
+            address,
+        },
+        Limit::AccountLoginFailure { email: account },
+    ];
+    limits::take(state, &failure).await?;
+    match verify(&state.cpu, offered, stored).await {
+        Ok(false) => Ok(false),
+        right_or_unchecked => {
+            limits::give_back(state, &failure).await?;
+            right_or_unchecked
+        }
+    }
 }
 
 /// Computes the dummy hash now, so the first unknown-email sign-in is not

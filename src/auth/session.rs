@@ -192,6 +192,16 @@ pub async fn require_user_id() -> AppResult<String> {
         .ok_or_else(AppError::not_signed_in)
 }
 
+/// What most endpoints begin with: the process's state and the signed-in
+/// caller's id, once the caller's per-user limit for this kind of call is
+/// paid (401 or 429 otherwise).
+pub async fn caller(limit: crate::limits::PerUser) -> AppResult<(AppState, String)> {
+    let state = AppState::current()?;
+    let user_id = require_user_id().await?;
+    crate::limits::take(&state, &[limit.of(&user_id)]).await?;
+    Ok((state, user_id))
+}
+
 /// The session's sign-in and the user's profile, or 401, *without* the
 /// revocation check: for an endpoint that makes that check itself, in the
 /// same Redis script as its own work (`send_message`, whose one round trip

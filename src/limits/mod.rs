@@ -12,5 +12,6 @@ pub mod streams;
 
 #[cfg(feature = "ssr")]
 pub use store::{
-    address_of, byte_interval_ms, client_address, give_back, interval_ms, take, Limit, GCRA_LUA,
+    address_of, byte_interval_ms, client_address, give_back, interval_ms, take, Limit, PerUser,
+    GCRA_LUA,
 };

@@ -137,6 +137,29 @@ pub enum Limit<'a> {
     Account { user_id: &'a str },
 }
 
+/// The per-user limits that endpoints pay on every call, by kind of call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerUser {
+    Membership,
+    Typing,
+    Read,
+    MarkRead,
+    Account,
+}
+
+impl PerUser {
+    /// This kind's limiter for one user.
+    pub fn of(self, user_id: &str) -> Limit<'_> {
+        match self {
+            Self::Membership => Limit::Membership { user_id },
+            Self::Typing => Limit::Typing { user_id },
+            Self::Read => Limit::Read { user_id },
+            Self::MarkRead => Limit::MarkRead { user_id },
+            Self::Account => Limit::Account { user_id },
+        }
+    }
+}
+
 impl Limit<'_> {
     /// The key (see `Keys::limit`) and the configured rate.
     fn key_and_rate(&self, state: &AppState) -> (String, Rate) {

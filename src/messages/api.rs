@@ -102,15 +102,10 @@ pub async fn history(
 ) -> Result<Vec<Message>, AppError> {
     use super::model::{history_limit, MessageId};
     use super::store::{self, Range};
-    use crate::auth::session::require_user_id;
-    use crate::rooms::access::member_room;
-    use crate::rooms::model::RoomId;
-    use crate::server::state::AppState;
+    use crate::limits::PerUser;
+    use crate::rooms::access::member_caller;
 
-    let state = AppState::current()?;
-    let user_id = require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
-    let room_id = RoomId::parse(&room_id)?;
+    let caller = member_caller(&room_id, PerUser::Read).await?;
     let limit = history_limit(limit)?;
     let parse = |id: Option<String>, field: &str| {
         id.filter(|id| !id.is_empty())
@@ -119,7 +114,6 @@ pub async fn history(
     };
     let before = parse(before, "before")?;
     let after = parse(after, "after")?;
-    member_room(&state, &room_id, &user_id).await?;
     let range = match (after, before) {
         (Some(after), before) => Range::After {
             after,
@@ -129,7 +123,7 @@ pub async fn history(
         (None, Some(before)) => Range::Before { before, limit },
         (None, None) => Range::Latest(limit),
     };
-    store::entries(&state, &room_id, range).await
+    store::entries(&caller.state, &caller.room_id, range).await
 }
 
 /// Moves the caller's read position in a room forward to `up_to` (never
@@ -138,23 +132,18 @@ pub async fn history(
 pub async fn mark_room_read(room_id: String, up_to: String) -> Result<(), AppError> {
     use super::model::MessageId;
     use super::unread;
-    use crate::auth::session::require_user_id;
     use crate::events::{ClientEvent, PersonalEvent, RoomRead};
-    use crate::rooms::access::member_room;
-    use crate::rooms::model::RoomId;
+    use crate::limits::PerUser;
+    use crate::rooms::access::{member_caller, RoomCaller};
     use crate::server::sse::publish_personal;
-    use crate::server::state::AppState;
 
-    let state = AppState::current()?;
-    let user_id = require_user_id().await?;
-    crate::limits::take(
-        &state,
-        &[crate::limits::Limit::MarkRead { user_id: &user_id }],
-    )
-    .await?;
-    let room_id = RoomId::parse(&room_id)?;
+    let RoomCaller {
+        state,
+        user_id,
+        room_id,
+        ..
+    } = member_caller(&room_id, PerUser::MarkRead).await?;
     let up_to = MessageId::parse(&up_to, "up_to")?;
-    member_room(&state, &room_id, &user_id).await?;
     if let Some(read) = unread::advance(&state, &user_id, &room_id, up_to).await? {
         // The user's other tabs update their unread badges.
         let event = PersonalEvent::Forward(Box::new(ClientEvent::RoomRead(RoomRead {

@@ -12,12 +12,10 @@ pub async fn notifications(
 ) -> Result<NotificationList, AppError> {
     use super::model::notifications_limit;
     use super::store;
-    use crate::auth::session::require_user_id;
-    use crate::server::state::AppState;
+    use crate::auth::session::caller;
+    use crate::limits::PerUser;
 
-    let state = AppState::current()?;
-    let user_id = require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
+    let (state, user_id) = caller(PerUser::Read).await?;
     let limit = notifications_limit(limit)?;
     store::list(&state, &user_id, limit).await
 }
@@ -28,16 +26,10 @@ pub async fn notifications(
 pub async fn mark_read(id: String) -> Result<(), AppError> {
     use super::model::MarkRead;
     use super::store;
-    use crate::auth::session::require_user_id;
-    use crate::server::state::AppState;
+    use crate::auth::session::caller;
+    use crate::limits::PerUser;
 
-    let state = AppState::current()?;
-    let user_id = require_user_id().await?;
-    crate::limits::take(
-        &state,
-        &[crate::limits::Limit::MarkRead { user_id: &user_id }],
-    )
-    .await?;
+    let (state, user_id) = caller(PerUser::MarkRead).await?;
     let mark = MarkRead::parse(&id)?;
     store::mark_read(&state, &user_id, &mark).await
 }

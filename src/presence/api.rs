@@ -10,34 +10,22 @@ use crate::error::AppError;
 #[server(endpoint = "members")]
 pub async fn members(room_id: String) -> Result<Vec<Member>, AppError> {
     use super::store;
-    use crate::auth::session::require_user_id;
-    use crate::rooms::access::member_room;
-    use crate::rooms::model::RoomId;
-    use crate::server::state::AppState;
+    use crate::limits::PerUser;
+    use crate::rooms::access::member_caller;
 
-    let state = AppState::current()?;
-    let user_id = require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
-    let room_id = RoomId::parse(&room_id)?;
-    member_room(&state, &room_id, &user_id).await?;
-    store::members(&state, &room_id).await
+    let caller = member_caller(&room_id, PerUser::Read).await?;
+    store::members(&caller.state, &caller.room_id).await
 }
 
 /// The members of a room who are online now. Members only.
 #[server(endpoint = "online")]
 pub async fn online(room_id: String) -> Result<Vec<User>, AppError> {
     use super::store;
-    use crate::auth::session::require_user_id;
-    use crate::rooms::access::member_room;
-    use crate::rooms::model::RoomId;
-    use crate::server::state::AppState;
+    use crate::limits::PerUser;
+    use crate::rooms::access::member_caller;
 
-    let state = AppState::current()?;
-    let user_id = require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
-    let room_id = RoomId::parse(&room_id)?;
-    member_room(&state, &room_id, &user_id).await?;
-    store::online(&state, &room_id).await
+    let caller = member_caller(&room_id, PerUser::Read).await?;
+    store::online(&caller.state, &caller.room_id).await
 }
 
 /// Tells the room the caller is typing. Announced at most once every three

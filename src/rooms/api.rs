@@ -30,13 +30,11 @@ pub async fn create_room(name: String, private: bool) -> Result<Room, AppError> 
 pub async fn rooms() -> Result<RoomList, AppError> {
     use super::model::JoinedRoom;
     use super::store;
-    use crate::auth::session::require_user_id;
+    use crate::auth::session::caller;
+    use crate::limits::PerUser;
     use crate::messages::unread;
-    use crate::server::state::AppState;
 
-    let state = AppState::current()?;
-    let user_id = require_user_id().await?;
-    crate::limits::take(&state, &[crate::limits::Limit::Read { user_id: &user_id }]).await?;
+    let (state, user_id) = caller(PerUser::Read).await?;
     let joined = store::joined(&state, &user_id).await?;
     let counts = unread::counts(&state, &user_id, &joined).await?;
     Ok(RoomList {
@@ -61,13 +59,10 @@ pub async fn public_rooms(
 ) -> Result<DirectoryPage, AppError> {
     use super::model::{name_words, RoomId};
     use super::store;
-    use crate::auth::session::require_user_id;
-    use crate::limits::{self, Limit};
-    use crate::server::state::AppState;
+    use crate::auth::session::caller;
+    use crate::limits::PerUser;
 
-    let state = AppState::current()?;
-    let user_id = require_user_id().await?;
-    limits::take(&state, &[Limit::Read { user_id: &user_id }]).await?;
+    let (state, _) = caller(PerUser::Read).await?;
     let q = q.unwrap_or_default();
     if q.chars().count() > 100 {
         return Err(AppError::BadRequest(
@@ -230,16 +225,10 @@ pub async fn leave_room(room_id: String) -> Result<(), AppError> {
     use super::access::visible_room;
     use super::model::RoomId;
     use super::store;
-    use crate::auth::session::require_user_id;
-    use crate::server::state::AppState;
+    use crate::auth::session::caller;
+    use crate::limits::PerUser;
 
-    let state = AppState::current()?;
-    let user_id = require_user_id().await?;
-    crate::limits::take(
-        &state,
-        &[crate::limits::Limit::Membership { user_id: &user_id }],
-    )
-    .await?;
+    let (state, user_id) = caller(PerUser::Membership).await?;
     let room_id = RoomId::parse(&room_id)?;
     visible_room(&state, &room_id, &user_id).await?;
     store::set_membership(&state, &room_id, &user_id, false).await
