@@ -233,6 +233,7 @@ async fn events(
     let room_ids = crate::rooms::access::joined_room_ids(&state, &user_id).await?;
     // The user is online while this stream is open.
     let handle = crate::auth::session::handle(&session).await?;
+    let expires_at = crate::auth::session::expires_at(&state, &session).await?;
     let address = crate::limits::address_of(&state, peer, &headers);
     let lease = crate::limits::streams::acquire(
         &state,
@@ -241,7 +242,6 @@ async fn events(
         &address,
     )
     .await?;
-    let expires_at = crate::auth::session::expires_at(&state, &session).await?;
     let presence = crate::presence::connect(state.clone(), user_id.clone(), lease).await;
     let owner = sse::Owner {
         user_id,

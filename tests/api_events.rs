@@ -443,14 +443,14 @@ async fn an_http_client_that_stops_reading_gets_a_resync_and_slows_nobody_else()
 async fn a_stream_ends_when_its_session_expires_and_cannot_reopen() {
     let redis = RedisServer::start().await;
     let mut settings = support::test_settings(&redis);
-    // Three seconds of inactivity (the setting is in days).
-    settings.session.inactivity_days = 3.0 / 86_400.0;
-    settings.session.absolute_days = 3.0 / 86_400.0;
+    // Six seconds of life (the settings are in days).
+    settings.session.inactivity_days = 6.0 / 86_400.0;
+    settings.session.absolute_days = 6.0 / 86_400.0;
     let app = TestApp::spawn_with(settings).await;
     let ann = person(&app, "ann").await;
     let mut events = EventReader::open(&app, &ann).await;
     loop {
-        match events.poll_within(Duration::from_secs(10)).await {
+        match events.poll_within(Duration::from_secs(20)).await {
             support::Polled::Event(_) => continue,
             support::Polled::Closed => break,
             support::Polled::Quiet => panic!("the stream outlived its session"),

@@ -718,6 +718,15 @@ async fn leaving_a_room_one_is_not_in_announces_nothing() {
 
     let left = app.call(&carol, "leave_room", &[("room_id", &room)]).await;
     assert_eq!(left.status(), 200, "a no-op, not an error");
+    // Whatever the leave set off (a `left` to Carol's stream, whose
+    // presence then announced her offline in the room) would arrive within
+    // this: nothing may name her.
+    while let Some(event) = bobs.next_within(std::time::Duration::from_secs(2)).await {
+        assert!(
+            !event.data.contains(&carol_id),
+            "an outsider's leave reached the room: {event:?}"
+        );
+    }
     send(&app, &ann, &room, "after", "m2").await;
     loop {
         let event = bobs.next().await;

@@ -1196,6 +1196,16 @@ async fn metrics_are_served_in_prometheus_text_only_to_whom_the_setting_allows()
         assert!(text.contains(metric), "{metric} missing from:\n{text}");
     }
 
+    // Through a reverse proxy on the same host the peer is loopback too,
+    // but the request says it was forwarded: not a local client.
+    let proxied = TestApp::client()
+        .get(app.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), 404);
+
     let mut off = support::test_settings(&redis);
     off.metrics.access = redchat::server::config::MetricsAccess::Off;
     let off = TestApp::spawn_with(off).await;

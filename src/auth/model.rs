@@ -213,7 +213,8 @@ impl DisplayName {
 /// Whether a name holds a character that would let it pass for another
 /// name: bidirectional overrides and isolates (U+202E turns "Ann" + "nimda"
 /// into "Annadmin"), invisible characters (zero-width space, word joiner,
-/// soft hyphen, byte-order mark, blank fillers), or line and paragraph
+/// soft hyphen, byte-order mark, blank fillers and blank patterns, tag
+/// characters, interlinear annotations, musical formatting), or line and paragraph
 /// separators. The zero-width joiner is allowed between emoji, where it
 /// builds one picture (a family, a flag), and nowhere else.
 fn has_deceptive_character(name: &str) -> bool {
@@ -243,7 +244,13 @@ fn has_deceptive_character(name: &str) -> bool {
         | '\u{3164}'
         | '\u{FFA0}'
         | '\u{2028}'
-        | '\u{2029}' => true,
+        | '\u{2029}'
+        | '\u{2800}'
+        | '\u{17B4}'
+        | '\u{17B5}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E007F}' => true,
         _ => false,
     })
 }
@@ -389,6 +396,8 @@ mod tests {
             "Ann\u{2029}Bob",
             "\u{3164}",
             "Ann\u{200D}",
+            "Ann\u{E0041}",
+            "\u{2800}Ann",
         ] {
             assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
         }

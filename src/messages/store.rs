@@ -339,9 +339,11 @@ async fn run_send(
         // A retry: answer with what was stored the first time, if still
         // kept. If it was trimmed away since, there is no message to show:
         // say so rather than dress the retry's body up as the first.
-        let sent_at: u64 = id
-            .parse()
-            .map_err(|_| AppError::internal("send script", format!("bad time {id}")))?;
+        // The score, as a double (Redis may write it in exponent form).
+        let sent_at = id
+            .parse::<f64>()
+            .map_err(|_| AppError::internal("send script", format!("bad time {id}")))?
+            as u64;
         return match find_sent(state, room_id, &author.id, client_msg_id, sent_at).await? {
             Some(first) => Ok(Sent::Again(first)),
             None => Err(AppError::Conflict(
@@ -423,7 +425,9 @@ pub async fn already_sent(
     author_id: &str,
     client_msg_id: &ClientMsgId,
 ) -> AppResult<Option<Message>> {
-    let sent_at: Option<u64> = redis::cmd("ZSCORE")
+    // A score is a double, and Redis may write a whole one in exponent
+    // form: read as f64.
+    let sent_at: Option<f64> = redis::cmd("ZSCORE")
         .arg(state.keys.room_sent(room_id.as_str(), author_id))
         .arg(&digest(client_msg_id.as_str())[..])
         .query_async(&mut state.redis())
@@ -431,6 +435,7 @@ pub async fn already_sent(
     let Some(sent_at) = sent_at else {
         return Ok(None);
     };
+    let sent_at = sent_at as u64;
     durable(state, &state.keys.room_messages(room_id.as_str())).await?;
     find_sent(state, room_id, author_id, client_msg_id, sent_at).await
 }

@@ -153,7 +153,7 @@ pub async fn room_and_standing(
     user_id: &str,
 ) -> AppResult<(Option<Room>, Standing)> {
     let room = room_id.as_str();
-    let (fields, member, invited_until): (HashMap<String, String>, bool, Option<u64>) =
+    let (fields, member, invited_until): (HashMap<String, String>, bool, Option<f64>) =
         redis::pipe()
             .hgetall(state.keys.room(room))
             .sismember(state.keys.room_members(room), user_id)
@@ -162,7 +162,7 @@ pub async fn room_and_standing(
             .await?;
     // An invitation counts until it expires (entries are pruned when the
     // next one is added, and the key expires with its newest).
-    let invited = invited_until.is_some_and(|until| until > now_millis());
+    let invited = invited_until.is_some_and(|until| until as u64 > now_millis());
     let standing = match (member, invited) {
         (true, _) => Standing::Member,
         (false, true) => Standing::Invited,
@@ -324,6 +324,7 @@ pub async fn joined_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String
         .into_iter()
         .zip(confirmed)
         .partition(|(_, member)| *member);
+    let mut joined: Vec<String> = joined.into_iter().map(|(room, _)| room).collect();
     if !stale.is_empty() {
         let stale: Vec<String> = stale.into_iter().map(|(room, _)| room).collect();
         tracing::info!(user_id, rooms = ?stale, "dropped rooms whose member set lacks the user");
@@ -332,8 +333,23 @@ pub async fn joined_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String
             .arg(&stale)
             .query_async(&mut state.redis())
             .await?;
+        // A join may have landed between the check and the `SREM`: its
+        // member-set step before the check would have been seen, so only
+        // one after it matters, and its own user-set `SADD` may have found
+        // the room still there and done nothing. Checked again, such a
+        // room goes back. (A join later than this check adds it itself.)
+        for room in stale {
+            if is_member(state, &room, user_id).await? {
+                let _: i64 = redis::cmd("SADD")
+                    .arg(state.keys.user_rooms(user_id))
+                    .arg(&room)
+                    .query_async(&mut state.redis())
+                    .await?;
+                joined.push(room);
+            }
+        }
     }
-    Ok(joined.into_iter().map(|(room, _)| room).collect())
+    Ok(joined)
 }
 
 /// The user's rooms, sorted by name.
@@ -396,7 +412,8 @@ pub async fn public_page(
         // Inclusive of the cursor's millisecond: rooms of that millisecond
         // not yet shown are on this page.
         let upper = before.map_or_else(|| "+inf".to_owned(), |c| c.created_at.to_string());
-        let fetched: Vec<(String, u64)> = redis::cmd("ZRANGE")
+        // Scores are doubles (Redis may write a whole one in exponent form).
+        let fetched: Vec<(String, f64)> = redis::cmd("ZRANGE")
             .arg(keys.public_rooms())
             .arg(&upper)
             .arg("-inf")
@@ -410,6 +427,7 @@ pub async fn public_page(
             .await?;
         fetched
             .into_iter()
+            .map(|(id, score)| (id, score as u64))
             .filter(after_cursor)
             .take(limit + 1)
             .collect()
@@ -446,7 +464,7 @@ pub async fn public_page(
         if ids.is_empty() {
             return Ok((Vec::new(), None));
         }
-        let scores: Vec<Option<u64>> = redis::cmd("ZMSCORE")
+        let scores: Vec<Option<f64>> = redis::cmd("ZMSCORE")
             .arg(keys.public_rooms())
             .arg(&ids)
             .query_async(&mut state.redis())
@@ -454,7 +472,7 @@ pub async fn public_page(
         let mut scored: Vec<(String, u64)> = ids
             .into_iter()
             .zip(scores)
-            .filter_map(|(id, score)| Some((id, score?)))
+            .filter_map(|(id, score)| Some((id, score? as u64)))
             .filter(after_cursor)
             .collect();
         scored.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));

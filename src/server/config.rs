@@ -430,6 +430,10 @@ impl LimitSettings {
         self.reads_per_user.validate("reads_per_user")?;
         self.mark_read_per_user.validate("mark_read_per_user")?;
         self.account_per_user.validate("account_per_user")?;
+        if self.send_bytes_per_user.burst < 12_000 {
+            // A message of the largest size could never be sent.
+            return Err("limits.send_bytes_per_user needs a burst of at least 12000 bytes".into());
+        }
         if self.streams_per_session == 0
             || self.streams_per_session > self.streams_per_user
             || self.streams_per_user > self.streams_per_address

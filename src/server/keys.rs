@@ -16,7 +16,7 @@
 //! | `{p}room:{id}`               | hash   | none                      | create_room; `seq` by send | rooms, join, ...  |
 //! | `{p}room:{id}:members`       | set    | none                      | create/join/leave | authorization     |
 //! | `{p}room:{id}:read`          | hash   | none (one field per member; left with the member) | send, mark_room_read | rooms (unread) |
-//! | `{p}room:{id}:invited`       | zset   | 30 days, reset per invitation | invite, answer | authorization     |
+//! | `{p}room:{id}:invites`       | zset   | 30 days, reset per invitation | invite, answer | authorization     |
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
 //! | `{p}room:{id}:sent:{u}`      | zset   | 24 h, reset per send; at most 100 entries | send_message | send_message |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
@@ -107,7 +107,7 @@ impl Keys {
     /// Sorted set of the users invited to a room who have not answered yet,
     /// scored with when the invitation expires (ms).
     pub fn room_invited(&self, room_id: &str) -> String {
-        format!("{}room:{{{room_id}}}:invited", self.prefix)
+        format!("{}room:{{{room_id}}}:invites", self.prefix)
     }
 
     /// Stream of a room's messages; entry ids are message ids.

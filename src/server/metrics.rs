@@ -6,7 +6,8 @@
 //! with no lock and no allocation on the hot paths (a send, a delivery, a
 //! Redis round trip). Access to the route is a setting
 //! (`metrics.access`): `off`, `loopback` (only clients on 127.0.0.0/8 or
-//! ::1, the default) or `token` (an `Authorization: Bearer` header equal to
+//! ::1 whose request carries no forwarding header, so a reverse proxy on the
+//! same host does not make it public; the default) or `token` (an `Authorization: Bearer` header equal to
 //! `REDCHAT_METRICS_TOKEN`): the numbers say how busy the server is and
 //! must not be public.
 
@@ -193,7 +194,19 @@ pub async fn metrics(
     let settings = &state.settings.metrics;
     let allowed = match settings.access {
         MetricsAccess::Off => false,
-        MetricsAccess::Loopback => peer.ip().is_loopback(),
+        // A request a reverse proxy forwarded comes from the proxy's
+        // loopback address too: one that carries a forwarding header is
+        // not a local client.
+        MetricsAccess::Loopback => {
+            let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+                .into_iter()
+                .chain(
+                    Some(state.settings.limits.trusted_proxy_header.as_str())
+                        .filter(|name| !name.is_empty()),
+                )
+                .any(|name| headers.contains_key(name));
+            is_loopback(peer.ip()) && !forwarded
+        }
         MetricsAccess::Token => {
             let wanted = settings.token.as_deref().unwrap_or_default();
             let given = headers
@@ -214,6 +227,16 @@ pub async fn metrics(
         METRICS.encode(),
     )
         .into_response()
+}
+
+/// Loopback, including an IPv4 loopback address mapped into IPv6.
+fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        v4 => v4.is_loopback(),
+    }
 }
 
 /// Compares two secrets in time that depends on their lengths only.

@@ -57,6 +57,9 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
+/// How often a stream the browser gave up on is opened again.
+const STREAM_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// How long the room list waits after an event that changed another
 /// room's unread count before it is refetched (more such events within it
 /// share the one refetch).
@@ -283,9 +286,25 @@ fn ChatLayout(
         let online = window_event_listener(leptos::ev::online, move |_| {
             connection.update_value(|open| *open = live::connect(on_event));
         });
+        // A stream the browser gave up on (refused with 429 when too many
+        // are open, or a server error) is opened again now and then, as
+        // the refusal's Retry-After (15 s) asks; catching up follows.
+        let retry = set_interval_with_handle(
+            move || {
+                let given_up =
+                    connection.with_value(|open| open.as_ref().is_some_and(live::Live::is_closed));
+                if given_up {
+                    connection.update_value(|open| *open = live::connect(on_event));
+                }
+            },
+            STREAM_RETRY,
+        );
         on_cleanup(move || {
             offline.remove();
             online.remove();
+            if let Ok(retry) = retry {
+                retry.clear();
+            }
             connection.update_value(|open| drop(open.take()));
         });
     });

@@ -37,6 +37,15 @@ pub struct Live {
     _handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
 }
 
+impl Live {
+    /// Whether the browser gave up on the stream: `EventSource` reconnects
+    /// by itself after a dropped connection, but not after an answer that
+    /// is not a stream (a 429 when too many are open, a 401, a 5xx).
+    pub fn is_closed(&self) -> bool {
+        self.source.ready_state() == EventSource::CLOSED
+    }
+}
+
 impl Drop for Live {
     fn drop(&mut self) {
         self.source.close();
