@@ -16,7 +16,9 @@ use axum::Router;
 use leptos::config::get_configuration;
 use leptos::prelude::provide_context;
 use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
-use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
+use leptos_axum::{
+    file_and_error_handler_with_context, generate_route_list, AxumRouteListing, LeptosRoutes,
+};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::{time, SameSite};
@@ -125,7 +127,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/events", get(events))
         .route("/metrics", get(crate::server::metrics::metrics))
-        .leptos_routes_with_context(&state, generate_route_list(App), provide_state.clone(), {
+        .leptos_routes_with_context(&state, route_list(), provide_state.clone(), {
             let options = state.leptos_options.clone();
             move || page(options.clone())
         })
@@ -147,6 +149,18 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The app's routes, generated once per process. Generating them renders
+/// the app with resource loading switched off for the whole process
+/// (`leptos_server`'s `SuppressResourceLoad` is a global flag): a page that
+/// another server in the same process renders meanwhile would wait for its
+/// resources forever. Production builds one router, before it serves; the
+/// integration tests start many servers in one process, and a test's page
+/// hung whenever another test built its router at that moment.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// A page: the shell, answered with a Content-Security-Policy that allows
