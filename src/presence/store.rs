@@ -20,8 +20,11 @@
 //!
 //! Not one atomic step: the connection set and the room sets live in
 //! different cluster slots. If a sweeper takes a user offline at the very
-//! moment one of their streams opens on another process, the user can show
-//! offline for up to one heartbeat, whose `SADD` puts them back.
+//! moment one of their streams opens on another process, the stream's
+//! `SADD`s may land before the sweeper's `SREM`s; so after its `SREM`s the
+//! sweeper looks at the user's connections again and puts them back if one
+//! appeared (a stream opening later adds them itself). A heartbeat only
+//! pushes expiries forward and writes nothing else.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -150,7 +153,7 @@ pub async fn connect(state: AppState, user_id: String, lease: StreamLease) -> on
         .hub
         .subscribe_stream(state.keys.user_events(&user_id))
         .await;
-    if let Err(err) = touch(&state, &user_id, &connection, CONNECTION_TTL).await {
+    if let Err(err) = touch(&state, &user_id, &connection, CONNECTION_TTL, true).await {
         tracing::warn!(%err, "presence: could not register a connection");
     }
     let (guard, closed) = oneshot::channel();
@@ -175,8 +178,11 @@ struct Connection {
 }
 
 impl Connection {
-    async fn touch(&self, ttl: Duration) {
-        if let Err(err) = touch(&self.state, &self.user_id, &self.connection, ttl).await {
+    /// Pushes the connection's expiry to now + `ttl`; with `rejoin`, also
+    /// makes sure the user is in all their rooms' online sets.
+    async fn touch(&self, ttl: Duration, rejoin: bool) {
+        let touched = touch(&self.state, &self.user_id, &self.connection, ttl, rejoin).await;
+        if let Err(err) = touched {
             tracing::warn!(%err, "presence: could not refresh a connection");
         }
     }
@@ -219,8 +225,11 @@ async fn heartbeat(
     loop {
         tokio::select! {
             _ = &mut closed => break,
+            // A beat only pushes expiries forward: the online sets are
+            // right already (joins and leaves arrive as events below, and
+            // the sweeper re-checks after taking someone offline).
             _ = beats.tick() => {
-                connection.touch(CONNECTION_TTL).await;
+                connection.touch(CONNECTION_TTL, false).await;
                 connection.lease.renew(&connection.state).await;
             }
             event = personal.next() => match event {
@@ -229,18 +238,25 @@ async fn heartbeat(
                 }
                 // Changes may have been missed: the touch re-adds the user
                 // to every room they are in now.
-                Some(Ok(HubEvent::Resync) | Err(_)) => connection.touch(CONNECTION_TTL).await,
+                Some(Ok(HubEvent::Resync) | Err(_)) => connection.touch(CONNECTION_TTL, true).await,
                 None => break,
             },
         }
     }
     connection.lease.release(&connection.state).await;
-    connection.touch(GRACE).await;
+    connection.touch(GRACE, false).await;
 }
 
-/// Sets the connection's expiry, files the user for the sweeper and, for a
-/// live connection, makes sure the user is in all their rooms' online sets.
-async fn touch(state: &AppState, user_id: &str, connection: &str, ttl: Duration) -> AppResult<()> {
+/// Sets the connection's expiry, files the user for the sweeper and, with
+/// `rejoin` (a new stream, or one that may have missed membership events),
+/// makes sure the user is in all their rooms' online sets.
+async fn touch(
+    state: &AppState,
+    user_id: &str,
+    connection: &str,
+    ttl: Duration,
+    rejoin: bool,
+) -> AppResult<()> {
     let keys = &state.keys;
     let latest: f64 = TOUCH
         .key(keys.user_connections(user_id))
@@ -257,7 +273,7 @@ async fn touch(state: &AppState, user_id: &str, connection: &str, ttl: Duration)
         .arg(user_id)
         .query_async(&mut state.redis())
         .await?;
-    if ttl == CONNECTION_TTL {
+    if rejoin {
         let rooms = joined_room_ids(state, user_id).await?;
         set_online(state, user_id, &rooms, true, Announce::IfChanged).await?;
     }
@@ -380,6 +396,24 @@ async fn sweep(state: &AppState) -> AppResult<()> {
         // `SREM`s make announcing twice impossible).
         let rooms = joined_room_ids(state, &user_id).await?;
         set_online(state, &user_id, &rooms, false, Announce::IfChanged).await?;
+        // A stream may have opened elsewhere between the first look and
+        // these `SREM`s, its `SADD`s undone by them: look again, and put
+        // the user back. (A stream that opens after this look adds them
+        // itself, after these `SREM`s.) Heartbeats no longer re-add.
+        let latest: f64 = PRUNE
+            .key(keys.user_connections(&user_id))
+            .invoke_async(&mut state.redis())
+            .await?;
+        if latest > 0.0 {
+            set_online(state, &user_id, &rooms, true, Announce::IfChanged).await?;
+            let () = redis::cmd("ZADD")
+                .arg(keys.presence())
+                .arg(latest)
+                .arg(&user_id)
+                .query_async(&mut state.redis())
+                .await?;
+            continue;
+        }
         let _: i64 = UNFILE
             .key(keys.presence())
             .arg(&user_id)
