@@ -966,6 +966,53 @@ async fn the_public_directory_pages_through_every_room_and_filters_by_name() {
     for bad in [("limit", "0"), ("before", "yesterday")] {
         assert_eq!(app.call(&ann, "public_rooms", &[bad]).await.status(), 400);
     }
+
+    // Crowding a prefix: more than a thousand newer rooms named "gen"
+    // (whose word sorts before "general") do not put "General chat" out of
+    // reach of the filter "gen": paging finds it, at its age.
+    let general = create_room(&app, &ann, "General chat", false).await;
+    for batch in 0..126 {
+        let creates = (0..8).map(|i| {
+            let (app, spammer) = (&app, &spammer);
+            async move { create_room(app, spammer, &format!("gen {}", batch * 8 + i), false).await }
+        });
+        futures::future::join_all(creates).await;
+    }
+    let mut pages = 0;
+    let mut found_general = false;
+    let mut before = String::new();
+    loop {
+        pages += 1;
+        let page = ok_json(
+            app.call(
+                &ann,
+                "public_rooms",
+                &[("q", "gen"), ("limit", "100"), ("before", &before)],
+            )
+            .await,
+        )
+        .await;
+        found_general |= page["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|room| room["id"] == general.as_str());
+        match page["next"].as_str() {
+            Some(next) => before = next.to_owned(),
+            None => break,
+        }
+        assert!(pages < 50, "paging ends");
+    }
+    assert!(
+        found_general,
+        "the oldest match is reachable ({pages} pages)"
+    );
+    let exact = ok_json(
+        app.call(&ann, "public_rooms", &[("q", "general chat")])
+            .await,
+    )
+    .await;
+    assert_eq!(exact["rooms"][0]["id"], general.as_str());
 }
 
 /// The Redis cost of unread counts: per message in a room of 51 where the

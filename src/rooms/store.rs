@@ -66,14 +66,15 @@ pub async fn create(
     if !private {
         // The filter's words first, the listing last: the room is listed
         // only once it is whole.
-        let words: Vec<(u8, Vec<u8>)> = name_words(name.as_str())
-            .into_iter()
-            .map(|word| (0, word_entry(&word, &id)))
-            .collect();
-        if !words.is_empty() {
-            let () = redis::cmd("ZADD")
-                .arg(keys.public_room_words())
-                .arg(&words)
+        // Each word: in the list of words (for prefixes), and the room in
+        // that word's own set, scored by age (single-key commands: the keys
+        // live in different cluster slots).
+        for word in name_words(name.as_str()) {
+            let () = redis::pipe()
+                .zadd(keys.public_room_words(), &word, 0)
+                .ignore()
+                .zadd(keys.public_word_rooms(&word), &id, created_at)
+                .ignore()
                 .query_async(&mut state.redis())
                 .await?;
         }
@@ -360,18 +361,15 @@ pub async fn joined(state: &AppState, user_id: &str) -> AppResult<Vec<Room>> {
     Ok(rooms)
 }
 
-/// A word index entry: the word, a NUL (which sorts before every other
-/// character, so `word` and `words` stay apart), the room id.
-fn word_entry(word: &str, room_id: &str) -> Vec<u8> {
-    let mut entry = Vec::with_capacity(word.len() + 1 + room_id.len());
-    entry.extend_from_slice(word.as_bytes());
-    entry.push(0);
-    entry.extend_from_slice(room_id.as_bytes());
-    entry
-}
-
-/// How many rooms one filter word may match; a page is chosen among them.
-const WORD_MATCHES: usize = 1000;
+/// How many words one filter word may stand for as a prefix ("ru" for
+/// "rust", "rustaceans", …): the first this many in byte order, the word
+/// itself first.
+const PREFIX_WORDS: isize = 50;
+/// How many rooms one page of a filtered directory may look at before it
+/// answers with what it found and a cursor to go on from.
+const SCAN_BUDGET: usize = 1000;
+/// Rooms read from each word's set at a time while scanning.
+const SCAN_BATCH: usize = 200;
 /// Rooms created in the same millisecond as a page's last one that the
 /// next page can tell apart (ties are ordered by id).
 const SAME_MILLISECOND: usize = 100;
@@ -394,11 +392,9 @@ impl DirectoryCursor {
 }
 
 /// A page of the public directory, newest first: rooms after `before`,
-/// whose name has a word starting with each word of
-/// `query` (if any). Without a query: one `ZRANGE … BYSCORE REV` on the
-/// directory. With one: one `ZRANGE … BYLEX` per word on the word index
-/// (a prefix range: `[word` to `[word\xff`), intersected here, then one
-/// `ZMSCORE` for their ages; then the page's room hashes.
+/// whose name has a word starting with each word of `query` (if any), and
+/// the cursor of the next page. Without a query: one `ZRANGE … BYSCORE
+/// REV` on the directory. With one: see [`filtered_page`].
 pub async fn public_page(
     state: &AppState,
     query: &[String],
@@ -408,78 +404,41 @@ pub async fn public_page(
     let keys = &state.keys;
     let after_cursor =
         |(id, score): &(String, u64)| before.is_none_or(|cursor| cursor.is_after(id, *score));
-    let scored: Vec<(String, u64)> = if query.is_empty() {
-        // Inclusive of the cursor's millisecond: rooms of that millisecond
-        // not yet shown are on this page.
-        let upper = before.map_or_else(|| "+inf".to_owned(), |c| c.created_at.to_string());
-        // Scores are doubles (Redis may write a whole one in exponent form).
-        let fetched: Vec<(String, f64)> = redis::cmd("ZRANGE")
-            .arg(keys.public_rooms())
-            .arg(&upper)
-            .arg("-inf")
-            .arg("BYSCORE")
-            .arg("REV")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit + 1 + SAME_MILLISECOND)
-            .arg("WITHSCORES")
-            .query_async(&mut state.redis())
-            .await?;
-        fetched
-            .into_iter()
-            .map(|(id, score)| (id, score as u64))
-            .filter(after_cursor)
-            .take(limit + 1)
-            .collect()
-    } else {
-        let mut matching: Option<Vec<String>> = None;
-        for word in query {
-            let mut high = format!("[{word}").into_bytes();
-            high.push(0xff);
-            let entries: Vec<Vec<u8>> = redis::cmd("ZRANGE")
-                .arg(keys.public_room_words())
-                .arg(format!("[{word}"))
-                .arg(high)
-                .arg("BYLEX")
-                .arg("LIMIT")
-                .arg(0)
-                .arg(WORD_MATCHES)
-                .query_async(&mut state.redis())
-                .await?;
-            let ids: Vec<String> = entries
-                .iter()
-                .filter_map(|entry| {
-                    let at = entry.iter().position(|b| *b == 0)?;
-                    String::from_utf8(entry[at + 1..].to_vec()).ok()
-                })
-                .collect();
-            matching = Some(match matching {
-                None => ids,
-                Some(so_far) => so_far.into_iter().filter(|id| ids.contains(id)).collect(),
-            });
-        }
-        let mut ids = matching.unwrap_or_default();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.is_empty() {
-            return Ok((Vec::new(), None));
-        }
-        let scores: Vec<Option<f64>> = redis::cmd("ZMSCORE")
-            .arg(keys.public_rooms())
-            .arg(&ids)
-            .query_async(&mut state.redis())
-            .await?;
-        let mut scored: Vec<(String, u64)> = ids
-            .into_iter()
-            .zip(scores)
-            .filter_map(|(id, score)| Some((id, score? as u64)))
-            .filter(after_cursor)
-            .collect();
-        scored.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
-        scored.truncate(limit + 1);
-        scored
-    };
-    let mut scored = scored;
+    if !query.is_empty() {
+        return filtered_page(state, query, before, limit).await;
+    }
+    // Inclusive of the cursor's millisecond: rooms of that millisecond not
+    // yet shown are on this page.
+    let upper = before.map_or_else(|| "+inf".to_owned(), |c| c.created_at.to_string());
+    // Scores are doubles (Redis may write a whole one in exponent form).
+    let fetched: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(keys.public_rooms())
+        .arg(&upper)
+        .arg("-inf")
+        .arg("BYSCORE")
+        .arg("REV")
+        .arg("LIMIT")
+        .arg(0)
+        .arg(limit + 1 + SAME_MILLISECOND)
+        .arg("WITHSCORES")
+        .query_async(&mut state.redis())
+        .await?;
+    let scored: Vec<(String, u64)> = fetched
+        .into_iter()
+        .map(|(id, score)| (id, score as u64))
+        .filter(after_cursor)
+        .take(limit + 1)
+        .collect();
+    page_of(state, scored, limit).await
+}
+
+/// The rooms of a page (its first `limit` of `scored`, newest first) and,
+/// when there is one more, the cursor after the last shown.
+async fn page_of(
+    state: &AppState,
+    mut scored: Vec<(String, u64)>,
+    limit: usize,
+) -> AppResult<(Vec<Room>, Option<DirectoryCursor>)> {
     let next = (scored.len() > limit).then(|| DirectoryCursor {
         created_at: scored[limit - 1].1,
         room_id: scored[limit - 1].0.clone(),
@@ -487,6 +446,173 @@ pub async fn public_page(
     scored.truncate(limit);
     let ids: Vec<String> = scored.into_iter().map(|(id, _)| id).collect();
     Ok((rooms_by_id(state, &ids).await?, next))
+}
+
+/// A filtered page, by age, with no search module:
+///
+/// 1. each query word stands for the words of room names that start with
+///    it: `ZRANGE {p}rooms:public:words [w "[w\xff" BYLEX LIMIT 0 50` on
+///    the list of words (all scores 0, so ordered byte by byte: a prefix
+///    is a range);
+/// 2. the query word with the fewest rooms (`ZCARD` of each of its words'
+///    sets, `{p}rooms:public:word:<word>`, scored by creation time) drives:
+///    its words' sets are read newest first, from the cursor on, a batch
+///    at a time (`ZRANGE … BYSCORE REV LIMIT`), merged;
+/// 3. each room read is kept if its name has a word starting with every
+///    query word (its name read with `HGET`);
+///
+/// until the page is full or [`SCAN_BUDGET`] rooms were looked at. Then
+/// the answer is what was found and, if the scan did not reach the end,
+/// a cursor where it stopped: every matching room is reachable by paging,
+/// however many others share its words (rooms named "gen" cannot push
+/// "general" out: it is found at its age).
+async fn filtered_page(
+    state: &AppState,
+    query: &[String],
+    before: Option<&DirectoryCursor>,
+    limit: usize,
+) -> AppResult<(Vec<Room>, Option<DirectoryCursor>)> {
+    let keys = &state.keys;
+    let redis = state.redis();
+    // 1. The words each query word stands for.
+    let mut expansions: Vec<Vec<String>> = Vec::new();
+    for word in query {
+        let mut high = format!("[{word}").into_bytes();
+        high.push(0xff);
+        let words: Vec<String> = redis::cmd("ZRANGE")
+            .arg(keys.public_room_words())
+            .arg(format!("[{word}"))
+            .arg(high)
+            .arg("BYLEX")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(PREFIX_WORDS)
+            .query_async(&mut redis.clone())
+            .await?;
+        if words.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        expansions.push(words);
+    }
+    // 2. The driver: the query word whose words hold the fewest rooms.
+    let mut sizes = Vec::new();
+    for words in &expansions {
+        let counts: Vec<u64> = try_join_all(words.iter().map(|word| {
+            let mut redis = redis.clone();
+            let key = keys.public_word_rooms(word);
+            async move {
+                redis::cmd("ZCARD")
+                    .arg(key)
+                    .query_async::<u64>(&mut redis)
+                    .await
+            }
+        }))
+        .await?;
+        sizes.push(counts.iter().sum::<u64>());
+    }
+    let driver = sizes
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, size)| **size)
+        .map_or(0, |(at, _)| at);
+    let driver_keys: Vec<String> = expansions[driver]
+        .iter()
+        .map(|word| keys.public_word_rooms(word))
+        .collect();
+    // 3. Scan newest first from the cursor, keeping the rooms whose names
+    // match every query word.
+    let mut position = before.cloned();
+    let mut found: Vec<(String, u64)> = Vec::new();
+    let mut scanned = 0;
+    loop {
+        let upper = position
+            .as_ref()
+            .map_or_else(|| "+inf".to_owned(), |c| c.created_at.to_string());
+        let batches: Vec<Vec<(String, f64)>> = try_join_all(driver_keys.iter().map(|key| {
+            let mut redis = redis.clone();
+            let upper = upper.clone();
+            async move {
+                redis::cmd("ZRANGE")
+                    .arg(key)
+                    .arg(upper)
+                    .arg("-inf")
+                    .arg("BYSCORE")
+                    .arg("REV")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(SCAN_BATCH + SAME_MILLISECOND)
+                    .arg("WITHSCORES")
+                    .query_async::<Vec<(String, f64)>>(&mut redis)
+                    .await
+            }
+        }))
+        .await?;
+        // Complete down to the newest of the oldest rooms each full batch
+        // reached: older rooms of that set are still to come.
+        let horizon = batches
+            .iter()
+            .filter(|batch| batch.len() >= SCAN_BATCH + SAME_MILLISECOND)
+            .filter_map(|batch| batch.last().map(|(_, score)| *score as u64))
+            .max();
+        let mut window: Vec<(String, u64)> = batches
+            .into_iter()
+            .flatten()
+            .map(|(id, score)| (id, score as u64))
+            .filter(|(id, score)| {
+                position
+                    .as_ref()
+                    .is_none_or(|cursor| cursor.is_after(id, *score))
+            })
+            .filter(|(_, score)| horizon.is_none_or(|horizon| *score > horizon))
+            .collect();
+        window.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        window.dedup();
+        let exhausted = horizon.is_none();
+        // Empty: the end, or (only if hundreds of rooms share one
+        // millisecond) no way to tell more apart; stop either way.
+        if window.is_empty() {
+            return page_of(state, found, limit).await;
+        }
+        let names: Vec<Option<String>> = try_join_all(window.iter().map(|(id, _)| {
+            let mut redis = redis.clone();
+            let key = keys.room(id);
+            async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg("name")
+                    .query_async::<Option<String>>(&mut redis)
+                    .await
+            }
+        }))
+        .await?;
+        for ((id, score), name) in window.into_iter().zip(names) {
+            scanned += 1;
+            position = Some(DirectoryCursor {
+                created_at: score,
+                room_id: id.clone(),
+            });
+            let Some(name) = name else { continue };
+            let words = name_words(&name);
+            let matches = query
+                .iter()
+                .all(|wanted| words.iter().any(|word| word.starts_with(wanted.as_str())));
+            if matches {
+                found.push((id, score));
+                if found.len() > limit {
+                    return page_of(state, found, limit).await;
+                }
+            }
+        }
+        if exhausted {
+            return page_of(state, found, limit).await;
+        }
+        if scanned >= SCAN_BUDGET {
+            // Out of budget: what was found, and where to go on from.
+            let next = position;
+            let (rooms, _) = page_of(state, found, limit).await?;
+            return Ok((rooms, next));
+        }
+    }
 }
 
 /// The newest public rooms, at most `limit`.

@@ -20,7 +20,8 @@
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
 //! | `{p}room:{id}:sent:{u}`      | zset   | 24 h, reset per send; at most 100 entries | send_message | send_message |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
-//! | `{p}rooms:public:words`      | zset   | none (a few entries per public room) | create_room | public_rooms (filter) |
+//! | `{p}rooms:public:words`      | zset   | none (one entry per distinct word) | create_room | public_rooms (filter) |
+//! | `{p}rooms:public:word:{w}`   | zset   | none (one entry per public room with the word) | create_room | public_rooms (filter) |
 //! | `{p}room:{id}:events`        | channel| -                         | send, presence, typing | event streams |
 //! | `{p}user:{id}:events`        | channel| -                         | membership, notifications, mark_room_read | event streams, presence |
 //! | `{p}user:{id}:connections`   | zset   | 2 x connection TTL        | event streams     | presence sweeper  |
@@ -132,11 +133,16 @@ impl Keys {
         format!("{}rooms:public", self.prefix)
     }
 
-    /// Sorted set, every score 0, of `<word>\0<room id>` for each word of
-    /// each public room's name: the directory's name filter, by prefix
-    /// with `ZRANGE … BYLEX`.
+    /// Sorted set, every score 0, of the words of public rooms' names: the
+    /// directory filter's prefixes, with `ZRANGE … BYLEX`.
     pub fn public_room_words(&self) -> String {
         format!("{}rooms:public:words", self.prefix)
+    }
+
+    /// Sorted set of the public rooms with this word in their name, scored
+    /// by creation time: the directory filter, newest first.
+    pub fn public_word_rooms(&self, word: &str) -> String {
+        format!("{}rooms:public:word:{word}", self.prefix)
     }
 
     /// Sorted set of one user's open event streams: connection id -> the
@@ -247,6 +253,7 @@ mod tests {
             keys.room_events("r1"),
             keys.public_rooms(),
             keys.public_room_words(),
+            keys.public_word_rooms("rust"),
             keys.user_connections("u1"),
             keys.presence(),
             keys.room_online("r1"),
