@@ -66,18 +66,31 @@ pub async fn create(
     if !private {
         // The filter's words first, the listing last: the room is listed
         // only once it is whole.
-        // Each word: in the list of words (for prefixes), and the room in
-        // that word's own set, scored by age (single-key commands: the keys
-        // live in different cluster slots).
-        for word in name_words(name.as_str()) {
-            let () = redis::pipe()
-                .zadd(keys.public_room_words(), &word, 0)
-                .ignore()
-                .zadd(keys.public_word_rooms(&word), &id, created_at)
-                .ignore()
-                .query_async(&mut state.redis())
-                .await?;
-        }
+        // Each word: the room in that word's own set, scored by age, and
+        // the word in the list of words (for prefixes). Single-key
+        // commands, sent together: the keys live in different cluster
+        // slots.
+        let redis = state.redis();
+        try_join_all(name_words(name.as_str()).into_iter().map(|word| {
+            let mut redis = redis.clone();
+            let (rooms, words) = (keys.public_word_rooms(&word), keys.public_room_words());
+            let id = id.clone();
+            async move {
+                let () = redis::cmd("ZADD")
+                    .arg(rooms)
+                    .arg(created_at)
+                    .arg(&id)
+                    .query_async(&mut redis)
+                    .await?;
+                redis::cmd("ZADD")
+                    .arg(words)
+                    .arg(0)
+                    .arg(&word)
+                    .query_async::<()>(&mut redis)
+                    .await
+            }
+        }))
+        .await?;
         let () = redis::cmd("ZADD")
             .arg(keys.public_rooms())
             .arg(created_at)
