@@ -377,18 +377,8 @@ async fn sweep(state: &AppState) -> AppResult<()> {
         .invoke_async(&mut state.redis())
         .await?;
     for user_id in due {
-        let latest: f64 = PRUNE
-            .key(keys.user_connections(&user_id))
-            .invoke_async(&mut state.redis())
-            .await?;
-        if latest > 0.0 {
-            // Another connection is still alive: file the user again.
-            let () = redis::cmd("ZADD")
-                .arg(keys.presence())
-                .arg(latest)
-                .arg(&user_id)
-                .query_async(&mut state.redis())
-                .await?;
+        if refiled_if_connected(state, &user_id).await? {
+            // Another connection is still alive.
             continue;
         }
         // Announce first, unfile after: a sweeper that dies in between
@@ -400,18 +390,8 @@ async fn sweep(state: &AppState) -> AppResult<()> {
         // these `SREM`s, its `SADD`s undone by them: look again, and put
         // the user back. (A stream that opens after this look adds them
         // itself, after these `SREM`s.) Heartbeats no longer re-add.
-        let latest: f64 = PRUNE
-            .key(keys.user_connections(&user_id))
-            .invoke_async(&mut state.redis())
-            .await?;
-        if latest > 0.0 {
+        if refiled_if_connected(state, &user_id).await? {
             set_online(state, &user_id, &rooms, true, Announce::IfChanged).await?;
-            let () = redis::cmd("ZADD")
-                .arg(keys.presence())
-                .arg(latest)
-                .arg(&user_id)
-                .query_async(&mut state.redis())
-                .await?;
             continue;
         }
         let _: i64 = UNFILE
@@ -421,6 +401,26 @@ async fn sweep(state: &AppState) -> AppResult<()> {
             .await?;
     }
     Ok(())
+}
+
+/// Drops the user's expired connections; if one is left, files the user
+/// again for the sweeper (at its expiry) and answers true.
+async fn refiled_if_connected(state: &AppState, user_id: &str) -> AppResult<bool> {
+    let keys = &state.keys;
+    let latest: f64 = PRUNE
+        .key(keys.user_connections(user_id))
+        .invoke_async(&mut state.redis())
+        .await?;
+    if latest <= 0.0 {
+        return Ok(false);
+    }
+    let () = redis::cmd("ZADD")
+        .arg(keys.presence())
+        .arg(latest)
+        .arg(user_id)
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(true)
 }
 
 /// Everyone in the room, online ones first.
