@@ -108,8 +108,9 @@ impl Application {
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// The whole app: pages, server functions, health check, static files.
-/// Also starts the process's background tasks (the presence sweeper and the
-/// profile cache's invalidation listener).
+/// Also starts the process's background tasks (the presence sweeper, the
+/// profile cache's invalidation listener and the one-time word index
+/// backfill of the public directory).
 ///
 /// `leptos_routes_with_context` mounts every server function at its
 /// `/api/{endpoint}` path and every page route, each with the state in the
@@ -122,6 +123,7 @@ pub fn router(state: AppState) -> Router {
     let sessions = session_layer(&state);
     state.register_as_fallback();
     crate::presence::start_sweeper(&state);
+    crate::rooms::start_word_index_backfill(&state);
     crate::auth::start_profile_invalidation(&state);
     Router::new()
         .route("/healthz", get(healthz))

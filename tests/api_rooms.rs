@@ -1176,3 +1176,40 @@ async fn memory_per_message_of_100_and_1000_byte_bodies() {
         );
     }
 }
+
+#[tokio::test]
+async fn public_rooms_from_before_the_word_index_are_indexed_at_start() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "Legacy lounge", false).await;
+    // As a room made before the index existed: no words, no marker.
+    let prefix = app.settings.redis.key_prefix.clone();
+    let mut conn = redis.connection().await;
+    for key in [
+        format!("{prefix}rooms:public:word:legacy"),
+        format!("{prefix}rooms:public:word:lounge"),
+        format!("{prefix}rooms:public:words"),
+        format!("{prefix}rooms:public:indexed"),
+    ] {
+        let _: i64 = conn.del(&key).await.unwrap();
+    }
+    async fn found(app: &TestApp, client: &reqwest::Client) -> usize {
+        ok_json(app.call(client, "public_rooms", &[("q", "legacy")]).await).await["rooms"]
+            .as_array()
+            .unwrap()
+            .len()
+    }
+    assert_eq!(found(&app, &ann).await, 0, "not in the index");
+    // A process that starts indexes it.
+    let restarted = TestApp::spawn_with(app.settings.clone()).await;
+    let mut count = 0;
+    for _ in 0..50 {
+        count = found(&restarted, &ann).await;
+        if count == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(count, 1, "indexed at start: {room}");
+}

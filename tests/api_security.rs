@@ -1253,18 +1253,19 @@ fn glob(pattern: &str, key: &str) -> bool {
 /// The keys that may live without a TTL, each with the bound docs/redis.md
 /// gives it: one per account, one per room, or entries that are pruned.
 const BOUNDED_WITHOUT_TTL: &[&str] = &[
-    "user:{*}",            // one per account
-    "user_by_email:*",     // one per account
-    "user_by_handle:*",    // one per account
-    "user:{*}:rooms",      // one entry per room joined
-    "room:{*}",            // one per room
-    "room:{*}:members",    // one entry per member
-    "room:{*}:read",       // one entry per member (leaving removes it)
-    "room:{*}:online",     // members online now (pruned by the sweeper)
-    "rooms:public",        // one entry per public room
-    "rooms:public:words",  // one entry per distinct word of public rooms' names
-    "rooms:public:word:*", // one entry per public room with the word
-    "presence",            // users with a live connection (pruned)
+    "user:{*}",             // one per account
+    "user_by_email:*",      // one per account
+    "user_by_handle:*",     // one per account
+    "user:{*}:rooms",       // one entry per room joined
+    "room:{*}",             // one per room
+    "room:{*}:members",     // one entry per member
+    "room:{*}:read",        // one entry per member (leaving removes it)
+    "room:{*}:online",      // members online now (pruned by the sweeper)
+    "rooms:public",         // one entry per public room
+    "rooms:public:words",   // one entry per distinct word of public rooms' names
+    "rooms:public:word:*",  // one entry per public room with the word
+    "rooms:public:indexed", // one key: the word index backfill is done
+    "presence",             // users with a live connection (pruned)
 ];
 
 #[tokio::test]

@@ -66,31 +66,7 @@ pub async fn create(
     if !private {
         // The filter's words first, the listing last: the room is listed
         // only once it is whole.
-        // Each word: the room in that word's own set, scored by age, and
-        // the word in the list of words (for prefixes). Single-key
-        // commands, sent together: the keys live in different cluster
-        // slots.
-        let redis = state.redis();
-        try_join_all(name_words(name.as_str()).into_iter().map(|word| {
-            let mut redis = redis.clone();
-            let (rooms, words) = (keys.public_word_rooms(&word), keys.public_room_words());
-            let id = id.clone();
-            async move {
-                let () = redis::cmd("ZADD")
-                    .arg(rooms)
-                    .arg(created_at)
-                    .arg(&id)
-                    .query_async(&mut redis)
-                    .await?;
-                redis::cmd("ZADD")
-                    .arg(words)
-                    .arg(0)
-                    .arg(&word)
-                    .query_async::<()>(&mut redis)
-                    .await
-            }
-        }))
-        .await?;
+        index_words(state, &id, name.as_str(), created_at).await?;
         let () = redis::cmd("ZADD")
             .arg(keys.public_rooms())
             .arg(created_at)
@@ -103,6 +79,82 @@ pub async fn create(
         name: name.as_str().to_owned(),
         private,
     })
+}
+
+/// Adds a public room to the directory's word index: for each word of its
+/// name, the room to that word's set (scored by age) and the word to the
+/// list of words (for prefixes). Single-key commands, sent together: the
+/// keys live in different cluster slots. Idempotent.
+async fn index_words(state: &AppState, id: &str, name: &str, created_at: u64) -> AppResult<()> {
+    let keys = &state.keys;
+    let redis = state.redis();
+    try_join_all(name_words(name).into_iter().map(|word| {
+        let mut redis = redis.clone();
+        let (rooms, words) = (keys.public_word_rooms(&word), keys.public_room_words());
+        async move {
+            let () = redis::cmd("ZADD")
+                .arg(rooms)
+                .arg(created_at)
+                .arg(id)
+                .query_async(&mut redis)
+                .await?;
+            redis::cmd("ZADD")
+                .arg(words)
+                .arg(0)
+                .arg(&word)
+                .query_async::<()>(&mut redis)
+                .await
+        }
+    }))
+    .await?;
+    Ok(())
+}
+
+/// Indexes the words of every public room, once per deployment: public
+/// rooms created before the word index existed are found by the filter
+/// afterwards. Runs in the background at start until `{p}rooms:public:indexed`
+/// says a process finished it (processes starting together may each do it;
+/// it is idempotent). One `ZSCAN` page of 200 rooms at a time, each room's
+/// name read with `HGET`.
+pub async fn backfill_word_index(state: &AppState) -> AppResult<()> {
+    let keys = &state.keys;
+    let done: bool = redis::cmd("EXISTS")
+        .arg(keys.public_rooms_indexed())
+        .query_async(&mut state.redis())
+        .await?;
+    if done {
+        return Ok(());
+    }
+    let mut cursor = 0u64;
+    loop {
+        let (next, page): (u64, Vec<(String, f64)>) = redis::cmd("ZSCAN")
+            .arg(keys.public_rooms())
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(200)
+            .query_async(&mut state.redis())
+            .await?;
+        for (id, created_at) in page {
+            let name: Option<String> = redis::cmd("HGET")
+                .arg(keys.room(&id))
+                .arg("name")
+                .query_async(&mut state.redis())
+                .await?;
+            if let Some(name) = name {
+                index_words(state, &id, &name, created_at as u64).await?;
+            }
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    let () = redis::cmd("SET")
+        .arg(keys.public_rooms_indexed())
+        .arg(1)
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(())
 }
 
 /// Puts the room into the user's set and tells the user's open event

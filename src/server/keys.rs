@@ -21,6 +21,7 @@
 //! | `{p}room:{id}:sent:{u}`      | zset   | 24 h, reset per send; at most 100 entries | send_message | send_message |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
 //! | `{p}rooms:public:words`      | zset   | none (one entry per distinct word) | create_room | public_rooms (filter) |
+//! | `{p}rooms:public:indexed`    | string | none (one key)            | start (backfill)  | start (backfill)  |
 //! | `{p}rooms:public:word:{w}`   | zset   | none (one entry per public room with the word) | create_room | public_rooms (filter) |
 //! | `{p}room:{id}:events`        | channel| -                         | send, presence, typing | event streams |
 //! | `{p}user:{id}:events`        | channel| -                         | membership, notifications, mark_room_read | event streams, presence |
@@ -139,6 +140,12 @@ impl Keys {
         format!("{}rooms:public:words", self.prefix)
     }
 
+    /// Set (to "1") once the words of every public room were indexed (the
+    /// one-time backfill at start).
+    pub fn public_rooms_indexed(&self) -> String {
+        format!("{}rooms:public:indexed", self.prefix)
+    }
+
     /// Sorted set of the public rooms with this word in their name, scored
     /// by creation time: the directory filter, newest first.
     pub fn public_word_rooms(&self, word: &str) -> String {
@@ -254,6 +261,7 @@ mod tests {
             keys.public_rooms(),
             keys.public_room_words(),
             keys.public_word_rooms("rust"),
+            keys.public_rooms_indexed(),
             keys.user_connections("u1"),
             keys.presence(),
             keys.room_online("r1"),
