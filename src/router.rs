@@ -237,19 +237,10 @@ async fn events(
     let user_id = crate::auth::session::user_id(&state, &session)
         .await?
         .ok_or_else(AppError::not_signed_in)?;
-    let personal = sse::subscribe_personal(&state.hub, &state.keys, &user_id).await;
-    // Again, now that a revocation would reach the stream: one published
-    // between the first check and the subscription must not be missed.
-    if crate::auth::session::user_id(&state, &session)
-        .await?
-        .is_none()
-    {
-        return Err(AppError::not_signed_in());
-    }
-    let room_ids = crate::rooms::access::joined_room_ids(&state, &user_id).await?;
-    // The user is online while this stream is open.
     let handle = crate::auth::session::handle(&session).await?;
     let expires_at = crate::auth::session::expires_at(&state, &session).await?;
+    // The caps first: a refused stream costs no subscription and no read
+    // of the user's rooms.
     let address = crate::limits::address_of(&state, peer, &headers);
     let lease = crate::limits::streams::acquire(
         &state,
@@ -258,6 +249,27 @@ async fn events(
         &address,
     )
     .await?;
+    let opening = async {
+        let personal = sse::subscribe_personal(&state.hub, &state.keys, &user_id).await;
+        // Again, now that a revocation would reach the stream: one published
+        // between the first check and the subscription must not be missed.
+        if crate::auth::session::user_id(&state, &session)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::not_signed_in());
+        }
+        let room_ids = crate::rooms::access::joined_room_ids(&state, &user_id).await?;
+        Ok((personal, room_ids))
+    };
+    let (personal, room_ids) = match opening.await {
+        Ok(opened) => opened,
+        Err(err) => {
+            lease.release(&state).await;
+            return Err(err);
+        }
+    };
+    // The user is online while this stream is open.
     let presence = crate::presence::connect(state.clone(), user_id.clone(), lease).await;
     let owner = sse::Owner {
         user_id,

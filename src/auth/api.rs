@@ -124,11 +124,7 @@ pub async fn update_profile(display_name: String) -> Result<User, AppError> {
 
     let state = AppState::current()?;
     let user = session::require_user().await?;
-    crate::limits::take(
-        &state,
-        &[crate::limits::Limit::Account { user_id: &user.id }],
-    )
-    .await?;
+    crate::limits::take(&state, &[crate::limits::PerUser::Account.of(&user.id)]).await?;
     let display_name = DisplayName::parse(&display_name)?;
     store::set_display_name(&state, &user.id, &display_name).await?;
     profiles::announce_change(&state, &user.id).await?;

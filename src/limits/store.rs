@@ -125,16 +125,8 @@ pub enum Limit<'a> {
     Invite { user_id: &'a str },
     /// Rooms created by a user.
     CreateRoom { user_id: &'a str },
-    /// Joins and leaves by a user.
-    Membership { user_id: &'a str },
-    /// `typing` calls by a user.
-    Typing { user_id: &'a str },
-    /// Reads by a user (room lists, history, members, notifications).
-    Read { user_id: &'a str },
-    /// Read marks set by a user.
-    MarkRead { user_id: &'a str },
-    /// Changes to a user's account (profile, sessions).
-    Account { user_id: &'a str },
+    /// A user's calls of one kind (see [`PerUser`]).
+    PerUser { kind: PerUser, user_id: &'a str },
 }
 
 /// The per-user limits that endpoints pay on every call, by kind of call.
@@ -150,12 +142,30 @@ pub enum PerUser {
 impl PerUser {
     /// This kind's limiter for one user.
     pub fn of(self, user_id: &str) -> Limit<'_> {
+        Limit::PerUser {
+            kind: self,
+            user_id,
+        }
+    }
+
+    /// The limiter's name in its key, `{p}limit:{u:<user id>}:<name>`.
+    fn name(self) -> &'static str {
         match self {
-            Self::Membership => Limit::Membership { user_id },
-            Self::Typing => Limit::Typing { user_id },
-            Self::Read => Limit::Read { user_id },
-            Self::MarkRead => Limit::MarkRead { user_id },
-            Self::Account => Limit::Account { user_id },
+            Self::Membership => "membership",
+            Self::Typing => "typing",
+            Self::Read => "read",
+            Self::MarkRead => "mark_read",
+            Self::Account => "account",
+        }
+    }
+
+    fn rate(self, limits: &crate::server::config::LimitSettings) -> Rate {
+        match self {
+            Self::Membership => limits.membership_per_user,
+            Self::Typing => limits.typing_per_user,
+            Self::Read => limits.reads_per_user,
+            Self::MarkRead => limits.mark_read_per_user,
+            Self::Account => limits.account_per_user,
         }
     }
 }
@@ -195,25 +205,9 @@ impl Limit<'_> {
                 keys.limit(&format!("u:{user_id}"), "create_room"),
                 limits.create_room_per_user,
             ),
-            Self::Membership { user_id } => (
-                keys.limit(&format!("u:{user_id}"), "membership"),
-                limits.membership_per_user,
-            ),
-            Self::Typing { user_id } => (
-                keys.limit(&format!("u:{user_id}"), "typing"),
-                limits.typing_per_user,
-            ),
-            Self::Read { user_id } => (
-                keys.limit(&format!("u:{user_id}"), "read"),
-                limits.reads_per_user,
-            ),
-            Self::MarkRead { user_id } => (
-                keys.limit(&format!("u:{user_id}"), "mark_read"),
-                limits.mark_read_per_user,
-            ),
-            Self::Account { user_id } => (
-                keys.limit(&format!("u:{user_id}"), "account"),
-                limits.account_per_user,
+            Self::PerUser { kind, user_id } => (
+                keys.limit(&format!("u:{user_id}"), kind.name()),
+                kind.rate(limits),
             ),
         }
     }

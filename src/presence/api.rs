@@ -41,11 +41,7 @@ pub async fn typing(room_id: String) -> Result<(), AppError> {
 
     let state = AppState::current()?;
     let user = require_user().await?;
-    crate::limits::take(
-        &state,
-        &[crate::limits::Limit::Typing { user_id: &user.id }],
-    )
-    .await?;
+    crate::limits::take(&state, &[crate::limits::PerUser::Typing.of(&user.id)]).await?;
     let room_id = RoomId::parse(&room_id)?;
     member_room(&state, &room_id, &user.id).await?;
     store::typing(&state, &room_id, &user).await?;

@@ -265,14 +265,7 @@ async fn touch(
         .arg(millis(CONNECTION_TTL * 2))
         .invoke_async(&mut state.redis())
         .await?;
-    // Not `GT`: a closing stream may move the user's time back (to the
-    // grace period's end), and a stale time is corrected by the sweeper.
-    let () = redis::cmd("ZADD")
-        .arg(keys.presence())
-        .arg(latest)
-        .arg(user_id)
-        .query_async(&mut state.redis())
-        .await?;
+    file_for_sweeper(state, user_id, latest).await?;
     if rejoin {
         let rooms = joined_room_ids(state, user_id).await?;
         set_online(state, user_id, &rooms, true, Announce::IfChanged).await?;
@@ -414,13 +407,21 @@ async fn refiled_if_connected(state: &AppState, user_id: &str) -> AppResult<bool
     if latest <= 0.0 {
         return Ok(false);
     }
+    file_for_sweeper(state, user_id, latest).await?;
+    Ok(true)
+}
+
+/// Files the user in `{p}presence` at their latest connection's expiry
+/// (ms). Not `GT`: a closing stream may move the user's time back (to the
+/// grace period's end), and a stale time is corrected by the sweeper.
+async fn file_for_sweeper(state: &AppState, user_id: &str, latest: f64) -> AppResult<()> {
     let () = redis::cmd("ZADD")
-        .arg(keys.presence())
+        .arg(state.keys.presence())
         .arg(latest)
         .arg(user_id)
         .query_async(&mut state.redis())
         .await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Everyone in the room, online ones first.

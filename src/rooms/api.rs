@@ -115,11 +115,7 @@ pub async fn join_room(room_id: String) -> Result<Room, AppError> {
 
     let state = AppState::current()?;
     let user = require_user().await?;
-    crate::limits::take(
-        &state,
-        &[crate::limits::Limit::Membership { user_id: &user.id }],
-    )
-    .await?;
+    crate::limits::take(&state, &[crate::limits::PerUser::Membership.of(&user.id)]).await?;
     let room_id = RoomId::parse(&room_id)?;
     // Visible means: public, or private with the caller a member or invitee.
     let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
@@ -198,11 +194,7 @@ pub async fn respond_invite(room_id: String, accept: bool) -> Result<(), AppErro
 
     let state = AppState::current()?;
     let user = require_user().await?;
-    crate::limits::take(
-        &state,
-        &[crate::limits::Limit::Membership { user_id: &user.id }],
-    )
-    .await?;
+    crate::limits::take(&state, &[crate::limits::PerUser::Membership.of(&user.id)]).await?;
     let room_id = RoomId::parse(&room_id)?;
     let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
     if standing != Standing::Invited {
