@@ -6,12 +6,15 @@
 //! `{"status":409,"error":"That email is already registered."}`.
 //!
 //! Internal failures (Redis down, a task panicked) become [`AppError::Internal`],
-//! whose message is fixed: the detail is logged once on the server, where the
-//! failure happened, and never sent to the client.
+//! whose message is fixed. It carries its [`Cause`] (what failed and the
+//! source error) on the server only: the cause is never serialized, and it is
+//! logged once, at the edge, when the error becomes an answer (see
+//! [`WireError`]'s `From`), inside the request's trace span.
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use thiserror::Error;
 
 /// What went wrong, in terms a client can act on.
@@ -45,10 +48,78 @@ pub enum AppError {
     /// 503: the server could not be reached (seen only in the browser).
     #[error("{0}")]
     Unavailable(String),
-    /// 500: a fault on our side. The detail is in the server log only.
+    /// 500: a fault on our side. The cause is in the server log only.
     #[error("Something went wrong on our side. Please try again.")]
-    Internal,
+    Internal(#[source] Cause),
 }
+
+/// Why an internal failure happened: a context ("send script") and the
+/// source error, kept for the server's log. It is not part of the wire form,
+/// so a client never sees it, and it does not take part in equality (two
+/// internal errors are the same answer).
+#[derive(Clone, Default)]
+pub struct Cause(Option<Arc<CauseInner>>);
+
+struct CauseInner {
+    context: &'static str,
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl Cause {
+    /// What failed, with the error that says why.
+    pub fn new(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self(Some(Arc::new(CauseInner {
+            context,
+            source: source.into(),
+        })))
+    }
+}
+
+impl std::fmt::Display for Cause {
+    /// `context: source: source's source…`, the whole chain on one line
+    /// (a link whose text the line already holds is not repeated: many
+    /// errors print their source themselves).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(inner) = &self.0 else {
+            return f.write_str("unknown cause");
+        };
+        let mut line = format!("{}: {}", inner.context, inner.source);
+        let mut next = inner.source.source();
+        while let Some(err) = next {
+            let text = err.to_string();
+            if !line.contains(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            next = err.source();
+        }
+        f.write_str(&line)
+    }
+}
+
+impl std::fmt::Debug for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cause({self})")
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        let inner = self.0.as_ref()?;
+        Some(inner.source.as_ref())
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Cause {}
 
 impl AppError {
     /// The HTTP status this error is answered with.
@@ -61,7 +132,7 @@ impl AppError {
             Self::Conflict(_) => 409,
             Self::TooLarge(_) => 413,
             Self::TooManyRequests { .. } => 429,
-            Self::Internal => 500,
+            Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
         }
     }
@@ -79,7 +150,7 @@ impl AppError {
             Self::Conflict(_) => "That email or handle is already taken.",
             Self::TooLarge(_) => "That is too large.",
             Self::TooManyRequests { .. } => "Slow down: try again in a minute.",
-            Self::Unavailable(_) | Self::Internal => {
+            Self::Unavailable(_) | Self::Internal(_) => {
                 "Something went wrong on our side. Please try again."
             }
         }
@@ -110,11 +181,15 @@ impl AppError {
         }
     }
 
-    /// Logs an internal failure once, where it happened, and hides its detail.
-    #[cfg(feature = "ssr")]
-    pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
-        tracing::error!(%detail, "{context}");
-        Self::Internal
+    /// An internal failure: `context` says what failed, `source` why. Not
+    /// logged here: the edge logs it once, when it becomes a 500 (code that
+    /// swallows an error logs it itself, with `{err:?}`, which shows the
+    /// cause).
+    pub fn internal(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Internal(Cause::new(context, source))
     }
 }
 
@@ -147,7 +222,15 @@ struct WireError {
 }
 
 impl From<AppError> for WireError {
+    /// The edge: every error that reaches a client passes here once (a server
+    /// function's answer, a plain handler's, or a resource serialized into a
+    /// server-rendered page), so a genuine 500 is logged here, as one, with
+    /// its cause and inside the request's span (method and path).
     fn from(err: AppError) -> Self {
+        #[cfg(feature = "ssr")]
+        if let AppError::Internal(cause) = &err {
+            tracing::error!(status = 500, %cause, "internal error");
+        }
         Self {
             status: err.status(),
             error: err.to_string(),
@@ -171,10 +254,7 @@ impl From<WireError> for AppError {
                 retry_after_secs: wire.retry_after.unwrap_or(1),
             },
             503 => Self::Unavailable(message),
-            other => {
-                leptos::logging::error!("server function machinery failed: {other}");
-                Self::Internal
-            }
+            other => Self::internal("an answer with an unexpected status", other.to_string()),
         }
     }
 }
@@ -200,8 +280,10 @@ impl FromServerFnError for AppError {
                 Self::Unavailable("Cannot reach the server. Check your connection.".into())
             }
             other => {
+                // In the browser nothing serializes this error, so say it here.
+                #[cfg(not(feature = "ssr"))]
                 leptos::logging::error!("server function machinery failed: {other}");
-                Self::Internal
+                Self::internal("server function machinery", other)
             }
         }
     }
@@ -230,10 +312,31 @@ mod tests {
 
     #[test]
     fn internal_errors_never_carry_detail() {
-        let json = serde_json::to_string(&AppError::Internal).unwrap();
+        let err = AppError::internal("send script", "secret detail");
+        assert_eq!(
+            err.to_string(),
+            "Something went wrong on our side. Please try again."
+        );
+        let json = serde_json::to_string(&err).unwrap();
         assert_eq!(
             json,
             r#"{"status":500,"error":"Something went wrong on our side. Please try again."}"#
+        );
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_for_the_log() {
+        let source = std::io::Error::other("connection reset");
+        let err = AppError::internal("redis command failed", source);
+        assert_eq!(
+            format!("{err:?}"),
+            "Internal(Cause(redis command failed: connection reset))"
+        );
+        let cause = std::error::Error::source(&err).expect("a source");
+        assert_eq!(cause.to_string(), "redis command failed: connection reset");
+        assert_eq!(
+            std::error::Error::source(cause).unwrap().to_string(),
+            "connection reset"
         );
     }
 }

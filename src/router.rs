@@ -20,9 +20,10 @@ use leptos_axum::{
     file_and_error_handler_with_context, generate_route_list, AxumRouteListing, LeptosRoutes,
 };
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tracing::Level;
 
 use crate::app::{shell, App};
 use crate::error::AppError;
@@ -40,10 +41,12 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let settings = Settings::load()?;
     let app = Application::build(leptos.leptos_options, settings, addr).await?;
     crate::auth::warm_up_password_hashing(&app.state.cpu).await?;
+    let redis = &app.state.settings.redis;
     tracing::info!(
-        "Redchat is listening on http://{}, Redis: {}",
+        "Redchat is listening on http://{}, Redis: {}: {}",
         app.local_addr()?,
-        app.state.settings.redis.describe()
+        redis.describe(),
+        crate::server::redis::describe_live(&app.state.redis(), redis.topology).await
     );
     app.run_until(shutdown_signal()).await?;
     tracing::info!("Redchat stopped");
@@ -149,7 +152,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             http_security::security_headers,
         ))
-        .layer(TraceLayer::new_for_http())
+        // At `info`, so that every line a request logs (a 500 above all)
+        // names its method and path; the layer's own per-request events stay
+        // at `debug`.
+        .layer(TraceLayer::new_for_http().make_span_with(DefaultMakeSpan::new().level(Level::INFO)))
         .with_state(state)
 }
 

@@ -1341,3 +1341,45 @@ async fn after_a_day_of_use_every_key_has_a_ttl_or_a_documented_bound() {
         "keys with neither a TTL nor a bound: {unbounded:?}"
     );
 }
+
+#[tokio::test]
+async fn a_genuine_500_is_logged_once_with_its_cause_and_the_startup_log_names_the_redis() {
+    let redis = RedisServer::start().await;
+    let prefix = format!("test{}:", uuid::Uuid::new_v4().simple());
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("redchat.log");
+    let server = ServerProcess::start_logging_to(&redis, &prefix, &log).await;
+    let started = std::fs::read_to_string(&log).unwrap();
+    let listening = started
+        .lines()
+        .find(|line| line.contains("Redchat is listening"))
+        .unwrap_or_else(|| panic!("no startup line in {started}"));
+    // What Redis answered, not only what the settings say.
+    assert!(listening.contains("Redis 7."), "{listening}");
+    assert!(listening.contains("role master"), "{listening}");
+
+    // A fault no input can cause: the user's room set holds a string.
+    let ann = person_on(&server, "ann").await;
+    let me = ok_json(call_on(&server, &ann, "me", &[]).await).await;
+    let keys = redchat::server::keys::Keys::new(&prefix);
+    let mut admin = redis.connection().await;
+    let _: () = admin
+        .set(keys.user_rooms(me["id"].as_str().unwrap()), "not a set")
+        .await
+        .unwrap();
+    let response = call_on(&server, &ann, "rooms", &[]).await;
+    assert_eq!(response.status(), 500);
+    let body = response.text().await.unwrap();
+    assert!(!body.contains("WRONGTYPE"), "the cause stays on the server");
+
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let logged: Vec<&str> = text.lines().filter(|l| l.contains("WRONGTYPE")).collect();
+    assert_eq!(logged.len(), 1, "logged once: {logged:#?}");
+    let line = logged[0];
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("internal error"), "{line}");
+    assert!(line.contains("redis command failed"), "the context: {line}");
+    assert!(line.contains("/api/rooms"), "the request's path: {line}");
+    eprintln!("{listening}\n{line}");
+}

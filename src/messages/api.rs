@@ -51,7 +51,7 @@ pub async fn send_message(
                 body: &message.body,
             };
             if let Err(err) = notify_mentions(&state, mentioning).await {
-                tracing::warn!(%err, "could not notify mentions");
+                tracing::warn!(?err, "could not notify mentions");
             }
             durable?;
             METRICS

@@ -78,7 +78,10 @@ pub fn RoomView(
             // retried on its own for about 15 s, with the same client
             // message id, so the server stores the message at most once.
             for wait_ms in RETRY_AFTER_MS {
-                if !matches!(result, Err(AppError::Unavailable(_) | AppError::Internal)) {
+                if !matches!(
+                    result,
+                    Err(AppError::Unavailable(_) | AppError::Internal(_))
+                ) {
                     break;
                 }
                 pause(std::time::Duration::from_millis(wait_ms)).await;

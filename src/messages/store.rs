@@ -228,7 +228,7 @@ pub async fn send(
             },
         ];
         if let Err(err) = crate::limits::give_back(state, &user).await {
-            tracing::warn!(%err, "could not give back a send limit");
+            tracing::warn!(?err, "could not give back a send limit");
         }
     }
     sent

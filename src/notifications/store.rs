@@ -199,7 +199,7 @@ pub async fn answer_invite(
     accepted: bool,
 ) {
     if let Err(err) = record_answer(state, room_id, room_name, invitee, accepted).await {
-        tracing::warn!(%err, "could not update an invitation's notification");
+        tracing::warn!(?err, "could not update an invitation's notification");
     }
 }
 

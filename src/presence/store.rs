@@ -154,7 +154,7 @@ pub async fn connect(state: AppState, user_id: String, lease: StreamLease) -> on
         .subscribe_stream(state.keys.user_events(&user_id))
         .await;
     if let Err(err) = touch(&state, &user_id, &connection, CONNECTION_TTL, true).await {
-        tracing::warn!(%err, "presence: could not register a connection");
+        tracing::warn!(?err, "presence: could not register a connection");
     }
     let (guard, closed) = oneshot::channel();
     tokio::spawn(heartbeat(
@@ -183,7 +183,7 @@ impl Connection {
     async fn touch(&self, ttl: Duration, rejoin: bool) {
         let touched = touch(&self.state, &self.user_id, &self.connection, ttl, rejoin).await;
         if let Err(err) = touched {
-            tracing::warn!(%err, "presence: could not refresh a connection");
+            tracing::warn!(?err, "presence: could not refresh a connection");
         }
     }
 
@@ -202,7 +202,7 @@ impl Connection {
         };
         let rooms = [room.room_id];
         if let Err(err) = set_online(&self.state, &self.user_id, &rooms, online, announce).await {
-            tracing::warn!(%err, "presence: could not follow a membership change");
+            tracing::warn!(?err, "presence: could not follow a membership change");
         }
     }
 }

@@ -22,7 +22,7 @@ pub fn start_word_index_backfill(state: &crate::server::state::AppState) {
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(err) = store::backfill_word_index(&state).await {
-            tracing::warn!(%err, "could not index the public rooms' words");
+            tracing::warn!(?err, "could not index the public rooms' words");
         }
     });
 }

@@ -404,6 +404,66 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// What the process is really talking to, for the startup log: the server's
+/// version, mode and role from `HELLO` (without a protocol version it only
+/// describes, it does not switch protocols), and how many replicas
+/// acknowledge writes (`WAIT 0 0`) or, on a cluster, how many shards serve
+/// slots (`CLUSTER INFO`). All three are allowed to the app's ACL user
+/// (`INFO` and `ROLE` are `@dangerous`). Never fails: a Redis that is down at
+/// start is said so, since the server starts anyway.
+pub async fn describe_live(redis: &Redis, topology: Topology) -> String {
+    let mut redis = redis.clone();
+    let hello: RedisResult<std::collections::HashMap<String, Value>> =
+        redis::cmd("HELLO").query_async(&mut redis).await;
+    let hello = match hello {
+        Ok(hello) => hello,
+        Err(err) => return format!("not reachable yet ({err})"),
+    };
+    let field = |name: &str| match hello.get(name) {
+        Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+        Some(Value::SimpleString(text)) => text.clone(),
+        _ => "?".to_owned(),
+    };
+    let server = format!(
+        "Redis {} ({} mode, role {})",
+        field("version"),
+        field("mode"),
+        field("role")
+    );
+    let extent = if topology == Topology::Cluster {
+        let info: RedisResult<String> = redis::cmd("CLUSTER")
+            .arg("INFO")
+            .query_async(&mut redis)
+            .await;
+        info.map(|info| {
+            let get = |name: &str| {
+                info.lines()
+                    .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+                    .unwrap_or("?")
+                    .trim()
+                    .to_owned()
+            };
+            format!(
+                "cluster state {}, {} shards serving slots, {} nodes known",
+                get("cluster_state"),
+                get("cluster_size"),
+                get("cluster_known_nodes")
+            )
+        })
+    } else {
+        let replicas: RedisResult<i64> = redis::cmd("WAIT")
+            .arg(0)
+            .arg(0)
+            .query_async(&mut redis)
+            .await;
+        replicas.map(|count| format!("{count} replica(s) acknowledging writes"))
+    };
+    match extent {
+        Ok(extent) => format!("{server}, {extent}"),
+        Err(err) => format!("{server} ({err})"),
+    }
+}
+
 /// Redis failures are not the client's fault. Those that pass (a timeout
 /// under overload, a lost connection, a failover under way) answer 503, which
 /// clients retry (the composer does, with the same client message id); the

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -665,11 +666,32 @@ impl ServerProcess {
         Self::start_on(redis.env(), key_prefix, env).await
     }
 
+    /// [`Self::start`] at log level `info`, its log (stderr) written to `log`.
+    pub async fn start_logging_to(redis: &RedisServer, key_prefix: &str, log: &Path) -> Self {
+        let file = std::fs::File::create(log).expect("the log file is created");
+        Self::launch(
+            redis.env(),
+            key_prefix,
+            &[("RUST_LOG", "info")],
+            file.into(),
+        )
+        .await
+    }
+
     /// Starts `redchat` with these Redis settings (as environment variables).
     pub async fn start_on(
         redis_env: Vec<(String, String)>,
         key_prefix: &str,
         env: &[(&str, &str)],
+    ) -> Self {
+        Self::launch(redis_env, key_prefix, env, Stdio::inherit()).await
+    }
+
+    async fn launch(
+        redis_env: Vec<(String, String)>,
+        key_prefix: &str,
+        env: &[(&str, &str)],
+        stderr: Stdio,
     ) -> Self {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}")
@@ -690,6 +712,7 @@ impl ServerProcess {
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("the redchat binary starts");
         let server = Self { child, addr };
