@@ -118,7 +118,7 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// `leptos_routes_with_context` mounts every server function at its
 /// `/api/{endpoint}` path and every page route, each with the state in the
 /// Leptos context.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let provide_state = {
         let state = state.clone();
         move || provide_context(state.clone())
@@ -308,7 +308,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(%err, "cannot listen for Ctrl-C");

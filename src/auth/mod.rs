@@ -20,10 +20,10 @@ mod store;
 pub use model::User;
 
 #[cfg(feature = "ssr")]
-pub use password::warm_up as warm_up_password_hashing;
+pub(crate) use password::warm_up as warm_up_password_hashing;
 #[cfg(feature = "ssr")]
-pub use profiles::{
+pub(crate) use profiles::{
     profile, profiles, start_invalidation as start_profile_invalidation, ProfileCache,
 };
 #[cfg(feature = "ssr")]
-pub use store::user_id_by_handle;
+pub(crate) use store::user_id_by_handle;

@@ -38,7 +38,7 @@ fn dummy_hash() -> &'static str {
 }
 
 /// Hashes a new password into a PHC string.
-pub async fn hash(cpu: &CpuGate, password: Password) -> AppResult<String> {
+pub(crate) async fn hash(cpu: &CpuGate, password: Password) -> AppResult<String> {
     cpu.run(move || hash_now(password.expose()))
         .await?
         .map_err(|err| AppError::internal("password hashing failed", err))
@@ -46,7 +46,11 @@ pub async fn hash(cpu: &CpuGate, password: Password) -> AppResult<String> {
 
 /// Checks a password against a stored PHC string, or against the dummy hash
 /// when there is no account, which always answers `false`.
-pub async fn verify(cpu: &CpuGate, password: Password, stored: Option<String>) -> AppResult<bool> {
+pub(crate) async fn verify(
+    cpu: &CpuGate,
+    password: Password,
+    stored: Option<String>,
+) -> AppResult<bool> {
     cpu.run(move || {
         let (phc, real) = match &stored {
             Some(phc) => (phc.as_str(), true),
@@ -70,7 +74,7 @@ pub async fn verify(cpu: &CpuGate, password: Password, stored: Option<String>) -
 /// or could not be checked (a full hashing queue is not a wrong password).
 /// `stored` is the account's hash, or `None` for an unknown account (then
 /// the check takes as long, and fails).
-pub async fn verify_counting_failures(
+pub(crate) async fn verify_counting_failures(
     state: &AppState,
     account: &str,
     address: &str,
@@ -96,7 +100,7 @@ pub async fn verify_counting_failures(
 
 /// Computes the dummy hash now, so the first unknown-email sign-in is not
 /// faster than the rest.
-pub async fn warm_up(cpu: &CpuGate) -> AppResult<()> {
+pub(crate) async fn warm_up(cpu: &CpuGate) -> AppResult<()> {
     cpu.run(|| {
         dummy_hash();
     })

@@ -27,12 +27,12 @@ const TTL: Duration = Duration::from_secs(60);
 
 /// A process's cache of public profiles. Cheap to clone (shared).
 #[derive(Clone)]
-pub struct ProfileCache {
+pub(crate) struct ProfileCache {
     users: Cache<String, User>,
 }
 
 impl ProfileCache {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             users: Cache::builder()
                 .max_capacity(CAPACITY)
@@ -54,7 +54,7 @@ impl Default for ProfileCache {
 
 /// Public profiles (no email) of these users: from the cache, and the rest
 /// in one pipelined round trip. Unknown ids are left out.
-pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<String, User>> {
+pub(crate) async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<String, User>> {
     let cache = &state.profiles.users;
     let mut found = HashMap::with_capacity(ids.len());
     let mut missing = Vec::new();
@@ -76,7 +76,7 @@ pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<Str
 }
 
 /// One public profile.
-pub async fn profile(state: &AppState, user_id: &str) -> AppResult<Option<User>> {
+pub(crate) async fn profile(state: &AppState, user_id: &str) -> AppResult<Option<User>> {
     Ok(profiles(state, &[user_id.to_owned()])
         .await?
         .remove(user_id))
@@ -94,7 +94,7 @@ pub(super) async fn announce_change(state: &AppState, user_id: &str) -> AppResul
 }
 
 /// Listens for changed profiles for as long as the process runs.
-pub fn start_invalidation(state: &AppState) {
+pub(crate) fn start_invalidation(state: &AppState) {
     let state = state.clone();
     tokio::spawn(async move {
         let mut changes = state

@@ -39,7 +39,7 @@ const SIGNED_IN_AT: &str = "signed_in_at";
 /// Unix seconds of the last expiry renewal.
 const RENEWED_AT: &str = "renewed_at";
 /// How stale the last renewal may get before a request renews again.
-pub const RENEW_EVERY_SECS: u64 = 60;
+pub(crate) const RENEW_EVERY_SECS: u64 = 60;
 
 fn session_error(err: tower_sessions::session::Error) -> AppError {
     AppError::internal("session store failed", err)
@@ -53,7 +53,7 @@ fn now_secs() -> u64 {
 }
 
 /// The request's session (the session layer puts it there).
-pub async fn current() -> AppResult<Session> {
+pub(crate) async fn current() -> AppResult<Session> {
     leptos_axum::extract::<Session>()
         .await
         .map_err(|err| AppError::internal("session layer missing", err))
@@ -61,7 +61,7 @@ pub async fn current() -> AppResult<Session> {
 
 /// A session's sign-in, as the session record says: whose, which (the
 /// handle in the user's list), and when.
-pub struct SignIn {
+pub(crate) struct SignIn {
     pub user_id: String,
     pub handle: String,
     signed_in_at: u64,
@@ -108,7 +108,7 @@ async fn keep_alive(state: &AppState, session: &Session, sign_in: &SignIn) -> Ap
 /// The signed-in user's id, or `None`. A session past its absolute lifetime
 /// or whose sign-in was revoked is deleted here and counts as signed out; a
 /// live one is renewed.
-pub async fn user_id(state: &AppState, session: &Session) -> AppResult<Option<String>> {
+pub(crate) async fn user_id(state: &AppState, session: &Session) -> AppResult<Option<String>> {
     let Some(sign_in) = sign_in_of(state, session).await? else {
         return Ok(None);
     };
@@ -130,7 +130,7 @@ async fn is_listed(state: &AppState, sign_in: &SignIn) -> AppResult<bool> {
 }
 
 /// The session's handle (signed-in sessions have one).
-pub async fn handle(session: &Session) -> AppResult<Option<String>> {
+pub(crate) async fn handle(session: &Session) -> AppResult<Option<String>> {
     session.get::<String>(HANDLE).await.map_err(session_error)
 }
 
@@ -184,7 +184,7 @@ async fn mark_seen(state: &AppState, user_id: &str, handle: &str, now: u64) -> A
 
 /// The signed-in user's id, or 401. Every server function that needs a user
 /// starts here.
-pub async fn require_user_id() -> AppResult<String> {
+pub(crate) async fn require_user_id() -> AppResult<String> {
     let state = AppState::current()?;
     let session = current().await?;
     user_id(&state, &session)
@@ -195,7 +195,7 @@ pub async fn require_user_id() -> AppResult<String> {
 /// What most endpoints begin with: the process's state and the signed-in
 /// caller's id, once the caller's per-user limit for this kind of call is
 /// paid (401 or 429 otherwise).
-pub async fn caller(limit: crate::limits::PerUser) -> AppResult<(AppState, String)> {
+pub(crate) async fn caller(limit: crate::limits::PerUser) -> AppResult<(AppState, String)> {
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
     crate::limits::take(&state, &[limit.of(&user_id)]).await?;
@@ -206,7 +206,7 @@ pub async fn caller(limit: crate::limits::PerUser) -> AppResult<(AppState, Strin
 /// revocation check: for an endpoint that makes that check itself, in the
 /// same Redis script as its own work (`send_message`, whose one round trip
 /// this saves). It must answer [`revoked`] when that check fails.
-pub async fn require_sign_in_unchecked() -> AppResult<(SignIn, crate::auth::User)> {
+pub(crate) async fn require_sign_in_unchecked() -> AppResult<(SignIn, crate::auth::User)> {
     let state = AppState::current()?;
     let session = current().await?;
     let sign_in = sign_in_of(&state, &session)
@@ -220,7 +220,7 @@ pub async fn require_sign_in_unchecked() -> AppResult<(SignIn, crate::auth::User
 }
 
 /// Ends a session whose sign-in was found revoked; the 401 to answer.
-pub async fn revoked() -> AppError {
+pub(crate) async fn revoked() -> AppError {
     match current().await {
         Ok(session) => match session.flush().await {
             Ok(()) => AppError::not_signed_in(),
@@ -231,7 +231,7 @@ pub async fn revoked() -> AppError {
 }
 
 /// The signed-in user's profile, or 401.
-pub async fn require_user() -> AppResult<crate::auth::User> {
+pub(crate) async fn require_user() -> AppResult<crate::auth::User> {
     let state = AppState::current()?;
     let user_id = require_user_id().await?;
     super::profiles::profile(&state, &user_id)
@@ -240,14 +240,14 @@ pub async fn require_user() -> AppResult<crate::auth::User> {
 }
 
 /// Where a sign-in comes from, for the session list.
-pub struct Device {
+pub(crate) struct Device {
     pub user_agent: String,
     pub address: String,
 }
 
 impl Device {
     /// The requesting browser (its `User-Agent`, shortened) and address.
-    pub async fn current(state: &AppState) -> Self {
+    pub(crate) async fn current(state: &AppState) -> Self {
         let user_agent = leptos_axum::extract::<axum::http::HeaderMap>()
             .await
             .ok()
@@ -268,7 +268,7 @@ impl Device {
 /// Marks the session as this user's and lists it. The session id is
 /// replaced first, so an id planted before sign-in (session fixation) is
 /// worthless afterwards.
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     state: &AppState,
     session: &Session,
     user_id: &str,
@@ -329,7 +329,7 @@ pub async fn sign_in(
 /// renewal plus the inactivity period, capped at the absolute lifetime,
 /// exactly the expiry [`renew`] gave its record. An event stream ends then
 /// (the browser's reconnect finds out whether the session lives on).
-pub async fn expires_at(state: &AppState, session: &Session) -> AppResult<u64> {
+pub(crate) async fn expires_at(state: &AppState, session: &Session) -> AppResult<u64> {
     let settings = &state.settings.session;
     let signed_in_at = stored_secs(session, SIGNED_IN_AT).await?;
     let renewed_at = stored_secs(session, RENEWED_AT).await?.max(signed_in_at);
@@ -339,7 +339,7 @@ pub async fn expires_at(state: &AppState, session: &Session) -> AppResult<u64> {
 
 /// Deletes the session from Redis and from the user's list, and clears the
 /// cookie, so the old cookie is anonymous if replayed.
-pub async fn sign_out(state: &AppState, session: &Session) -> AppResult<()> {
+pub(crate) async fn sign_out(state: &AppState, session: &Session) -> AppResult<()> {
     if let (Some(user_id), Some(handle)) = (
         session
             .get::<String>(USER_ID)
@@ -354,7 +354,11 @@ pub async fn sign_out(state: &AppState, session: &Session) -> AppResult<()> {
 
 /// The user's live sign-ins, newest first; `current` marks this one.
 /// Entries past the absolute lifetime are dropped on the way.
-pub async fn list(state: &AppState, user_id: &str, current: &str) -> AppResult<Vec<SessionInfo>> {
+pub(crate) async fn list(
+    state: &AppState,
+    user_id: &str,
+    current: &str,
+) -> AppResult<Vec<SessionInfo>> {
     let key = state.keys.user_sessions(user_id);
     let entries: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
         .arg(&key)
@@ -392,7 +396,11 @@ pub async fn list(state: &AppState, user_id: &str, current: &str) -> AppResult<V
 /// Revokes these sign-ins of the user: they are signed out on their next
 /// request, and their open event streams end now. Returns how many there
 /// were.
-pub async fn revoke(state: &AppState, user_id: &str, handles: &[String]) -> AppResult<usize> {
+pub(crate) async fn revoke(
+    state: &AppState,
+    user_id: &str,
+    handles: &[String],
+) -> AppResult<usize> {
     if handles.is_empty() {
         return Ok(0);
     }
@@ -437,7 +445,7 @@ return removed
 });
 
 /// Revokes every sign-in of the user but `keep`; how many ended.
-pub async fn revoke_others(state: &AppState, user_id: &str, keep: &str) -> AppResult<usize> {
+pub(crate) async fn revoke_others(state: &AppState, user_id: &str, keep: &str) -> AppResult<usize> {
     let removed: Vec<String> = REMOVE_ALL_BUT
         .key(state.keys.user_sessions(user_id))
         .arg(keep)

@@ -36,7 +36,7 @@ return 0
 });
 
 /// A validated sign-up, its password already hashed.
-pub struct NewUser {
+pub(crate) struct NewUser {
     pub email: Email,
     pub handle: Handle,
     pub display_name: DisplayName,
@@ -49,7 +49,11 @@ const HANDLE_TAKEN: &str = "That handle is already taken.";
 /// 409 when the email or handle is already taken (two concurrent
 /// commands), so a duplicate sign-up is refused before paying for a
 /// password hash.
-pub async fn ensure_available(state: &AppState, email: &Email, handle: &Handle) -> AppResult<()> {
+pub(crate) async fn ensure_available(
+    state: &AppState,
+    email: &Email,
+    handle: &Handle,
+) -> AppResult<()> {
     let exists = |key: String| {
         let mut redis = state.redis();
         async move {
@@ -73,7 +77,7 @@ pub async fn ensure_available(state: &AppState, email: &Email, handle: &Handle) 
 }
 
 /// Stores a new account; 409 when the email or handle is taken.
-pub async fn create_user(state: &AppState, new: NewUser) -> AppResult<User> {
+pub(crate) async fn create_user(state: &AppState, new: NewUser) -> AppResult<User> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let keys = &state.keys;
     let mut redis = state.redis();
@@ -149,7 +153,7 @@ async fn claim(state: &AppState, key: &str, id: &str) -> AppResult<bool> {
 }
 
 /// The account with this email and its password hash, if there is one.
-pub async fn find_credentials(
+pub(crate) async fn find_credentials(
     state: &AppState,
     email: &Email,
 ) -> AppResult<Option<(User, String)>> {
@@ -166,7 +170,10 @@ pub async fn find_credentials(
 }
 
 /// The id of the account with this handle, if there is one.
-pub async fn user_id_by_handle(state: &AppState, handle: &Handle) -> AppResult<Option<String>> {
+pub(crate) async fn user_id_by_handle(
+    state: &AppState,
+    handle: &Handle,
+) -> AppResult<Option<String>> {
     Ok(redis::cmd("GET")
         .arg(state.keys.user_by_handle(handle.as_str()))
         .query_async(&mut state.redis())
@@ -174,7 +181,7 @@ pub async fn user_id_by_handle(state: &AppState, handle: &Handle) -> AppResult<O
 }
 
 /// The account with this id, email included (for its owner).
-pub async fn find_user(state: &AppState, id: &str) -> AppResult<Option<User>> {
+pub(crate) async fn find_user(state: &AppState, id: &str) -> AppResult<Option<User>> {
     Ok(user_from_fields(user_fields(state, id).await?))
 }
 
@@ -182,7 +189,7 @@ pub async fn find_user(state: &AppState, id: &str) -> AppResult<Option<User>> {
 /// multiplexed connection sends them together; on a cluster each goes to
 /// its user's node). Unknown ids are left out. Other code goes through the
 /// cache in [`super::profiles`].
-pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<String, User>> {
+pub(crate) async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<String, User>> {
     let redis = state.redis();
     let rows: Vec<(Option<String>, Option<String>, Option<String>)> =
         try_join_all(ids.iter().map(|id| {
@@ -212,7 +219,10 @@ pub async fn profiles(state: &AppState, ids: &[String]) -> AppResult<HashMap<Str
 }
 
 /// A user's email and password hash.
-pub async fn password_hash(state: &AppState, user_id: &str) -> AppResult<Option<(String, String)>> {
+pub(crate) async fn password_hash(
+    state: &AppState,
+    user_id: &str,
+) -> AppResult<Option<(String, String)>> {
     let (email, hash): (Option<String>, Option<String>) = redis::cmd("HMGET")
         .arg(state.keys.user(user_id))
         .arg(&["email", "password_hash"])
@@ -222,7 +232,11 @@ pub async fn password_hash(state: &AppState, user_id: &str) -> AppResult<Option<
 }
 
 /// Replaces a user's password hash.
-pub async fn set_password_hash(state: &AppState, user_id: &str, hash: &str) -> AppResult<()> {
+pub(crate) async fn set_password_hash(
+    state: &AppState,
+    user_id: &str,
+    hash: &str,
+) -> AppResult<()> {
     let () = redis::cmd("HSET")
         .arg(state.keys.user(user_id))
         .arg("password_hash")
@@ -233,7 +247,7 @@ pub async fn set_password_hash(state: &AppState, user_id: &str, hash: &str) -> A
 }
 
 /// Changes a user's display name.
-pub async fn set_display_name(
+pub(crate) async fn set_display_name(
     state: &AppState,
     user_id: &str,
     display_name: &DisplayName,

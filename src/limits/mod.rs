@@ -11,7 +11,7 @@ mod store;
 pub mod streams;
 
 #[cfg(feature = "ssr")]
-pub use store::{
+pub(crate) use store::{
     address_of, byte_interval_ms, client_address, give_back, interval_ms, take, Limit, PerUser,
     GCRA_LUA,
 };

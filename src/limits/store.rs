@@ -35,7 +35,7 @@ use crate::server::state::AppState;
 /// or on none, and returns 0 or the milliseconds to wait. `cost` is how
 /// many intervals the action costs (one if left out): the send script's
 /// byte budget counts a message's bytes, so `burst` is bytes there.
-pub const GCRA_LUA: &str = r"
+pub(crate) const GCRA_LUA: &str = r"
 local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -93,19 +93,19 @@ return take(limiters, now)
 });
 
 /// A limiter's interval in milliseconds (one action's cost).
-pub fn interval_ms(rate: &Rate) -> u64 {
+pub(crate) fn interval_ms(rate: &Rate) -> u64 {
     (60_000.0 / rate.per_minute).ceil().max(1.0) as u64
 }
 
 /// A byte budget's interval: milliseconds per byte, fractional (the budget
 /// is counted in bytes, and an interval of a whole millisecond per byte
 /// would cap it at 60,000 bytes a minute).
-pub fn byte_interval_ms(rate: &Rate) -> f64 {
+pub(crate) fn byte_interval_ms(rate: &Rate) -> f64 {
     60_000.0 / rate.per_minute
 }
 
 /// One limiter: what it counts, and for whom.
-pub enum Limit<'a> {
+pub(crate) enum Limit<'a> {
     /// Failed sign-ins to one account (by normalized email) from one address.
     LoginFailure { email: &'a str, address: &'a str },
     /// Failed sign-ins to one account from anywhere.
@@ -131,7 +131,7 @@ pub enum Limit<'a> {
 
 /// The per-user limits that endpoints pay on every call, by kind of call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PerUser {
+pub(crate) enum PerUser {
     Membership,
     Typing,
     Read,
@@ -141,7 +141,7 @@ pub enum PerUser {
 
 impl PerUser {
     /// This kind's limiter for one user.
-    pub fn of(self, user_id: &str) -> Limit<'_> {
+    pub(crate) fn of(self, user_id: &str) -> Limit<'_> {
         Limit::PerUser {
             kind: self,
             user_id,
@@ -216,7 +216,7 @@ impl Limit<'_> {
 /// Pays for one action under every limit, or answers 429 (paying nothing)
 /// when any of them is exhausted. Errors reaching Redis are errors: a limit
 /// that cannot be checked is not passed (it fails closed).
-pub async fn take(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
+pub(crate) async fn take(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
     run(state, "take", limits).await
 }
 
@@ -224,7 +224,7 @@ pub async fn take(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
 /// fail (a sign-in pays before the password is checked, so that guesses
 /// sent all at once cannot slip past the limit, and is refunded when the
 /// password was right).
-pub async fn give_back(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
+pub(crate) async fn give_back(state: &AppState, limits: &[Limit<'_>]) -> AppResult<()> {
     run(state, "refund", limits).await
 }
 
@@ -256,7 +256,7 @@ async fn run(state: &AppState, mode: &str, limits: &[Limit<'_>]) -> AppResult<()
 
 /// The client's address: the socket's peer, or, when a trusted proxy header
 /// is configured, the last address that proxy appended to it.
-pub async fn client_address(state: &AppState) -> String {
+pub(crate) async fn client_address(state: &AppState) -> String {
     match leptos_axum::extract::<(ConnectInfo<SocketAddr>, HeaderMap)>().await {
         Ok((ConnectInfo(peer), headers)) => address_of(state, peer, &headers),
         // Served without connection info (never in this app): one shared
@@ -267,7 +267,7 @@ pub async fn client_address(state: &AppState) -> String {
 
 /// [`client_address`] for a plain axum handler, from the socket's peer and
 /// the request's headers.
-pub fn address_of(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
+pub(crate) fn address_of(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> String {
     let header = &state.settings.limits.trusted_proxy_header;
     if !header.is_empty() {
         let forwarded = headers

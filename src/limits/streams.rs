@@ -24,7 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::server::state::AppState;
 
 /// How long a lease counts without renewal: three missed heartbeats.
-pub const LEASE: Duration = Duration::from_secs(45);
+pub(crate) const LEASE: Duration = Duration::from_secs(45);
 
 /// What a refused stream is told to wait before trying again: about when
 /// a closed tab's lease is surely gone.
@@ -90,7 +90,7 @@ return renewed
 
 /// One open stream's leases; renewed by the stream's heartbeat and given
 /// back with [`StreamLease::release`] when the stream ends.
-pub struct StreamLease {
+pub(crate) struct StreamLease {
     user_key: String,
     user_member: String,
     address_key: String,
@@ -103,7 +103,7 @@ fn lease_ms() -> u64 {
 
 /// Takes a lease for a new stream of this user, session and address, or
 /// answers 429 (with `Retry-After`) when any of the three is at its cap.
-pub async fn acquire(
+pub(crate) async fn acquire(
     state: &AppState,
     user_id: &str,
     session_handle: &str,
@@ -157,7 +157,7 @@ pub async fn acquire(
 
 impl StreamLease {
     /// Keeps the lease from running out (each heartbeat).
-    pub async fn renew(&self, state: &AppState) {
+    pub(crate) async fn renew(&self, state: &AppState) {
         for (key, member) in [
             (&self.user_key, &self.user_member),
             (&self.address_key, &self.stream_id),
@@ -175,7 +175,7 @@ impl StreamLease {
     }
 
     /// Gives the lease back (the stream ended).
-    pub async fn release(&self, state: &AppState) {
+    pub(crate) async fn release(&self, state: &AppState) {
         let redis = state.redis();
         let removed = futures::future::try_join(
             redis::cmd("ZREM")

@@ -142,7 +142,7 @@ return {'ok'}
 });
 
 /// What a send came to.
-pub enum Sent {
+pub(crate) enum Sent {
     /// Stored and published now; with the room's name (for mentions).
     /// `durable` is the `WAIT`'s verdict: an error when fewer replicas than
     /// `redis.wait_replicas` acknowledged it in time. The message was
@@ -167,7 +167,7 @@ pub enum Sent {
 }
 
 /// Who sends: the author's profile and the handle of their sign-in.
-pub struct Sender<'a> {
+pub(crate) struct Sender<'a> {
     pub author: User,
     pub sign_in: &'a str,
 }
@@ -176,7 +176,7 @@ pub struct Sender<'a> {
 /// membership and the limits (see [`SEND`]); a repeated client message id
 /// returns the first message instead. One round trip to Redis (two on a
 /// cluster), plus one to read the first message back on a retry.
-pub async fn send(
+pub(crate) async fn send(
     state: &AppState,
     room_id: &RoomId,
     sender: Sender<'_>,
@@ -419,7 +419,7 @@ async fn durable(state: &AppState, key: &str) -> AppResult<()> {
 
 /// The message this author already sent with this client message id, if
 /// it is still remembered and kept.
-pub async fn already_sent(
+pub(crate) async fn already_sent(
     state: &AppState,
     room_id: &RoomId,
     author_id: &str,
@@ -533,7 +533,7 @@ fn unpack_id(stored: &[u8]) -> String {
 }
 
 /// Which part of a room's stream to read.
-pub enum Range {
+pub(crate) enum Range {
     /// The newest `limit` messages.
     Latest(usize),
     /// Up to `limit` messages right after `after` (exclusive), and before
@@ -548,7 +548,11 @@ pub enum Range {
 }
 
 /// Messages of a room, oldest first.
-pub async fn entries(state: &AppState, room_id: &RoomId, range: Range) -> AppResult<Vec<Message>> {
+pub(crate) async fn entries(
+    state: &AppState,
+    room_id: &RoomId,
+    range: Range,
+) -> AppResult<Vec<Message>> {
     // Exclusive bounds past either end of the id space mean "nothing"; Redis
     // would reject them instead of answering empty.
     let first = MessageId { millis: 0, seq: 0 };

@@ -25,7 +25,7 @@ use crate::rooms::Room;
 use crate::server::state::AppState;
 
 /// Unread counts stop here; the UI shows "99+"-style badges anyway.
-pub const UNREAD_CAP: u64 = 100;
+pub(crate) const UNREAD_CAP: u64 = 100;
 
 /// Moves a member's read position forward to `up_to`, clamped to the
 /// room's newest message, with the room's count at it: the current count
@@ -70,7 +70,7 @@ return id
 /// never past the room's newest message (an id from the future would hide
 /// every message still to come). Returns the new position if it moved.
 /// One round trip.
-pub async fn advance(
+pub(crate) async fn advance(
     state: &AppState,
     user_id: &str,
     room_id: &RoomId,
@@ -102,7 +102,7 @@ fn count_at(position: &str) -> u64 {
 /// (the room's count, the user's position, the stream's length), one
 /// pipeline per room on its own slot, all sent together: one round trip
 /// whatever the number of rooms, and no message is read.
-pub async fn counts(state: &AppState, user_id: &str, rooms: &[Room]) -> AppResult<Vec<u64>> {
+pub(crate) async fn counts(state: &AppState, user_id: &str, rooms: &[Room]) -> AppResult<Vec<u64>> {
     let redis = state.redis();
     let replies: Vec<(Option<u64>, Option<String>, u64)> =
         futures::future::try_join_all(rooms.iter().map(|room| {

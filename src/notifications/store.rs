@@ -111,7 +111,7 @@ async fn announce_read(state: &AppState, user_id: &str) -> AppResult<()> {
 }
 
 /// A message that may mention people.
-pub struct Mentioning<'a> {
+pub(crate) struct Mentioning<'a> {
     pub room_id: &'a str,
     pub room_name: &'a str,
     pub message_id: &'a str,
@@ -121,7 +121,7 @@ pub struct Mentioning<'a> {
 
 /// Notifies everyone mentioned (`@handle`) in a message who can read the
 /// room, except its author.
-pub async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -> AppResult<()> {
+pub(crate) async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -> AppResult<()> {
     let Mentioning {
         room_id,
         room_name,
@@ -172,7 +172,7 @@ pub async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -> AppRe
 }
 
 /// Notifies a user of an invitation to a room.
-pub async fn notify_invite(
+pub(crate) async fn notify_invite(
     state: &AppState,
     room_id: &str,
     room_name: &str,
@@ -191,7 +191,7 @@ pub async fn notify_invite(
 /// accepted, tells whoever invited the user. Called once the answer has
 /// taken effect, so a failure here is logged, not returned: the caller's
 /// request succeeded (and a retry would find no invitation).
-pub async fn answer_invite(
+pub(crate) async fn answer_invite(
     state: &AppState,
     room_id: &str,
     room_name: &str,
@@ -238,7 +238,7 @@ async fn record_answer(
 }
 
 /// Marks one notification, or all, as read. 404 for an unknown id.
-pub async fn mark_read(state: &AppState, user_id: &str, mark: &MarkRead) -> AppResult<()> {
+pub(crate) async fn mark_read(state: &AppState, user_id: &str, mark: &MarkRead) -> AppResult<()> {
     let (mode, id) = match mark {
         MarkRead::All => ("all", ""),
         MarkRead::One(id) => ("id", id.as_str()),
@@ -258,7 +258,11 @@ pub async fn mark_read(state: &AppState, user_id: &str, mark: &MarkRead) -> AppR
 }
 
 /// The newest `limit` notifications and the unread count of all kept.
-pub async fn list(state: &AppState, user_id: &str, limit: usize) -> AppResult<NotificationList> {
+pub(crate) async fn list(
+    state: &AppState,
+    user_id: &str,
+    limit: usize,
+) -> AppResult<NotificationList> {
     let raw: Vec<String> = redis::cmd("LRANGE")
         .arg(state.keys.user_notifications(user_id))
         .arg(0)

@@ -19,4 +19,4 @@ pub mod model;
 mod store;
 
 #[cfg(feature = "ssr")]
-pub use store::{connect, start_sweeper};
+pub(crate) use store::{connect, start_sweeper};

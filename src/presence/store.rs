@@ -45,7 +45,7 @@ use crate::server::hub::{HubEvent, SubscriptionStream};
 use crate::server::state::AppState;
 
 /// How often an open stream refreshes its connection.
-pub const HEARTBEAT: Duration = Duration::from_secs(15);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(15);
 /// How long a connection counts without a heartbeat: three missed beats.
 /// A crashed process's users go offline after this plus one sweep.
 const CONNECTION_TTL: Duration = Duration::from_secs(45);
@@ -147,7 +147,11 @@ fn millis(duration: Duration) -> u64 {
 /// The stream's `lease` (its place under the stream caps, see
 /// `limits::streams`) is renewed with each heartbeat and given back when
 /// the stream ends.
-pub async fn connect(state: AppState, user_id: String, lease: StreamLease) -> oneshot::Sender<()> {
+pub(crate) async fn connect(
+    state: AppState,
+    user_id: String,
+    lease: StreamLease,
+) -> oneshot::Sender<()> {
     let connection = uuid::Uuid::new_v4().simple().to_string();
     let personal = state
         .hub
@@ -342,7 +346,7 @@ async fn set_online(
 }
 
 /// Starts this process's sweeper, which runs until shutdown.
-pub fn start_sweeper(state: &AppState) {
+pub(crate) fn start_sweeper(state: &AppState) {
     let state = state.clone();
     tokio::spawn(async move {
         let mut shutdown = state.shutdown_signal();
@@ -425,7 +429,7 @@ async fn file_for_sweeper(state: &AppState, user_id: &str, latest: f64) -> AppRe
 }
 
 /// Everyone in the room, online ones first.
-pub async fn members(state: &AppState, room_id: &RoomId) -> AppResult<Vec<Member>> {
+pub(crate) async fn members(state: &AppState, room_id: &RoomId) -> AppResult<Vec<Member>> {
     let room = room_id.as_str();
     let (members, online): (Vec<String>, std::collections::HashSet<String>) = redis::pipe()
         .smembers(state.keys.room_members(room))
@@ -446,7 +450,7 @@ pub async fn members(state: &AppState, room_id: &RoomId) -> AppResult<Vec<Member
 }
 
 /// The room's online members, by display name.
-pub async fn online(state: &AppState, room_id: &RoomId) -> AppResult<Vec<User>> {
+pub(crate) async fn online(state: &AppState, room_id: &RoomId) -> AppResult<Vec<User>> {
     let room = room_id.as_str();
     // Both sets share the room's hash tag, so SINTER works on a cluster too.
     let ids: Vec<String> = redis::cmd("SINTER")
@@ -462,7 +466,7 @@ pub async fn online(state: &AppState, room_id: &RoomId) -> AppResult<Vec<User>> 
 
 /// Announces that the user is typing, at most once per throttle window.
 /// Returns whether an event went out.
-pub async fn typing(state: &AppState, room_id: &RoomId, user: &User) -> AppResult<bool> {
+pub(crate) async fn typing(state: &AppState, room_id: &RoomId, user: &User) -> AppResult<bool> {
     let room = room_id.as_str();
     let event = RoomEvent::Typing(Typing {
         room_id: room.to_owned(),

@@ -14,7 +14,7 @@ use crate::limits::PerUser;
 use crate::server::state::AppState;
 
 /// The room, if the caller may see it, and where they stand with it.
-pub async fn visible_room(
+pub(crate) async fn visible_room(
     state: &AppState,
     room_id: &RoomId,
     user_id: &str,
@@ -27,35 +27,37 @@ pub async fn visible_room(
 }
 
 /// The ids of the rooms the user belongs to (whose events they may receive).
-pub async fn joined_room_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String>> {
+pub(crate) async fn joined_room_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String>> {
     store::joined_ids(state, user_id).await
 }
 
 /// A signed-in caller who is a member of the room an endpoint is about.
-pub struct RoomCaller {
+pub(crate) struct RoomCaller {
     pub state: AppState,
     pub user_id: String,
     pub room_id: RoomId,
-    pub room: Room,
 }
 
 /// The prelude of an endpoint about one room: the caller is signed in
 /// (401), has paid their per-user limit for this kind of call (429), names
 /// a room that exists and that they may see (404) and are a member of (403).
-pub async fn member_caller(room_id: &str, limit: PerUser) -> AppResult<RoomCaller> {
+pub(crate) async fn member_caller(room_id: &str, limit: PerUser) -> AppResult<RoomCaller> {
     let (state, user_id) = caller(limit).await?;
     let room_id = RoomId::parse(room_id)?;
-    let room = member_room(&state, &room_id, &user_id).await?;
+    member_room(&state, &room_id, &user_id).await?;
     Ok(RoomCaller {
         state,
         user_id,
         room_id,
-        room,
     })
 }
 
 /// The room, if the caller is a member of it (404 or 403 otherwise).
-pub async fn member_room(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<Room> {
+pub(crate) async fn member_room(
+    state: &AppState,
+    room_id: &RoomId,
+    user_id: &str,
+) -> AppResult<Room> {
     match visible_room(state, room_id, user_id).await? {
         (room, Standing::Member) => Ok(room),
         _ => Err(AppError::Forbidden("Join this room first.".into())),

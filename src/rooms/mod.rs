@@ -18,7 +18,7 @@ pub use model::Room;
 /// Starts, in the background, the one-time indexing of the words of public
 /// rooms created before the directory's name filter existed.
 #[cfg(feature = "ssr")]
-pub fn start_word_index_backfill(state: &crate::server::state::AppState) {
+pub(crate) fn start_word_index_backfill(state: &crate::server::state::AppState) {
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(err) = store::backfill_word_index(&state).await {

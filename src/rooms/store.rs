@@ -35,7 +35,7 @@ fn room_from_fields(mut fields: HashMap<String, String>) -> Option<Room> {
 }
 
 /// Creates a room with its creator as the first member.
-pub async fn create(
+pub(crate) async fn create(
     state: &AppState,
     name: &RoomName,
     private: bool,
@@ -116,7 +116,7 @@ async fn index_words(state: &AppState, id: &str, name: &str, created_at: u64) ->
 /// says a process finished it (processes starting together may each do it;
 /// it is idempotent). One `ZSCAN` page of 200 rooms at a time, each room's
 /// name read with `HGET`.
-pub async fn backfill_word_index(state: &AppState) -> AppResult<()> {
+pub(crate) async fn backfill_word_index(state: &AppState) -> AppResult<()> {
     let keys = &state.keys;
     let done: bool = redis::cmd("EXISTS")
         .arg(keys.public_rooms_indexed())
@@ -213,7 +213,7 @@ return 0
 });
 
 /// The room and whether the user is a member, in one round trip.
-pub async fn room_and_standing(
+pub(crate) async fn room_and_standing(
     state: &AppState,
     room_id: &RoomId,
     user_id: &str,
@@ -238,14 +238,18 @@ pub async fn room_and_standing(
 }
 
 /// How long an unanswered invitation stands.
-pub const INVITATION_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+pub(crate) const INVITATION_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
 /// Records an invitation, standing until it is answered or
 /// [`INVITATION_TTL`] passes: one sorted set per room, invitee -> expiry
 /// (ms). Adding one prunes the expired and gives the key the newest
 /// invitation's lifetime, so a room's invitations never outlive 30 days
 /// of silence. Returns the expiry.
-pub async fn add_invitation(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<u64> {
+pub(crate) async fn add_invitation(
+    state: &AppState,
+    room_id: &RoomId,
+    user_id: &str,
+) -> AppResult<u64> {
     let key = state.keys.room_invited(room_id.as_str());
     let now = now_millis();
     let ttl = u64::try_from(INVITATION_TTL.as_millis()).unwrap_or(u64::MAX);
@@ -267,7 +271,11 @@ pub async fn add_invitation(state: &AppState, room_id: &RoomId, user_id: &str) -
 }
 
 /// Forgets an invitation (declined).
-pub async fn remove_invitation(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
+pub(crate) async fn remove_invitation(
+    state: &AppState,
+    room_id: &RoomId,
+    user_id: &str,
+) -> AppResult<()> {
     let () = redis::cmd("ZREM")
         .arg(state.keys.room_invited(room_id.as_str()))
         .arg(user_id)
@@ -280,7 +288,7 @@ pub async fn remove_invitation(state: &AppState, room_id: &RoomId, user_id: &str
 /// user's open event streams to start (or stop) carrying the room. In the
 /// order the module docs explain; a repeated join repairs a half-done one.
 /// A leave by someone who is not a member changes and announces nothing.
-pub async fn set_membership(
+pub(crate) async fn set_membership(
     state: &AppState,
     room_id: &RoomId,
     user_id: &str,
@@ -351,7 +359,11 @@ pub async fn set_membership(
 
 /// For a member: puts the room back into the user's set if a join was cut
 /// off between its two steps (and only then tells their streams).
-pub async fn repair_membership(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
+pub(crate) async fn repair_membership(
+    state: &AppState,
+    room_id: &RoomId,
+    user_id: &str,
+) -> AppResult<()> {
     let added: i64 = redis::cmd("SADD")
         .arg(state.keys.user_rooms(user_id))
         .arg(room_id.as_str())
@@ -365,7 +377,7 @@ pub async fn repair_membership(state: &AppState, room_id: &RoomId, user_id: &str
 
 /// Whether the room's member set holds the user: the truth a user's room
 /// set is checked against.
-pub async fn is_member(state: &AppState, room_id: &str, user_id: &str) -> AppResult<bool> {
+pub(crate) async fn is_member(state: &AppState, room_id: &str, user_id: &str) -> AppResult<bool> {
     Ok(redis::cmd("SISMEMBER")
         .arg(state.keys.room_members(room_id))
         .arg(user_id)
@@ -380,7 +392,7 @@ pub async fn is_member(state: &AppState, room_id: &str, user_id: &str) -> AppRes
 /// transaction covers both); such a room is dropped from the user's set
 /// here, so nobody reads or subscribes to a room they are not in. One
 /// `SMEMBERS`, then one `SISMEMBER` per room, sent together.
-pub async fn joined_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String>> {
+pub(crate) async fn joined_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String>> {
     let listed: Vec<String> = redis::cmd("SMEMBERS")
         .arg(state.keys.user_rooms(user_id))
         .query_async(&mut state.redis())
@@ -419,7 +431,7 @@ pub async fn joined_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String
 }
 
 /// The user's rooms, sorted by name.
-pub async fn joined(state: &AppState, user_id: &str) -> AppResult<Vec<Room>> {
+pub(crate) async fn joined(state: &AppState, user_id: &str) -> AppResult<Vec<Room>> {
     let ids = joined_ids(state, user_id).await?;
     let mut rooms = rooms_by_id(state, &ids).await?;
     rooms.sort_by_cached_key(|room| room.name.to_lowercase());
@@ -444,7 +456,7 @@ const SAME_MILLISECOND: usize = 100;
 /// and rooms created in the same millisecond by id, descending (the order
 /// of `ZRANGE … REV`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryCursor {
+pub(crate) struct DirectoryCursor {
     pub created_at: u64,
     pub room_id: String,
 }
@@ -460,7 +472,7 @@ impl DirectoryCursor {
 /// whose name has a word starting with each word of `query` (if any), and
 /// the cursor of the next page. Without a query: one `ZRANGE … BYSCORE
 /// REV` on the directory. With one: see [`filtered_page`].
-pub async fn public_page(
+pub(crate) async fn public_page(
     state: &AppState,
     query: &[String],
     before: Option<&DirectoryCursor>,
@@ -681,7 +693,7 @@ async fn filtered_page(
 }
 
 /// The newest public rooms, at most `limit`.
-pub async fn public(state: &AppState, limit: isize) -> AppResult<Vec<Room>> {
+pub(crate) async fn public(state: &AppState, limit: isize) -> AppResult<Vec<Room>> {
     let ids: Vec<String> = redis::cmd("ZRANGE")
         .arg(state.keys.public_rooms())
         .arg(0)

@@ -3,7 +3,7 @@
 //! comes from stream ids, and expiry decisions use Redis's own clock.
 
 /// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub fn now_millis() -> u64 {
+pub(crate) fn now_millis() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()

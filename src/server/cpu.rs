@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 
 /// Runs closures on the blocking pool, at most `permits` at a time.
 #[derive(Clone)]
-pub struct CpuGate {
+pub(crate) struct CpuGate {
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
@@ -33,7 +33,7 @@ impl Drop for Waiting {
 }
 
 impl CpuGate {
-    pub fn new(permits: usize, max_waiting: usize) -> Self {
+    pub(crate) fn new(permits: usize, max_waiting: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(permits.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
@@ -43,7 +43,7 @@ impl CpuGate {
 
     /// Waits for a permit, then runs `work` on the blocking pool; 429 at
     /// once when too many callers are already waiting.
-    pub async fn run<T, F>(&self, work: F) -> AppResult<T>
+    pub(crate) async fn run<T, F>(&self, work: F) -> AppResult<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,

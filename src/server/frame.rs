@@ -9,7 +9,7 @@ use axum::body::Bytes;
 /// line per line of `data`, and the blank line that ends it. The hub
 /// encodes each room event once (`hub::Published::frame`); every
 /// stream then writes the same bytes, with no copy of its own.
-pub fn frame(event: &str, id: Option<&str>, data: &str) -> Bytes {
+pub(crate) fn frame(event: &str, id: Option<&str>, data: &str) -> Bytes {
     let mut out = String::with_capacity(data.len() + event.len() + 32);
     for (field, value) in [("event", Some(event)), ("id", id)] {
         if let Some(value) = value {

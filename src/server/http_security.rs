@@ -31,7 +31,7 @@ use super::state::AppState;
 use crate::error::AppError;
 
 /// Refuses state-changing requests from other origins (403).
-pub async fn same_origin_only(
+pub(crate) async fn same_origin_only(
     State(state): State<AppState>,
     request: Request,
     next: Next,
@@ -97,7 +97,7 @@ fn is_same_origin(
 /// The policy for a page whose inline scripts carry `nonce`. Under
 /// `cargo leptos watch` (`LEPTOS_WATCH` set) the live-reload script also
 /// needs its WebSocket, on another port.
-pub fn page_csp(nonce: &str) -> String {
+pub(crate) fn page_csp(nonce: &str) -> String {
     let reload = if std::env::var_os("LEPTOS_WATCH").is_some() {
         " ws: wss:"
     } else {
@@ -114,7 +114,7 @@ pub fn page_csp(nonce: &str) -> String {
 const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// Adds the security headers to every response (keeping a page's own CSP).
-pub async fn security_headers(
+pub(crate) async fn security_headers(
     State(state): State<AppState>,
     request: Request,
     next: Next,

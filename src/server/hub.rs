@@ -54,7 +54,7 @@ pub struct Published {
 impl Published {
     /// The payload as one server-sent event (`message` unless it names
     /// another), encoded once for all the streams it goes to.
-    pub fn frame(&self) -> &axum::body::Bytes {
+    pub(crate) fn frame(&self) -> &axum::body::Bytes {
         self.frame.get_or_init(|| {
             let name = self.event.as_deref().unwrap_or("message");
             super::frame::frame(name, self.id.as_deref(), &self.json)
@@ -88,7 +88,7 @@ pub struct Hub {
 impl Hub {
     /// Starts the hub's supervisor task on the current tokio runtime, for
     /// the configured topology.
-    pub fn start(settings: &RedisSettings) -> RedisResult<Self> {
+    pub(crate) fn start(settings: &RedisSettings) -> RedisResult<Self> {
         let source = match settings.topology {
             Topology::Standalone => {
                 Source::Standalone(super::redis::client(settings, &settings.url)?)
@@ -132,7 +132,7 @@ impl Hub {
     /// subscription (or after a timeout, if Redis is unreachable; a resync
     /// follows the reconnection), so the caller may then read what it missed
     /// from the stream without a gap.
-    pub async fn subscribe(&self, channel: &str) -> Subscription {
+    pub(crate) async fn subscribe(&self, channel: &str) -> Subscription {
         let receiver = {
             let mut channels = self.channels();
             match channels.get(channel) {
@@ -171,11 +171,6 @@ impl Hub {
         self.subscribe(&channel).await.into_stream()
     }
 
-    /// How many channels this process is subscribed to.
-    pub fn channel_count(&self) -> usize {
-        self.channels().len()
-    }
-
     fn is_wanted(&self, channel: &str) -> bool {
         self.channels().contains_key(channel)
     }
@@ -195,7 +190,7 @@ impl Hub {
 }
 
 /// One listener's place on a channel; leaving it (drop) may unsubscribe.
-pub struct Subscription {
+pub(crate) struct Subscription {
     channel: String,
     receiver: Option<broadcast::Receiver<HubEvent>>,
     hub: Hub,
@@ -203,7 +198,7 @@ pub struct Subscription {
 
 impl Subscription {
     /// The channel's events as a stream; lagging shows as an error item.
-    pub fn into_stream(mut self) -> SubscriptionStream {
+    pub(crate) fn into_stream(mut self) -> SubscriptionStream {
         let receiver = self
             .receiver
             .take()

@@ -70,12 +70,12 @@ impl Keys {
     }
 
     /// The id of the account with this (lowercased) email.
-    pub fn user_by_email(&self, normalized_email: &str) -> String {
+    pub(crate) fn user_by_email(&self, normalized_email: &str) -> String {
         format!("{}user_by_email:{normalized_email}", self.prefix)
     }
 
     /// The id of the account with this handle.
-    pub fn user_by_handle(&self, handle: &str) -> String {
+    pub(crate) fn user_by_handle(&self, handle: &str) -> String {
         format!("{}user_by_handle:{handle}", self.prefix)
     }
 
@@ -85,30 +85,30 @@ impl Keys {
     }
 
     /// Pub/Sub channel of a user's personal events.
-    pub fn user_events(&self, user_id: &str) -> String {
+    pub(crate) fn user_events(&self, user_id: &str) -> String {
         format!("{}user:{{{user_id}}}:events", self.prefix)
     }
 
     /// Hash of one room: id, name, private, created_by, created_at.
-    pub fn room(&self, room_id: &str) -> String {
+    pub(crate) fn room(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}", self.prefix)
     }
 
     /// Hash of the members' read positions in a room: user id -> `<last
     /// read message id> <the room's message count at it>`. On the room's
     /// slot, so the send script moves the author's own position.
-    pub fn room_read(&self, room_id: &str) -> String {
+    pub(crate) fn room_read(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}:read", self.prefix)
     }
 
     /// Set of the ids of a room's members.
-    pub fn room_members(&self, room_id: &str) -> String {
+    pub(crate) fn room_members(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}:members", self.prefix)
     }
 
     /// Sorted set of the users invited to a room who have not answered yet,
     /// scored with when the invitation expires (ms).
-    pub fn room_invited(&self, room_id: &str) -> String {
+    pub(crate) fn room_invited(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}:invites", self.prefix)
     }
 
@@ -120,70 +120,70 @@ impl Keys {
     /// Sorted set of one author's recent client message ids in a room (8-byte
     /// digests, scored by the message's time): deduplication, per author
     /// so nobody can claim another's id.
-    pub fn room_sent(&self, room_id: &str, author_id: &str) -> String {
+    pub(crate) fn room_sent(&self, room_id: &str, author_id: &str) -> String {
         format!("{}room:{{{room_id}}}:sent:{author_id}", self.prefix)
     }
 
     /// Pub/Sub channel of a room's live events.
-    pub fn room_events(&self, room_id: &str) -> String {
+    pub(crate) fn room_events(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}:events", self.prefix)
     }
 
     /// Sorted set of public room ids, scored by creation time (ms).
-    pub fn public_rooms(&self) -> String {
+    pub(crate) fn public_rooms(&self) -> String {
         format!("{}rooms:public", self.prefix)
     }
 
     /// Sorted set, every score 0, of the words of public rooms' names: the
     /// directory filter's prefixes, with `ZRANGE … BYLEX`.
-    pub fn public_room_words(&self) -> String {
+    pub(crate) fn public_room_words(&self) -> String {
         format!("{}rooms:public:words", self.prefix)
     }
 
     /// Set (to "1") once the words of every public room were indexed (the
     /// one-time backfill at start).
-    pub fn public_rooms_indexed(&self) -> String {
+    pub(crate) fn public_rooms_indexed(&self) -> String {
         format!("{}rooms:public:indexed", self.prefix)
     }
 
     /// Sorted set of the public rooms with this word in their name, scored
     /// by creation time: the directory filter, newest first.
-    pub fn public_word_rooms(&self, word: &str) -> String {
+    pub(crate) fn public_word_rooms(&self, word: &str) -> String {
         format!("{}rooms:public:word:{word}", self.prefix)
     }
 
     /// Sorted set of one user's open event streams: connection id -> the
     /// time (ms) it counts as gone unless its heartbeat refreshes it.
-    pub fn user_connections(&self, user_id: &str) -> String {
+    pub(crate) fn user_connections(&self, user_id: &str) -> String {
         format!("{}user:{{{user_id}}}:connections", self.prefix)
     }
 
     /// Sorted set of users with open (or recently closed) event streams:
     /// user id -> when their last connection expires (ms). The sweeper's
     /// to-do list.
-    pub fn presence(&self) -> String {
+    pub(crate) fn presence(&self) -> String {
         format!("{}presence", self.prefix)
     }
 
     /// Set of the ids of a room's members who are online.
-    pub fn room_online(&self, room_id: &str) -> String {
+    pub(crate) fn room_online(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}:online", self.prefix)
     }
 
     /// Present while a user's last `typing` event in a room is fresh (the
     /// throttle).
-    pub fn room_typing(&self, room_id: &str, user_id: &str) -> String {
+    pub(crate) fn room_typing(&self, room_id: &str, user_id: &str) -> String {
         format!("{}room:{{{room_id}}}:typing:{user_id}", self.prefix)
     }
 
     /// List of a user's notifications as JSON, newest first.
-    pub fn user_notifications(&self, user_id: &str) -> String {
+    pub(crate) fn user_notifications(&self, user_id: &str) -> String {
         format!("{}user:{{{user_id}}}:notifications", self.prefix)
     }
 
     /// Pub/Sub channel on which a changed profile's user id is announced, so
     /// every process drops it from its profile cache.
-    pub fn profiles_changed(&self) -> String {
+    pub(crate) fn profiles_changed(&self) -> String {
         format!("{}profiles", self.prefix)
     }
 
@@ -191,48 +191,48 @@ impl Keys {
     /// again). `subject` is whom it counts (`u:{user}`, `a:{address}`,
     /// `e:{email}`); braced, so one subject's limiters share a cluster slot
     /// and can be checked together in one script.
-    pub fn limit(&self, subject: &str, name: &str) -> String {
+    pub(crate) fn limit(&self, subject: &str, name: &str) -> String {
         format!("{}limit:{{{subject}}}:{name}", self.prefix)
     }
 
     /// A user's send limiter for one room (GCRA state, as [`Self::limit`]),
     /// in the room's slot so the send script can pay it.
-    pub fn room_send_limit(&self, room_id: &str, user_id: &str) -> String {
+    pub(crate) fn room_send_limit(&self, room_id: &str, user_id: &str) -> String {
         format!("{}room:{{{room_id}}}:limit:send:{user_id}", self.prefix)
     }
 
     /// A user's send limiter across all rooms (GCRA state), in the user's
     /// slot beside the sign-in list the send path checks with it.
-    pub fn user_send_limit(&self, user_id: &str) -> String {
+    pub(crate) fn user_send_limit(&self, user_id: &str) -> String {
         format!("{}user:{{{user_id}}}:limit:send", self.prefix)
     }
 
     /// Sorted set of a user's open event streams (`<session handle>|<stream
     /// id>` -> lease expiry, ms): the per-user and per-session caps.
-    pub fn user_streams(&self, user_id: &str) -> String {
+    pub(crate) fn user_streams(&self, user_id: &str) -> String {
         format!("{}user:{{{user_id}}}:streams", self.prefix)
     }
 
     /// Sorted set of the event streams open from one client address
     /// (stream id -> lease expiry, ms): the per-address cap.
-    pub fn address_streams(&self, address: &str) -> String {
+    pub(crate) fn address_streams(&self, address: &str) -> String {
         format!("{}addr:{{{address}}}:streams", self.prefix)
     }
 
     /// A user's byte budget for message bodies across all rooms (GCRA
     /// state, on the user's slot like [`Self::user_send_limit`]).
-    pub fn user_send_bytes_limit(&self, user_id: &str) -> String {
+    pub(crate) fn user_send_bytes_limit(&self, user_id: &str) -> String {
         format!("{}user:{{{user_id}}}:limit:send_bytes", self.prefix)
     }
 
     /// Hash of a user's live sign-ins: handle -> JSON (when, which browser,
     /// from where). A session whose handle is gone from here is revoked.
-    pub fn user_sessions(&self, user_id: &str) -> String {
+    pub(crate) fn user_sessions(&self, user_id: &str) -> String {
         format!("{}user:{{{user_id}}}:sessions", self.prefix)
     }
 
     /// One session record, as JSON.
-    pub fn session(&self, session_id: &str) -> String {
+    pub(crate) fn session(&self, session_id: &str) -> String {
         format!("{}session:{session_id}", self.prefix)
     }
 }

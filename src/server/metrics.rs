@@ -31,7 +31,7 @@ use super::state::AppState;
 
 /// `endpoint` and `status` of an HTTP request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     /// The route (`/api/send_message`, `/rooms/{id}`), or `other`.
     pub endpoint: String,
     pub status: u16,
@@ -39,12 +39,12 @@ pub struct RequestLabels {
 
 /// The kind of a Redis error.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ErrorLabels {
+pub(crate) struct ErrorLabels {
     pub kind: String,
 }
 
 /// Every metric of the process.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub messages_sent: Counter,
@@ -140,7 +140,7 @@ impl Metrics {
 
     /// Counts one Redis round trip that took since `started`, and its
     /// error, if any.
-    pub fn redis_round_trip<T>(&self, started: Instant, result: &redis::RedisResult<T>) {
+    pub(crate) fn redis_round_trip<T>(&self, started: Instant, result: &redis::RedisResult<T>) {
         self.redis_round_trips.inc();
         self.redis_seconds.observe(started.elapsed().as_secs_f64());
         if let Err(err) = result {
@@ -165,10 +165,10 @@ impl Metrics {
 }
 
 /// The process's metrics.
-pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 /// Counts every response by route and status.
-pub async fn count_requests(request: Request, next: Next) -> Response {
+pub(crate) async fn count_requests(request: Request, next: Next) -> Response {
     let endpoint = request
         .extensions()
         .get::<MatchedPath>()
@@ -186,7 +186,7 @@ pub async fn count_requests(request: Request, next: Next) -> Response {
 
 /// `GET /metrics`, for whoever `metrics.access` lets in (404 for the
 /// others, as if there were no such route).
-pub async fn metrics(
+pub(crate) async fn metrics(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,

@@ -93,7 +93,7 @@ impl Redis {
     /// `WAIT`s until `replicas` replicas have every write made so far on
     /// the node that holds `key` (on a cluster, the primary of its slot).
     /// Returns how many did, which is fewer after the timeout.
-    pub async fn wait_for_replicas(
+    pub(crate) async fn wait_for_replicas(
         &self,
         key: &str,
         replicas: u32,
@@ -118,14 +118,14 @@ impl Redis {
     }
 
     /// Whether this is a cluster (a script may touch only one slot).
-    pub fn is_cluster(&self) -> bool {
+    pub(crate) fn is_cluster(&self) -> bool {
         matches!(self.inner, Inner::Cluster(..))
     }
 
     /// Which command publishes on a channel: `SPUBLISH` on a cluster (a
     /// shard channel, delivered only inside the slot's shard), else
     /// `PUBLISH`. See [`is_shard_channel`].
-    pub fn publish_command(&self, channel: &str) -> &'static str {
+    pub(crate) fn publish_command(&self, channel: &str) -> &'static str {
         if self.is_cluster() && is_shard_channel(channel) {
             "SPUBLISH"
         } else {
@@ -135,7 +135,7 @@ impl Redis {
 
     /// A command publishing `payload` on `channel` (see
     /// [`Self::publish_command`]).
-    pub fn publish(&self, channel: &str, payload: impl redis::ToRedisArgs) -> Cmd {
+    pub(crate) fn publish(&self, channel: &str, payload: impl redis::ToRedisArgs) -> Cmd {
         let mut cmd = redis::cmd(self.publish_command(channel));
         cmd.arg(channel).arg(payload);
         cmd
@@ -156,7 +156,7 @@ impl Redis {
 /// in the shard of its tag instead of being copied to every node. Channels
 /// without one (the profile channel) use classic `PUBLISH`, which reaches
 /// every node of the cluster.
-pub fn is_shard_channel(channel: &str) -> bool {
+pub(crate) fn is_shard_channel(channel: &str) -> bool {
     channel.contains('{')
 }
 
@@ -311,7 +311,7 @@ fn lost_primary(err: &RedisError) -> bool {
 }
 
 /// A client that resolves the primary through the Sentinels.
-pub fn sentinel_client(settings: &RedisSettings) -> RedisResult<SentinelClient> {
+pub(crate) fn sentinel_client(settings: &RedisSettings) -> RedisResult<SentinelClient> {
     let mut node = redis::RedisConnectionInfo::default();
     if let Some(username) = &settings.username {
         node = node.set_username(username);
@@ -344,7 +344,7 @@ pub fn sentinel_client(settings: &RedisSettings) -> RedisResult<SentinelClient> 
 
 /// A cluster client for the seed nodes, with RESP3 and a push sender when
 /// it is for Pub/Sub (the hub's).
-pub fn cluster_client(
+pub(crate) fn cluster_client(
     settings: &RedisSettings,
     pushes: Option<tokio::sync::mpsc::UnboundedSender<redis::PushInfo>>,
 ) -> RedisResult<redis::cluster::ClusterClient> {
@@ -367,7 +367,7 @@ pub fn cluster_client(
 
 /// A client for a standalone server at `url`, with credentials from the
 /// environment (the hub opens its Pub/Sub connection with it too).
-pub fn client(settings: &RedisSettings, url: &str) -> Result<redis::Client, RedisError> {
+pub(crate) fn client(settings: &RedisSettings, url: &str) -> Result<redis::Client, RedisError> {
     install_tls_provider();
     let info = url.into_connection_info()?;
     let mut credentials = info.redis_settings().clone();
@@ -400,7 +400,7 @@ pub fn client(settings: &RedisSettings, url: &str) -> Result<redis::Client, Redi
 
 /// rustls needs one process-wide crypto provider; redis-rs leaves the
 /// choice to the application. Installing it twice is harmless.
-pub fn install_tls_provider() {
+pub(crate) fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -411,7 +411,7 @@ pub fn install_tls_provider() {
 /// slots (`CLUSTER INFO`). All three are allowed to the app's ACL user
 /// (`INFO` and `ROLE` are `@dangerous`). Never fails: a Redis that is down at
 /// start is said so, since the server starts anyway.
-pub async fn describe_live(redis: &Redis, topology: Topology) -> String {
+pub(crate) async fn describe_live(redis: &Redis, topology: Topology) -> String {
     let mut redis = redis.clone();
     let hello: RedisResult<std::collections::HashMap<String, Value>> =
         redis::cmd("HELLO").query_async(&mut redis).await;

@@ -35,7 +35,7 @@ const CACHE_CAPACITY: u64 = 100_000;
 
 /// Sessions in Redis under `{prefix}session:{id}`, with a process cache.
 #[derive(Clone)]
-pub struct RedisSessionStore {
+pub(crate) struct RedisSessionStore {
     redis: Redis,
     keys: Keys,
     /// None when `session.cache_secs` is 0.
@@ -52,7 +52,7 @@ impl std::fmt::Debug for RedisSessionStore {
 
 impl RedisSessionStore {
     /// A store caching records for `cache_ttl` (none if zero).
-    pub fn new(redis: Redis, keys: Keys, cache_ttl: Duration) -> Self {
+    pub(crate) fn new(redis: Redis, keys: Keys, cache_ttl: Duration) -> Self {
         let cache = (!cache_ttl.is_zero()).then(|| {
             Cache::builder()
                 .max_capacity(CACHE_CAPACITY)

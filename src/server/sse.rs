@@ -42,10 +42,10 @@ use crate::events::{ClientEvent, PersonalEvent, RoomEvent, RoomRef};
 
 /// Comments sent on an idle stream, so proxies keep it open and the
 /// browser notices a dead one.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// Sends a personal event to all of a user's open event streams.
-pub async fn publish_personal(
+pub(crate) async fn publish_personal(
     redis: &mut super::redis::Redis,
     keys: &Keys,
     user_id: &str,
@@ -59,7 +59,7 @@ pub async fn publish_personal(
 }
 
 /// The response: events for the client, with keep-alive comments.
-pub struct EventStream(BoxStream<'static, Result<Bytes, Infallible>>);
+pub(crate) struct EventStream(BoxStream<'static, Result<Bytes, Infallible>>);
 
 impl IntoResponse for EventStream {
     fn into_response(self) -> Response {
@@ -80,12 +80,16 @@ const KEEP_ALIVE_FRAME: &[u8] = b":\n\n";
 /// Subscribes to a user's personal channel. Call this *before* reading the
 /// user's rooms: a join or leave after that read then still reaches the
 /// stream as a control event.
-pub async fn subscribe_personal(hub: &Hub, keys: &Keys, user_id: &str) -> SubscriptionStream {
+pub(crate) async fn subscribe_personal(
+    hub: &Hub,
+    keys: &Keys,
+    user_id: &str,
+) -> SubscriptionStream {
     hub.subscribe_stream(keys.user_events(user_id)).await
 }
 
 /// Whose stream it is.
-pub struct Owner {
+pub(crate) struct Owner {
     pub user_id: String,
     /// The sign-in the stream belongs to: revoking it ends the stream.
     pub session_handle: Option<String>,
@@ -99,7 +103,7 @@ pub struct Owner {
 /// answering, so the client can catch up from history as soon as it sees
 /// the stream open. `guard` is kept for as long as the stream lives and
 /// dropped when it ends (presence uses that to know the tab is gone).
-pub async fn open(
+pub(crate) async fn open(
     state: &super::state::AppState,
     personal: SubscriptionStream,
     room_ids: Vec<String>,

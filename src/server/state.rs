@@ -26,12 +26,12 @@ pub struct AppState {
     pub redis: Redis,
     pub keys: Keys,
     /// Bounds password hashing (see [`CpuGate`]).
-    pub cpu: CpuGate,
+    pub(crate) cpu: CpuGate,
     /// The process's one Pub/Sub connection, fanned out to event streams.
     pub hub: Hub,
     /// Public profiles, cached in this process (the one piece of a
     /// feature's data the shared state holds; see `auth::profiles`).
-    pub profiles: crate::auth::ProfileCache,
+    pub(crate) profiles: crate::auth::ProfileCache,
     /// Turns true when the server shuts down; event streams end then, so
     /// graceful shutdown does not wait on them forever.
     shutdown: Arc<watch::Sender<bool>>,
@@ -40,7 +40,7 @@ pub struct AppState {
 impl AppState {
     /// Assembles the state and starts the Pub/Sub hub; the command
     /// connection is made on first use. Call inside a tokio runtime.
-    pub fn new(
+    pub(crate) fn new(
         leptos_options: LeptosOptions,
         settings: Settings,
     ) -> Result<Self, redis::RedisError> {
@@ -72,7 +72,7 @@ impl AppState {
     /// functions also read the state before their first `.await` now.
     /// A process serves one app, so the first state is the right one; only
     /// a test process that runs several apps could pick another's.
-    pub fn current() -> AppResult<Self> {
+    pub(crate) fn current() -> AppResult<Self> {
         if let Some(state) = use_context::<Self>() {
             return Ok(state);
         }
@@ -87,22 +87,22 @@ impl AppState {
 
     /// Remembers this state as the process's fallback (see [`Self::current`]);
     /// the first one registered stays.
-    pub fn register_as_fallback(&self) {
+    pub(crate) fn register_as_fallback(&self) {
         let _ = FIRST.set(self.clone());
     }
 
     /// Ends every open event stream (at shutdown).
-    pub fn close_event_streams(&self) {
+    pub(crate) fn close_event_streams(&self) {
         self.shutdown.send_replace(true);
     }
 
     /// What an event stream watches to know the server is shutting down.
-    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
     }
 
     /// A handle on the shared Redis connection.
-    pub fn redis(&self) -> Redis {
+    pub(crate) fn redis(&self) -> Redis {
         self.redis.clone()
     }
 }
