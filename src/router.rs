@@ -46,7 +46,7 @@ pub async fn serve() -> Result<(), Box<dyn std::error::Error>> {
         "Redchat is listening on http://{}, Redis: {}: {}",
         app.local_addr()?,
         redis.describe(),
-        crate::server::redis::describe_live(&app.state.redis(), redis.topology).await
+        crate::server::redis::describe_live(&app.state.redis()).await
     );
     app.run_until(shutdown_signal()).await?;
     tracing::info!("Redchat stopped");

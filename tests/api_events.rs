@@ -542,3 +542,53 @@ async fn open_streams_are_capped_per_session_user_and_address_across_processes()
         "the closed stream's place was given back"
     );
 }
+
+#[tokio::test]
+async fn a_heartbeat_only_pushes_expiries_whatever_the_number_of_rooms() {
+    use futures::StreamExt;
+    if support::needs_own_redis("watches every command with MONITOR") {
+        return;
+    }
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let bob_id = app.me(&bob).await["id"].as_str().unwrap().to_owned();
+    let mut rooms = Vec::new();
+    for _ in 0..5 {
+        rooms.push(public_room(&app, &ann, &[&bob]).await);
+    }
+    let _stream = EventReader::open(&app, &bob).await;
+    let opened = tokio::time::Instant::now();
+    // Opening put Bob in the five online sets; what follows is heartbeats.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let monitor = redis::Client::open(redis.admin_url())
+        .unwrap()
+        .get_async_monitor()
+        .await
+        .unwrap();
+    let mut commands = monitor.into_on_message::<String>();
+    // The first beat comes 7.5 to 15 s after opening, the next 15 s later.
+    let window_end = opened + Duration::from_millis(15_500);
+    let mut seen = Vec::new();
+    while let Ok(Some(line)) = tokio::time::timeout_at(window_end, commands.next()).await {
+        seen.push(line.to_lowercase());
+    }
+    let outside: Vec<&String> = seen.iter().filter(|l| !l.contains(" lua]")).collect();
+    let connections = format!("user:{{{}}}:connections", bob_id.to_lowercase());
+    assert!(
+        outside.iter().any(|l| l.contains(&connections)),
+        "a heartbeat ran: {outside:#?}"
+    );
+    for line in &outside {
+        for room in &rooms {
+            assert!(
+                !line.contains(&room.to_lowercase()),
+                "a beat touches no room: {line}"
+            );
+        }
+        for verb in ["\"sadd\"", "\"srem\"", "\"smembers\"", "\"publish\""] {
+            assert!(!line.contains(verb), "a beat changes no set: {line}");
+        }
+    }
+}

@@ -1317,28 +1317,78 @@ async fn after_a_day_of_use_every_key_has_a_ttl_or_a_documented_bound() {
     drop(events);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
-    let mut conn = redis.connection().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert!(keys.len() > 20, "the scenario wrote keys: {keys:?}");
-    let mut unbounded = Vec::new();
-    for key in keys {
-        let ttl: i64 = conn.pttl(&key).await.unwrap();
-        let name = key.strip_prefix(&prefix).unwrap();
-        if ttl == -1
-            && !BOUNDED_WITHOUT_TTL
-                .iter()
-                .any(|pattern| glob(pattern, name))
-        {
-            unbounded.push(name.to_owned());
-        }
-    }
+    let (walked, unbounded) = unbounded_keys(redis.connection().await, &prefix).await;
+    assert!(walked > 20, "the scenario wrote {walked} keys");
     assert!(
         unbounded.is_empty(),
         "keys with neither a TTL nor a bound: {unbounded:?}"
+    );
+}
+
+/// Walks every key under `pattern`'s prefix (`KEYS`: a test's own Redis;
+/// on a cluster redis-rs asks every primary) and returns how many there
+/// were and the names, past each key's app prefix (up to its first `:`),
+/// of those with neither a TTL nor a bound in [`BOUNDED_WITHOUT_TTL`].
+async fn unbounded_keys(conn: redchat::server::redis::Redis, prefix: &str) -> (usize, Vec<String>) {
+    use futures::StreamExt;
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    keys.sort();
+    let walked = keys.len();
+    let unbounded = futures::stream::iter(keys)
+        .map(|key| {
+            let mut conn = conn.clone();
+            async move {
+                let ttl: i64 = conn.pttl(&key).await.unwrap();
+                (ttl, key)
+            }
+        })
+        .buffered(64)
+        .filter_map(|(ttl, key)| async move {
+            let name = key.split_once(':').map_or(key.as_str(), |(_, name)| name);
+            let bounded = BOUNDED_WITHOUT_TTL
+                .iter()
+                .any(|pattern| glob(pattern, name));
+            (ttl == -1 && !bounded).then_some(key)
+        })
+        .collect()
+        .await;
+    (walked, unbounded)
+}
+
+/// Not a test of its own: `make test` runs it after whole suites, on the
+/// Redis they shared: after the integration tests against the Sentinel set
+/// and the cluster (every test's keys, under its own `test…:` prefix), and
+/// after the browser tests and the load run (`e2e:` and `load:`), with
+/// `REDCHAT_KEYSPACE_URL` naming that Redis.
+#[tokio::test]
+#[ignore = "run by make test after a whole suite"]
+async fn after_the_whole_suite_every_key_has_a_ttl_or_a_documented_bound() {
+    let conn = match std::env::var("REDCHAT_KEYSPACE_URL") {
+        Ok(url) => {
+            let mut settings = redchat::server::config::RedisSettings::default();
+            settings.url = url;
+            redchat::server::redis::connect(&settings).unwrap()
+        }
+        Err(_) => {
+            assert!(
+                std::env::var_os("REDCHAT_TEST_TOPOLOGY").is_some(),
+                "set REDCHAT_KEYSPACE_URL or REDCHAT_TEST_TOPOLOGY"
+            );
+            RedisServer::start().await.connection().await
+        }
+    };
+    let (walked, unbounded) = unbounded_keys(conn, "").await;
+    eprintln!("walked {walked} keys left by the suite");
+    assert!(walked > 100, "a whole suite left only {walked} keys");
+    assert!(
+        unbounded.is_empty(),
+        "{} keys with neither a TTL nor a bound: {:?}",
+        unbounded.len(),
+        &unbounded[..unbounded.len().min(50)]
     );
 }
 

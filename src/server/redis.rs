@@ -101,19 +101,26 @@ impl Redis {
     ) -> RedisResult<u32> {
         let mut wait = redis::cmd("WAIT");
         wait.arg(replicas).arg(timeout.as_millis() as u64);
+        self.on_primary_of(key, wait).await
+    }
+
+    /// Runs a command that names no key on the node that holds `key`: on a
+    /// cluster, the primary of its slot (redis-rs would send it to any
+    /// node, replicas included); elsewhere, the one primary.
+    async fn on_primary_of<T: redis::FromRedisValue>(&self, key: &str, cmd: Cmd) -> RedisResult<T> {
         match &self.inner {
             Inner::Cluster(..) => {
                 let mut connection = self.cluster().await?;
                 let route = Route::with_slot(Slot::for_key(key), SlotAddr::Master);
                 let value = connection
                     .route_command(
-                        wait,
+                        cmd,
                         RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
                     )
                     .await?;
                 Ok(redis::from_redis_value(value)?)
             }
-            _ => wait.query_async(&mut self.clone()).await,
+            _ => cmd.query_async(&mut self.clone()).await,
         }
     }
 
@@ -406,15 +413,14 @@ pub(crate) fn install_tls_provider() {
 
 /// What the process is really talking to, for the startup log: the server's
 /// version, mode and role from `HELLO` (without a protocol version it only
-/// describes, it does not switch protocols), and how many replicas
-/// acknowledge writes (`WAIT 0 0`) or, on a cluster, how many shards serve
+/// describes, it does not switch protocols), and how many replicas are in
+/// sync (`WAIT`, 100 ms at most) or, on a cluster, how many shards serve
 /// slots (`CLUSTER INFO`). All three are allowed to the app's ACL user
 /// (`INFO` and `ROLE` are `@dangerous`). Never fails: a Redis that is down at
 /// start is said so, since the server starts anyway.
-pub(crate) async fn describe_live(redis: &Redis, topology: Topology) -> String {
-    let mut redis = redis.clone();
+pub(crate) async fn describe_live(redis: &Redis) -> String {
     let hello: RedisResult<std::collections::HashMap<String, Value>> =
-        redis::cmd("HELLO").query_async(&mut redis).await;
+        redis.on_primary_of("", redis::cmd("HELLO")).await;
     let hello = match hello {
         Ok(hello) => hello,
         Err(err) => return format!("not reachable yet ({err})"),
@@ -430,11 +436,10 @@ pub(crate) async fn describe_live(redis: &Redis, topology: Topology) -> String {
         field("mode"),
         field("role")
     );
-    let extent = if topology == Topology::Cluster {
-        let info: RedisResult<String> = redis::cmd("CLUSTER")
-            .arg("INFO")
-            .query_async(&mut redis)
-            .await;
+    let extent = if redis.is_cluster() {
+        let mut cluster_info = redis::cmd("CLUSTER");
+        cluster_info.arg("INFO");
+        let info: RedisResult<String> = redis.on_primary_of("", cluster_info).await;
         info.map(|info| {
             let get = |name: &str| {
                 info.lines()
@@ -451,12 +456,12 @@ pub(crate) async fn describe_live(redis: &Redis, topology: Topology) -> String {
             )
         })
     } else {
-        let replicas: RedisResult<i64> = redis::cmd("WAIT")
-            .arg(0)
-            .arg(0)
-            .query_async(&mut redis)
-            .await;
-        replicas.map(|count| format!("{count} replica(s) acknowledging writes"))
+        // More replicas than any deployment has, so that WAIT asks each one
+        // for its offset (`REPLCONF GETACK`) and counts those in sync
+        // within 100 ms.
+        let timeout = std::time::Duration::from_millis(100);
+        let replicas = redis.wait_for_replicas("", 100, timeout).await;
+        replicas.map(|count| format!("{count} replica(s) in sync"))
     };
     match extent {
         Ok(extent) => format!("{server}, {extent}"),
