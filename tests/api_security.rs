@@ -1369,8 +1369,10 @@ async fn unbounded_keys(conn: redchat::server::redis::Redis, prefix: &str) -> (u
 async fn after_the_whole_suite_every_key_has_a_ttl_or_a_documented_bound() {
     let conn = match std::env::var("REDCHAT_KEYSPACE_URL") {
         Ok(url) => {
-            let mut settings = redchat::server::config::RedisSettings::default();
-            settings.url = url;
+            let settings = redchat::server::config::RedisSettings {
+                url,
+                ..Default::default()
+            };
             redchat::server::redis::connect(&settings).unwrap()
         }
         Err(_) => {
