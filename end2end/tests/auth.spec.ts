@@ -5,6 +5,7 @@ import {
   newPerson,
   registerThroughApi,
   signIn,
+  signOut,
   signUp,
   watchErrors,
 } from "./helpers";
@@ -18,7 +19,7 @@ test("a new user signs up, signs out and signs back in", async ({ page }) => {
   await signUp(page, ann);
   await expectSignedInAs(page, ann);
 
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await signOut(page, ann.displayName);
   await expect(page).toHaveURL(/\/login$/);
   await expect(page.getByRole("banner").getByText(ann.displayName)).toHaveCount(0);
 
@@ -64,7 +65,7 @@ test.describe("without JavaScript", () => {
     await signUp(page, eve, noJs);
     await expectSignedInAs(page, eve);
 
-    await page.getByRole("button", { name: "Sign out" }).click();
+    await signOut(page, eve.displayName);
     await expect(page).toHaveURL(/\/login$/);
 
     await signIn(page, eve.email, "wrong-password", noJs);

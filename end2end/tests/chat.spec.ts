@@ -170,3 +170,53 @@ test("scrolling to the top of a long room loads older messages", async ({ browse
   await expect(articles.first()).toContainText("message 1");
   await expect(ann.page.getByRole("button", { name: "Load older" })).toHaveCount(0);
 });
+
+test("the tabs of one browser share one event stream, and closing the leading tab loses nothing", async ({
+  browser,
+}) => {
+  const ann = await personIn(browser, "Ann");
+  const bob = await personIn(browser, "Bob");
+  const room = uniqueRoom("Tabs");
+  await createRoom(ann.page, room);
+  await joinRoom(bob.page, room);
+  const context = bob.page.context();
+  // Bob's first tab opened the stream: it leads.
+  await expect(bob.page.locator("body")).toHaveAttribute("data-stream", "leader");
+  let streams = 0;
+  context.on("request", (request) => {
+    if (request.url().endsWith("/api/events")) streams += 1;
+  });
+  const tabs = [bob.page];
+  for (let i = 1; i < 10; i++) {
+    const tab = await context.newPage();
+    await tab.goto(bob.page.url());
+    await tab.locator("body[data-hydrated]").waitFor();
+    tabs.push(tab);
+  }
+  for (const tab of tabs) {
+    await expect(tab.getByRole("status")).toHaveText("Live");
+  }
+  for (const tab of tabs.slice(1)) {
+    await expect(tab.locator("body")).toHaveAttribute("data-stream", "follower");
+  }
+  expect(streams, "nine more tabs opened no stream").toBe(0);
+
+  await send(ann.page, "to every tab");
+  for (const tab of tabs) {
+    await expect(log(tab).getByRole("article").filter({ hasText: "to every tab" })).toHaveCount(1);
+  }
+
+  // The leading tab closes; another takes over, and catches up on what
+  // was sent meanwhile.
+  await tabs[0].close();
+  const rest = tabs.slice(1);
+  await send(ann.page, "after the leader left");
+  for (const tab of rest) {
+    await expect(log(tab).getByRole("article").filter({ hasText: "after the leader left" })).toHaveCount(1);
+    await expect(log(tab).getByRole("article").filter({ hasText: "to every tab" })).toHaveCount(1);
+    await expect(tab.getByRole("status")).toHaveText("Live");
+  }
+  const roles = await Promise.all(rest.map((tab) => tab.locator("body").getAttribute("data-stream")));
+  expect(roles.filter((role) => role === "leader")).toHaveLength(1);
+  expect(streams, "one new stream, for the new leader").toBe(1);
+});

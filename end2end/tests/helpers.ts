@@ -68,11 +68,32 @@ export async function signIn(
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
+/** The header's user menu button, named by the person's display name. */
+export function userMenu(page: Page, displayName: string) {
+  return page.getByRole("banner").getByRole("button", { name: displayName });
+}
+
+/**
+ * Opens the header's user menu (it holds "Edit name", "Account" and
+ * "Sign out"). Without JavaScript a click focuses the button, which shows
+ * the menu while focus stays inside it.
+ */
+export async function openUserMenu(page: Page, displayName: string) {
+  await userMenu(page, displayName).click();
+  await expect(page.getByRole("banner").getByRole("button", { name: "Sign out" })).toBeVisible();
+}
+
+/** Signs out through the user menu. */
+export async function signOut(page: Page, displayName: string) {
+  await openUserMenu(page, displayName);
+  await page.getByRole("banner").getByRole("button", { name: "Sign out" }).click();
+}
+
 /** The header once someone is signed in. */
 export async function expectSignedInAs(page: Page, person: Person) {
   const header = page.getByRole("banner");
   await expect(header.getByText(person.displayName)).toBeVisible();
-  await expect(header.getByRole("button", { name: "Sign out" })).toBeVisible();
+  await expect(userMenu(page, person.displayName)).toBeVisible();
   await expect(page).toHaveURL(/\/$/);
 }
 
@@ -103,8 +124,11 @@ export function watchErrors(context: BrowserContext) {
 }
 
 /** A browser context that `closeContexts` closes and whose errors it reports. */
-export async function newContext(browser: Browser): Promise<BrowserContext> {
-  const context = await browser.newContext();
+export async function newContext(
+  browser: Browser,
+  options: Parameters<Browser["newContext"]>[0] = {},
+): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
   contexts.push(context);
   watchErrors(context);
   return context;
@@ -128,8 +152,12 @@ export async function closeContexts({}, testInfo: TestInfo) {
 }
 
 /** A signed-in person in a browser context of their own. */
-export async function personIn(browser: Browser, name: string): Promise<{ page: Page; person: Person }> {
-  const context = await newContext(browser);
+export async function personIn(
+  browser: Browser,
+  name: string,
+  options: Parameters<Browser["newContext"]>[0] = {},
+): Promise<{ page: Page; person: Person }> {
+  const context = await newContext(browser, options);
   const page = await context.newPage();
   const person = newPerson(name);
   await signUp(page, person);

@@ -4,6 +4,7 @@ import {
   createRoom,
   joinRoom,
   log,
+  openUserMenu,
   personIn,
   send,
   uniqueRoom,
@@ -81,6 +82,7 @@ test("an invitation accepted from the notifications puts the room in the sidebar
 
 test("a person can change their display name", async ({ browser }) => {
   const ann = await personIn(browser, "Ann");
+  await openUserMenu(ann.page, ann.person.displayName);
   await ann.page.getByRole("button", { name: "Edit name" }).click();
   await ann.page.getByRole("textbox", { name: "Display name" }).fill("Ann <b>Lee</b>");
   await ann.page.getByRole("button", { name: "Save" }).click();

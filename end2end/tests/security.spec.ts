@@ -1,5 +1,15 @@
 import { expect, test } from "@playwright/test";
-import { closeContexts, createRoom, log, newContext, personIn, send, signIn, uniqueRoom } from "./helpers";
+import {
+  closeContexts,
+  createRoom,
+  log,
+  newContext,
+  openUserMenu,
+  personIn,
+  send,
+  signIn,
+  uniqueRoom,
+} from "./helpers";
 
 test.afterEach(closeContexts);
 
@@ -24,6 +34,7 @@ test("markup in messages, room names and display names is shown as text and neve
 
   const roomName = `${uniqueRoom("R")} <img src=x onerror=alert(7)>`;
   await createRoom(ann.page, roomName);
+  await openUserMenu(ann.page, ann.person.displayName);
   await ann.page.getByRole("button", { name: "Edit name" }).click();
   await ann.page.getByRole("textbox", { name: "Display name" }).fill("<b onmouseover=alert(8)>Ann</b>");
   await ann.page.getByRole("button", { name: "Save" }).click();
@@ -70,6 +81,7 @@ test("signing out everywhere else ends the other browser's session", async ({ br
   await signIn(other, ann.person.email, ann.person.password);
   await expect(other.getByRole("status")).toHaveText("Live");
 
+  await openUserMenu(ann.page, ann.person.displayName);
   await ann.page.getByRole("button", { name: "Account" }).click();
   const sessions = ann.page.getByRole("list", { name: "Sessions" });
   await expect(sessions.getByRole("listitem")).toHaveCount(2);

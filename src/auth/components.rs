@@ -18,6 +18,8 @@ use super::api::{
 };
 use super::model::User;
 use crate::error::AppError;
+use crate::ui::avatar::Avatar;
+use crate::ui::icons::{Icon, IconSvg};
 
 /// The auth actions and the signed-in user, shared through the context.
 #[derive(Clone, Copy)]
@@ -208,10 +210,20 @@ pub fn SignInPage() -> impl IntoView {
     }
 }
 
-/// The header's right side: the signed-in user's name and "Sign out".
+/// The header's right side: `children` (the app puts the notifications
+/// button there), then the user menu: a button with the user's avatar and
+/// display name that opens a panel holding "Edit name", "Account" and
+/// "Sign out".
+///
+/// The button is a disclosure (`aria-expanded`), not an ARIA menu: the
+/// panel holds forms, which a `menu` role would hide from screen readers'
+/// reading mode. Escape or a click elsewhere closes it. Before hydration
+/// (or without JavaScript) the panel is shown while focus is inside the
+/// menu (`:focus-within` in the CSS), so "Sign out" works as a plain form
+/// post.
 #[component]
 pub fn UserMenu(
-    /// Shown first in the menu while someone is signed in (the app puts the
+    /// Shown first while someone is signed in (the app puts the
     /// notifications button here; this feature does not know of it).
     #[prop(optional)]
     children: Option<ChildrenFn>,
@@ -219,10 +231,41 @@ pub fn UserMenu(
     let children = StoredValue::new(children);
     let auth = Auth::expect();
     let editing = RwSignal::new(false);
-    // Close the form once a save went through.
+    let open = RwSignal::new(false);
+    // Set in the browser only, after hydration: from then on `open` drives
+    // the panel, not focus.
+    let enhanced = RwSignal::new(false);
+    let menu = NodeRef::<leptos::html::Div>::new();
+    let button = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |_| {
+        enhanced.set(true);
+        // A click outside the menu closes it.
+        let outside = window_event_listener(leptos::ev::pointerdown, move |event| {
+            let inside = menu.get_untracked().is_some_and(|menu| {
+                event
+                    .target()
+                    .and_then(|target| wasm_bindgen::JsCast::dyn_into::<web_sys::Node>(target).ok())
+                    .is_some_and(|node| menu.contains(Some(&node)))
+            });
+            if !inside && open.get_untracked() {
+                open.set(false);
+                editing.set(false);
+            }
+        });
+        on_cleanup(move || outside.remove());
+    });
+    let close_and_refocus = move || {
+        open.set(false);
+        editing.set(false);
+        if let Some(button) = button.get_untracked() {
+            let _ = button.focus();
+        }
+    };
+    // Close the form (and the menu) once a save went through.
     Effect::new(move |_| {
         if matches!(auth.update_profile.value().get(), Some(Ok(_))) {
             editing.set(false);
+            open.set(false);
         }
     });
     let save_error = move || {
@@ -241,54 +284,82 @@ pub fn UserMenu(
                         view! {
                             <div class="user-menu">
                                 {children.with_value(|children| children.as_ref().map(|children| children()))}
-                                <Show
-                                    when=move || editing.get()
-                                    fallback={
-                                        let user = user.clone();
-                                        move || {
-                                            view! {
-                                                <span class="user-name" title=format!("@{}", user.handle)>
-                                                    {user.display_name.clone()}
-                                                </span>
-                                                <button
-                                                    type="button"
-                                                    class="button-secondary"
-                                                    on:click=move |_| editing.set(true)
-                                                >
-                                                    "Edit name"
-                                                </button>
-                                                <AccountButton />
-                                            }
+                                <div
+                                    class="menu"
+                                    class:enhanced=move || enhanced.get()
+                                    class:open=move || open.get()
+                                    node_ref=menu
+                                    on:keydown=move |event: leptos::ev::KeyboardEvent| {
+                                        if event.key() == "Escape" && open.get_untracked() {
+                                            event.prevent_default();
+                                            close_and_refocus();
                                         }
                                     }
                                 >
-                                    <ActionForm action=auth.update_profile attr:class="inline-form">
-                                        <input
-                                            type="text"
-                                            name="display_name"
-                                            aria-label="Display name"
-                                            required
-                                            maxlength="64"
-                                            value=current_name.get_value()
-                                        />
-                                        <button type="submit" class="button-primary">
-                                            "Save"
-                                        </button>
-                                        <button
-                                            type="button"
-                                            class="button-secondary"
-                                            on:click=move |_| editing.set(false)
-                                        >
-                                            "Cancel"
-                                        </button>
-                                        {move || save_error().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
-                                    </ActionForm>
-                                </Show>
-                                <ActionForm action=auth.logout>
-                                    <button type="submit" class="button-secondary">
-                                        "Sign out"
+                                    <button
+                                        type="button"
+                                        class="menu-button"
+                                        node_ref=button
+                                        aria-label=format!("{}: your account", user.display_name)
+                                        aria-expanded=move || open.get().to_string()
+                                        aria-controls="user-menu-panel"
+                                        title=format!("@{}", user.handle)
+                                        on:click=move |_| {
+                                            open.update(|open| *open = !*open);
+                                            editing.set(false);
+                                        }
+                                    >
+                                        <Avatar user_id=user.id.clone() display_name=user.display_name.clone() />
+                                        <span class="user-name">{user.display_name.clone()}</span>
+                                        <IconSvg icon=Icon::ChevronDown />
                                     </button>
-                                </ActionForm>
+                                    <div class="menu-panel" id="user-menu-panel">
+                                        // Not the display name again: the button shows it.
+                                        <p class="menu-who muted">{format!("Signed in as @{}", user.handle)}</p>
+                                        <Show
+                                            when=move || editing.get()
+                                            fallback=move || {
+                                                view! {
+                                                    <button
+                                                        type="button"
+                                                        class="menu-item"
+                                                        on:click=move |_| editing.set(true)
+                                                    >
+                                                        "Edit name"
+                                                    </button>
+                                                    <AccountButton />
+                                                }
+                                            }
+                                        >
+                                            <ActionForm action=auth.update_profile attr:class="inline-form">
+                                                <input
+                                                    type="text"
+                                                    name="display_name"
+                                                    aria-label="Display name"
+                                                    required
+                                                    maxlength="64"
+                                                    value=current_name.get_value()
+                                                />
+                                                <button type="submit" class="button-primary">
+                                                    "Save"
+                                                </button>
+                                                <button
+                                                    type="button"
+                                                    class="button-secondary"
+                                                    on:click=move |_| editing.set(false)
+                                                >
+                                                    "Cancel"
+                                                </button>
+                                            </ActionForm>
+                                            {move || save_error().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
+                                        </Show>
+                                        <ActionForm action=auth.logout>
+                                            <button type="submit" class="menu-item">
+                                                "Sign out"
+                                            </button>
+                                        </ActionForm>
+                                    </div>
+                                </div>
                             </div>
                         }
                     })
@@ -306,7 +377,7 @@ fn AccountButton() -> impl IntoView {
         <div class="account">
             <button
                 type="button"
-                class="button-secondary"
+                class="menu-item"
                 aria-expanded=move || open.get().to_string()
                 on:click=move |_| open.update(|open| *open = !*open)
             >

@@ -6,6 +6,7 @@
 use leptos::html::Div;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 
 use super::api::{history, send_message};
 use super::model::{merge_messages, Message};
@@ -15,6 +16,8 @@ use crate::presence::model::TYPING_EVERY_MS;
 use crate::rooms::Room;
 use crate::text::linkify::{self, Piece};
 use crate::text::time;
+use crate::ui::avatar::Avatar;
+use crate::ui::icons::{Icon, IconSvg};
 
 /// How many messages a page of history holds.
 pub const PAGE: u32 = 50;
@@ -57,6 +60,13 @@ pub fn RoomView(
     me: String,
     /// Who is typing here ("Ann is typing…"), kept by the page.
     typing_text: Signal<Option<String>>,
+    /// The room's unread count when it was opened: the "New messages"
+    /// divider goes before that many of the newest messages of others.
+    unread_at_open: Signal<u64>,
+    /// Whether the first page has arrived (an empty room says so then).
+    loaded: Signal<bool>,
+    /// The members pane, a drawer on narrow screens: opened from here.
+    members_open: RwSignal<bool>,
 ) -> impl IntoView {
     let me = StoredValue::new(me);
     let pending = RwSignal::new(Vec::<Pending>::new());
@@ -173,17 +183,63 @@ pub fn RoomView(
     // Whether the reader is at (or near) the newest message; new messages
     // keep them there. Decided on scroll, before new content changes the
     // heights.
-    let at_bottom = StoredValue::new(true);
+    let at_bottom = RwSignal::new(true);
+    // Messages that arrived below while the reader was scrolled up.
+    let unseen = RwSignal::new(0usize);
     let on_scroll = move |_| {
         let Some(element) = log.get_untracked() else {
             return;
         };
         let distance = element.scroll_height() - element.scroll_top() - element.client_height();
-        at_bottom.set_value(distance < 200);
+        let bottom = distance < 200;
+        if bottom != at_bottom.get_untracked() {
+            at_bottom.set(bottom);
+        }
+        if bottom && unseen.get_untracked() > 0 {
+            unseen.set(0);
+        }
         if element.scroll_top() < 40 && older.get_untracked() {
             load_older();
         }
     };
+    let jump_to_latest = move |_| {
+        if let Some(element) = log.get_untracked() {
+            element.set_scroll_top(element.scroll_height());
+        }
+        at_bottom.set(true);
+        unseen.set(0);
+    };
+    // The "New messages" divider: before the oldest of the messages that
+    // were unread when the room opened (counting others' messages only),
+    // decided once, when the first page has arrived.
+    let divider_before = RwSignal::new(None::<String>);
+    let divider_decided = StoredValue::new(false);
+    Effect::new(move |_| {
+        if divider_decided.get_value() || !loaded.get() {
+            return;
+        }
+        divider_decided.set_value(true);
+        let unread = usize::try_from(unread_at_open.get_untracked()).unwrap_or(usize::MAX);
+        if unread == 0 {
+            return;
+        }
+        let first_unread = messages.with_untracked(|list| {
+            let mine = me.read_value();
+            let mut others = 0;
+            let mut first = None;
+            for message in list.iter().rev() {
+                if message.author.handle != *mine {
+                    others += 1;
+                    first = Some(message.id.clone());
+                    if others == unread {
+                        break;
+                    }
+                }
+            }
+            first
+        });
+        divider_before.set(first_unread);
+    });
     // Tell the room we are typing, at most once per throttle window (the
     // server throttles too).
     let last_typing = StoredValue::new(0.0_f64);
@@ -198,25 +254,51 @@ pub fn RoomView(
     };
 
     // Stay at the bottom when new messages arrive, unless the reader has
-    // scrolled up to read older ones.
+    // scrolled up to read older ones: then count them for "Jump to latest".
+    let newest = StoredValue::new(None::<String>);
     Effect::new(move |_| {
-        messages.track();
+        let arrived = messages.with(|list| {
+            let before = newest.get_value();
+            newest.set_value(list.last().map(|m| m.id.clone()));
+            match before {
+                Some(before) => list.iter().rev().take_while(|m| m.id != before).count(),
+                None => 0,
+            }
+        });
         pending.track();
-        if at_bottom.get_value() {
-            // After the browser has laid out what just arrived.
-            request_animation_frame(move || {
-                if let Some(element) = log.get_untracked() {
-                    element.set_scroll_top(element.scroll_height());
-                }
-            });
+        if !at_bottom.get_untracked() {
+            if arrived > 0 {
+                unseen.update(|n| *n += arrived);
+            }
+            return;
         }
+        // After the browser has laid out what just arrived.
+        request_animation_frame(move || {
+            if let Some(element) = log.get_untracked() {
+                element.set_scroll_top(element.scroll_height());
+            }
+        });
     });
 
+    let empty = move || loaded.get() && messages.with(Vec::is_empty) && pending.with(Vec::is_empty);
     view! {
         <section class="pane pane-conversation" aria-label=room.name.clone()>
             <header class="room-header">
-                <h1>{room.name.clone()}</h1>
+                <A href="/" attr:class="icon-button back-link" attr:aria-label="Back to rooms">
+                    <IconSvg icon=Icon::Back />
+                </A>
+                <h1 title=room.name.clone()>{room.name.clone()}</h1>
                 {room.private.then(|| view! { <span class="tag">"private"</span> })}
+                <button
+                    type="button"
+                    class="icon-button members-toggle"
+                    aria-label="Members"
+                    aria-controls="members-pane"
+                    aria-expanded=move || members_open.get().to_string()
+                    on:click=move |_| members_open.update(|open| *open = !*open)
+                >
+                    <IconSvg icon=Icon::People />
+                </button>
             </header>
             <div class="log" role="log" aria-label="Messages" node_ref=log on:scroll=on_scroll>
                 {move || {
@@ -230,7 +312,21 @@ pub fn RoomView(
                             }
                         })
                 }}
-                {move || messages.with(|list| render_messages(list, &me.read_value()))}
+                {move || {
+                    empty()
+                        .then(|| {
+                            view! {
+                                <div class="empty-state empty-room">
+                                    <p>"No messages yet."</p>
+                                    <p class="muted">"Say hello: what you write here reaches everyone in the room."</p>
+                                </div>
+                            }
+                        })
+                }}
+                {move || {
+                    let divider = divider_before.get();
+                    messages.with(|list| render_messages(list, &me.read_value(), divider.as_deref()))
+                }}
                 {move || {
                     // A message that has arrived (live or as the answer) is
                     // shown once, as itself: its pending copy is not shown.
@@ -274,6 +370,23 @@ pub fn RoomView(
                             }
                         })
                         .collect_view()
+                }}
+            </div>
+            // A zero-height anchor above the composer: the button floats
+            // over the bottom of the log.
+            <div class="jump-anchor">
+                {move || {
+                    let n = unseen.get();
+                    (n > 0)
+                        .then(|| {
+                            view! {
+                                <button type="button" class="jump-latest" on:click=jump_to_latest>
+                                    <IconSvg icon=Icon::ArrowDown />
+                                    "Jump to latest"
+                                    <span class="badge">{format!("{n} new")}</span>
+                                </button>
+                            }
+                        })
                 }}
             </div>
             <p class="typing" aria-live="polite">{move || typing_text.get()}</p>
@@ -331,40 +444,62 @@ fn body_view(body: &str, me: &str) -> impl IntoView {
         .collect_view()
 }
 
-/// Messages grouped by day, with the author shown once per run of
-/// messages by the same person.
-fn render_messages(list: &[Message], me: &str) -> impl IntoView {
-    let mut previous: Option<(&str, String)> = None;
+/// How long a run of messages by one person stays one group (one avatar,
+/// one name and time): a pause longer than this starts a new group.
+const GROUP_GAP_MS: u64 = 5 * 60_000;
+
+/// Messages grouped by day ("Today", "Yesterday", a date), with the author's
+/// avatar, name and time shown once per run of messages by the same
+/// person, and the "New messages" divider before `divider_before`.
+fn render_messages(list: &[Message], me: &str, divider_before: Option<&str>) -> impl IntoView {
+    let now = time::now_millis();
+    let mut previous: Option<(&str, String, u64)> = None;
     list.iter()
         .map(|message| {
             let day = time::day(message.sent_at);
-            let new_day = previous.as_ref().is_none_or(|(_, d)| *d != day);
+            let new_day = previous.as_ref().is_none_or(|(_, d, _)| *d != day);
+            let divider = divider_before == Some(message.id.as_str());
             let same_author = !new_day
-                && previous
-                    .as_ref()
-                    .is_some_and(|(a, _)| *a == message.author.id);
-            previous = Some((message.author.id.as_str(), day.clone()));
+                && !divider
+                && previous.as_ref().is_some_and(|(author, _, at)| {
+                    *author == message.author.id && message.sent_at.saturating_sub(*at) < GROUP_GAP_MS
+                });
+            previous = Some((message.author.id.as_str(), day, message.sent_at));
+            let full_time = time::full(message.sent_at);
             view! {
-                {new_day.then(|| view! { <p class="day-divider">{day}</p> })}
+                {new_day.then(|| view! { <h2 class="day-divider"><span>{time::day_label(message.sent_at, now)}</span></h2> })}
+                {divider.then(|| {
+                    view! {
+                        <div class="unread-divider" role="separator" aria-label="New messages">
+                            <span aria-hidden="true">"New messages"</span>
+                        </div>
+                    }
+                })}
                 <article
                     class="message"
                     class:continued=same_author
                     data-id=message.id.clone()
                     title=same_author.then(|| {
-                        format!("{} @{}", message.author.display_name, message.author.handle)
+                        format!("{} @{}, {}", message.author.display_name, message.author.handle, full_time)
                     })
                 >
-                    <div class="message-meta">
-                        <span class="author" title=format!("@{}", message.author.handle)>
-                            {message.author.display_name.clone()}
-                        </span>
-                        // Always read by screen readers; shown on hover and
-                        // keyboard focus, so a look-alike display name
-                        // cannot pass for someone else.
-                        <span class="handle">{format!("@{}", message.author.handle)}</span>
-                        <span class="time">{time::clock(message.sent_at)}</span>
+                    {(!same_author).then(|| {
+                        view! { <Avatar user_id=message.author.id.clone() display_name=message.author.display_name.clone() /> }
+                    })}
+                    <div class="message-main">
+                        <div class="message-meta">
+                            <span class="author" title=format!("@{}", message.author.handle)>
+                                {message.author.display_name.clone()}
+                            </span>
+                            // Always read by screen readers; shown on hover and
+                            // keyboard focus, so a look-alike display name
+                            // cannot pass for someone else.
+                            <span class="handle">{format!("@{}", message.author.handle)}</span>
+                            <span class="time" title=full_time.clone()>{time::clock(message.sent_at)}</span>
+                            <span class="time-full">{full_time.clone()}</span>
+                        </div>
+                        <p class="body">{body_view(&message.body, me)}</p>
                     </div>
-                    <p class="body">{body_view(&message.body, me)}</p>
                 </article>
             }
         })

@@ -13,6 +13,7 @@ use super::api::{mark_read, notifications};
 use super::model::Notification;
 use crate::rooms::api::respond_invite;
 use crate::text::time;
+use crate::ui::icons::{Icon, IconSvg};
 
 /// The signed-in user's notifications, refetched whenever they may have
 /// changed.
@@ -91,7 +92,7 @@ fn BrowserNotificationsButton() -> impl IntoView {
                 aria-expanded=move || open.get().to_string()
                 on:click=move |_| open.update(|open| *open = !*open)
             >
-                <span aria-hidden="true">"🔔"</span>
+                <IconSvg icon=Icon::Bell />
                 // No `Transition` of its own: this button is rendered inside
                 // the header's, and a nested one would number the page's
                 // async parts differently on the server and in the browser.
@@ -113,7 +114,7 @@ fn BrowserNotificationsButton() -> impl IntoView {
                             list.get()
                                 .map(|result| match result {
                                     Ok(list) if list.items.is_empty() => {
-                                        view! { <p class="muted">"Nothing yet."</p> }.into_any()
+                                        view! { <p class="muted">"No notifications yet. Mentions of you and invitations to rooms show up here."</p> }.into_any()
                                     }
                                     Ok(list) => {
                                         view! {

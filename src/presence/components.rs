@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 
 use super::model::Member;
+use crate::ui::avatar::Avatar;
 
 /// The members pane's lists: online members under "Online", the others
 /// under "Offline".
@@ -19,9 +20,14 @@ pub fn MemberLists(members: RwSignal<Vec<Member>>) -> impl IntoView {
                     let user = &member.user;
                     view! {
                         <li title=format!("@{}", user.handle)>
-                            <span class="presence-dot" class:online=online aria-hidden="true"></span>
-                            {user.display_name.clone()}
-                            <span class="handle">{format!(" @{}", user.handle)}</span>
+                            <span class="member-avatar">
+                                <Avatar user_id=user.id.clone() display_name=user.display_name.clone() small=true />
+                                <span class="presence-dot" class:online=online aria-hidden="true"></span>
+                            </span>
+                            <span class="member-name">
+                                {user.display_name.clone()}
+                                <span class="handle">{format!(" @{}", user.handle)}</span>
+                            </span>
                         </li>
                     }
                 })

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
 use super::api::{create_room, invite, join_room, public_rooms};
-use super::model::{Room, RoomList};
+use super::model::{fuzzy_score, Room, RoomList};
 use crate::error::AppError;
 
 /// The sidebar. `rooms` is the latest `rooms()` answer; `refresh` asks
@@ -32,7 +32,16 @@ pub fn RoomsSidebar(
                         .get()
                         .map(|list| match list {
                             Ok(list) => {
+                                let empty = list.joined.is_empty();
                                 view! {
+                                    {empty
+                                        .then(|| {
+                                            view! {
+                                                <p class="muted empty-rooms">
+                                                    "No rooms yet. Create one with “New room”, or join a public one with “Browse rooms”."
+                                                </p>
+                                            }
+                                        })}
                                     <ul class="room-list">
                                         {list
                                             .joined
@@ -327,5 +336,125 @@ pub fn InviteForm(room_id: String) -> impl IntoView {
                     })
             }}
         </div>
+    }
+}
+
+/// Ctrl/Cmd+K: a dialog to jump to one of the user's rooms by typing part
+/// of its name (letters in order, see [`fuzzy_score`]). Arrow keys move
+/// the choice, Enter opens it, Escape or a click outside closes.
+#[component]
+pub fn RoomSwitcher(rooms: Resource<Result<RoomList, AppError>>, open: RwSignal<bool>) -> impl IntoView {
+    let query = RwSignal::new(String::new());
+    let selected = RwSignal::new(0usize);
+    let input = NodeRef::<leptos::html::Input>::new();
+    let found = Memo::new(move |_| {
+        let query = query.get();
+        let Some(Ok(list)) = rooms.get() else {
+            return Vec::new();
+        };
+        let mut found: Vec<(i64, Room)> = list
+            .joined
+            .into_iter()
+            .filter_map(|joined| Some((fuzzy_score(&query, &joined.room.name)?, joined.room)))
+            .collect();
+        found.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
+        found.into_iter().map(|(_, room)| room).take(12).collect::<Vec<_>>()
+    });
+    // Opened: start afresh, with the text box focused.
+    Effect::new(move |_| {
+        if open.get() {
+            query.set(String::new());
+            selected.set(0);
+            request_animation_frame(move || {
+                if let Some(input) = input.get_untracked() {
+                    let _ = input.focus();
+                }
+            });
+        }
+    });
+    let navigate = use_navigate();
+    let go = move |room_id: &str| {
+        open.set(false);
+        navigate(&format!("/rooms/{room_id}"), NavigateOptions::default());
+    };
+    let on_key = {
+        let go = go.clone();
+        move |event: leptos::ev::KeyboardEvent| {
+            let count = found.with_untracked(Vec::len);
+            match event.key().as_str() {
+                "Escape" => {
+                    event.prevent_default();
+                    open.set(false);
+                }
+                "ArrowDown" if count > 0 => {
+                    event.prevent_default();
+                    selected.update(|index| *index = (*index + 1) % count);
+                }
+                "ArrowUp" if count > 0 => {
+                    event.prevent_default();
+                    selected.update(|index| *index = (*index + count - 1) % count);
+                }
+                "Enter" => {
+                    event.prevent_default();
+                    let room = found.with_untracked(|found| found.get(selected.get_untracked()).map(|room| room.id.clone()));
+                    if let Some(room) = room {
+                        go(&room);
+                    }
+                }
+                _ => {}
+            }
+        }
+    };
+    view! {
+        <Show when=move || open.get()>
+            <div class="dialog-backdrop" on:click=move |_| open.set(false)></div>
+            <div class="dialog switcher" role="dialog" aria-modal="true" aria-label="Switch room" on:keydown=on_key.clone()>
+                <input
+                    type="text"
+                    node_ref=input
+                    role="combobox"
+                    aria-label="Room to open"
+                    aria-autocomplete="list"
+                    aria-expanded="true"
+                    aria-controls="switcher-options"
+                    aria-activedescendant=move || format!("switcher-option-{}", selected.get())
+                    placeholder="Type part of a room's name"
+                    autocomplete="off"
+                    prop:value=move || query.get()
+                    on:input=move |event| {
+                        query.set(event_target_value(&event));
+                        selected.set(0);
+                    }
+                />
+                <ul class="switcher-options" id="switcher-options" role="listbox" aria-label="Rooms found">
+                    {
+                        let go = go.clone();
+                        move || {
+                            let go = go.clone();
+                            found
+                                .get()
+                                .into_iter()
+                                .enumerate()
+                                .map(move |(index, room)| {
+                                    let go = go.clone();
+                                    view! {
+                                        <li
+                                            role="option"
+                                            id=format!("switcher-option-{index}")
+                                            aria-selected=move || (selected.get() == index).to_string()
+                                            on:click=move |_| go(&room.id)
+                                        >
+                                            {room.name.clone()}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()
+                        }
+                    }
+                </ul>
+                {move || found.with(Vec::is_empty).then(|| view! { <p class="muted">"No room of yours matches."</p> })}
+                <p class="hint">"Up and Down choose, Enter opens, Escape closes."</p>
+            </div>
+        </Show>
     }
 }

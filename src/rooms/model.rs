@@ -128,9 +128,52 @@ pub fn no_such_room() -> AppError {
     AppError::NotFound("No such room.".into())
 }
 
+/// How well `query` matches a room name for the room switcher, or `None`
+/// when it does not: every character of the query must appear in the name
+/// in order (case-insensitive), "gnrl" finds "General". Higher is better: a
+/// match at the start of the name or of a word, and characters that follow
+/// each other, score more; a shorter name wins a tie.
+pub fn fuzzy_score(query: &str, name: &str) -> Option<i64> {
+    let name: Vec<char> = name.chars().flat_map(char::to_lowercase).collect();
+    let mut score = 0i64;
+    let mut from = 0;
+    let mut last: Option<usize> = None;
+    for wanted in query.chars().flat_map(char::to_lowercase) {
+        if wanted.is_whitespace() {
+            continue;
+        }
+        let found = from + name[from..].iter().position(|c| *c == wanted)?;
+        let word_start = found == 0 || !name[found - 1].is_alphanumeric();
+        score += match (word_start, last.is_some_and(|last| last + 1 == found)) {
+            (true, _) => 10,
+            (false, true) => 5,
+            (false, false) => 1,
+        };
+        last = Some(found);
+        from = found + 1;
+    }
+    Some(score * 1000 - name.len() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_switcher_matches_letters_in_order_and_prefers_word_starts() {
+        assert!(fuzzy_score("gnrl", "General").is_some());
+        assert!(fuzzy_score("GEN", "general chat").is_some());
+        assert_eq!(fuzzy_score("lrng", "General"), None);
+        assert_eq!(fuzzy_score("x", "General"), None);
+        let rank = |query: &str| {
+            let mut names = vec!["Random", "Design reviews", "dev"];
+            names.sort_by_key(|name| std::cmp::Reverse(fuzzy_score(query, name)));
+            names[0]
+        };
+        assert_eq!(rank("dr"), "Design reviews");
+        assert_eq!(rank("dev"), "dev");
+        assert_eq!(rank("ra"), "Random");
+    }
 
     #[test]
     fn a_name_splits_into_lowercase_words_once_each() {

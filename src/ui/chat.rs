@@ -9,7 +9,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::Redirect;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::NavigateOptions;
 
 use super::live::{self, LiveEvent};
 use crate::auth::components::Auth;
@@ -23,7 +24,8 @@ use crate::presence::api::members;
 use crate::presence::components::MemberLists;
 use crate::presence::model::{apply_presence, typing_text, Member, TYPING_SHOWN_MS};
 use crate::rooms::api::rooms;
-use crate::rooms::components::{InviteForm, RoomsSidebar};
+use crate::rooms::components::{InviteForm, RoomSwitcher, RoomsSidebar};
+use crate::ui::icons::{Icon, IconSvg};
 
 /// `/` and `/rooms/:id`: the chat for a signed-in user; everyone else goes
 /// to sign in.
@@ -59,6 +61,9 @@ pub fn HomePage() -> impl IntoView {
 
 /// How often a stream the browser gave up on is opened again.
 const STREAM_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How long the stream may be down before the banner says so.
+const BANNER_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// How long the room list waits after an event that changed another
 /// room's unread count before it is refetched (more such events within it
@@ -104,6 +109,13 @@ fn ChatLayout(
     let feed = NotificationFeed::expect();
     let me = StoredValue::new(user.id.clone());
     let read_marks = ReadMarks::new();
+    // The members pane: a column on wide screens, a drawer on narrow ones.
+    let members_open = RwSignal::new(false);
+    // Whether the open room's first page has arrived.
+    let loaded = RwSignal::new(false);
+    // The open room's unread count when it was opened (for the divider).
+    let unread_at_open = RwSignal::new(0u64);
+    let switcher_open = RwSignal::new(false);
 
     let load_members = move |room_id: String| {
         spawn_local(async move {
@@ -151,6 +163,7 @@ fn ChatLayout(
                 if fresh {
                     older.set(full);
                 }
+                let first_page = fresh && !loaded.get_untracked();
                 if let Some(last) = page.last() {
                     advance_synced(&last.id);
                     after = Some(last.id.clone());
@@ -158,6 +171,9 @@ fn ChatLayout(
                 messages.update(|list| {
                     merge_messages(list, page);
                 });
+                if first_page {
+                    loaded.set(true);
+                }
                 if fresh || !full {
                     break;
                 }
@@ -175,8 +191,15 @@ fn ChatLayout(
         messages.set(Vec::new());
         synced.set(None);
         older.set(false);
+        loaded.set(false);
+        members_open.set(false);
         member_list.set(Vec::new());
         typists.set(Vec::new());
+        // Read before catching up marks the room read.
+        let unread = room.as_ref().and_then(|id| {
+            room_list.get_untracked()?.ok()?.joined.into_iter().find(|j| j.room.id == *id).map(|j| j.unread)
+        });
+        unread_at_open.set(unread.unwrap_or(0));
         if let Some(room) = room {
             load_members(room.clone());
             catch_up(room);
@@ -273,19 +296,26 @@ fn ChatLayout(
         })
     });
     Effect::new(move |_| {
+        let connect = move || me.with_value(|me| live::connect(me, on_event));
         // The connection is browser-only (not Send); the stored value keeps
-        // it on this thread, and dropping it closes the stream.
-        let connection = StoredValue::new_local(live::connect(on_event));
+        // it on this thread, and dropping it closes the stream (and hands
+        // it to another tab, see `live`).
+        let connection = StoredValue::new_local(connect());
         // When the device goes offline the open stream may linger without
         // delivering; close it, and open a fresh one (which catches up) when
-        // the network is back.
+        // the network is back. A page the browser freezes (a background tab
+        // on a phone) lets its stream go too, so that another tab leads.
         let offline = window_event_listener(leptos::ev::offline, move |_| {
             connection.update_value(|open| drop(open.take()));
             live.set(false);
         });
         let online = window_event_listener(leptos::ev::online, move |_| {
-            connection.update_value(|open| *open = live::connect(on_event));
+            connection.update_value(|open| *open = connect());
         });
+        let lifecycle = StoredValue::new_local(vec![
+            on_document("freeze", move || connection.update_value(|open| drop(open.take()))),
+            on_document("resume", move || connection.update_value(|open| *open = connect())),
+        ]);
         // A stream the browser gave up on (refused with 429 when too many
         // are open, or a server error) is opened again now and then, as
         // the refusal's Retry-After (15 s) asks; catching up follows.
@@ -294,7 +324,7 @@ fn ChatLayout(
                 let given_up =
                     connection.with_value(|open| open.as_ref().is_some_and(live::Live::is_closed));
                 if given_up {
-                    connection.update_value(|open| *open = live::connect(on_event));
+                    connection.update_value(|open| *open = connect());
                 }
             },
             STREAM_RETRY,
@@ -302,11 +332,90 @@ fn ChatLayout(
         on_cleanup(move || {
             offline.remove();
             online.remove();
+            lifecycle.update_value(|removers| {
+                for remove in removers.drain(..) {
+                    remove();
+                }
+            });
             if let Ok(retry) = retry {
                 retry.clear();
             }
             connection.update_value(|open| drop(open.take()));
         });
+    });
+
+    // The stream has been down for a while: say so in a banner.
+    let down_long = RwSignal::new(false);
+    Effect::new(move |_| {
+        if live.get() {
+            down_long.set(false);
+        } else {
+            set_timeout(
+                move || {
+                    if live.try_get_untracked() == Some(false) {
+                        down_long.try_set(true);
+                    }
+                },
+                BANNER_AFTER,
+            );
+        }
+    });
+
+    // The unread total of the rooms not shown: in the page title
+    // ("(3) Redchat") and as a dot on the favicon.
+    let unread_total = Memo::new(move |_| {
+        let open = current.get();
+        room_list
+            .get()
+            .and_then(Result::ok)
+            .map_or(0, |list| {
+                list.joined
+                    .iter()
+                    .filter(|joined| Some(&joined.room.id) != open.as_ref())
+                    .map(|joined| joined.unread)
+                    .sum::<u64>()
+            })
+    });
+    Effect::new(move |_| show_unread_total(unread_total.get()));
+    on_cleanup(|| show_unread_total(0));
+
+    // Keyboard: Ctrl/Cmd+K opens the room switcher, Alt+Up/Down moves to
+    // the room above or below, Escape closes the members drawer.
+    let navigate = use_navigate();
+    let move_room = move |step: isize| {
+        let Some(Ok(list)) = room_list.get_untracked() else {
+            return;
+        };
+        let ids: Vec<String> = list.joined.into_iter().map(|joined| joined.room.id).collect();
+        if ids.is_empty() {
+            return;
+        }
+        let here = current
+            .get_untracked()
+            .and_then(|id| ids.iter().position(|other| *other == id));
+        let count = ids.len() as isize;
+        let next = match here {
+            Some(index) => (index as isize + step).rem_euclid(count),
+            None if step > 0 => 0,
+            None => count - 1,
+        };
+        navigate(&format!("/rooms/{}", ids[next as usize]), NavigateOptions::default());
+    };
+    Effect::new(move |_| {
+        let move_room = move_room.clone();
+        let keys = window_event_listener(leptos::ev::keydown, move |event| {
+            let key = event.key();
+            if (event.ctrl_key() || event.meta_key()) && key.eq_ignore_ascii_case("k") {
+                event.prevent_default();
+                switcher_open.set(true);
+            } else if event.alt_key() && (key == "ArrowUp" || key == "ArrowDown") {
+                event.prevent_default();
+                move_room(if key == "ArrowUp" { -1 } else { 1 });
+            } else if key == "Escape" && members_open.get_untracked() {
+                members_open.set(false);
+            }
+        });
+        on_cleanup(move || keys.remove());
     });
 
     // A memo, so refreshing the room list (unread counts) does not rebuild
@@ -321,7 +430,26 @@ fn ChatLayout(
     });
 
     view! {
-        <div class="chat">
+        <div
+            class="chat"
+            class:room-open=move || current.get().is_some()
+            class:members-open=move || members_open.get()
+        >
+            <p role="status" class="live-status" class:live=move || live.get()>
+                {move || if live.get() { "Live" } else { "Reconnecting…" }}
+            </p>
+            {move || {
+                down_long
+                    .get()
+                    .then(|| {
+                        view! {
+                            <p class="connection-banner">
+                                "Connection lost. Reconnecting… New messages will appear as soon as it is back."
+                            </p>
+                        }
+                    })
+            }}
+            <RoomSwitcher rooms=room_list open=switcher_open />
             <RoomsSidebar rooms=room_list current=current.into() refresh />
             <Transition>
                 {move || match open_room.get() {
@@ -334,6 +462,9 @@ fn ChatLayout(
                                 current=current.into()
                                 me=user.handle.clone()
                                 typing_text=typing_line
+                                unread_at_open=unread_at_open.into()
+                                loaded=loaded.into()
+                                members_open
                             />
                         }
                             .into_any()
@@ -343,7 +474,9 @@ fn ChatLayout(
                             <section class="pane pane-conversation" aria-label="Conversation">
                                 <div class="empty-state">
                                     <h1>"Welcome, " {user.display_name.clone()}</h1>
-                                    <p class="muted">"Pick a room on the left, or create one, to start talking."</p>
+                                    <p class="muted">
+                                        "Pick a room, or create one, to start talking. Ctrl+K jumps to a room by name; Alt+Up and Alt+Down move between rooms."
+                                    </p>
                                 </div>
                             </section>
                         }
@@ -351,20 +484,63 @@ fn ChatLayout(
                     }
                 }}
             </Transition>
-            <aside class="pane pane-members" aria-label="Members">
-                <h2 class="pane-title">"Members"</h2>
+            <aside class="pane pane-members" id="members-pane" aria-label="Members">
+                <div class="pane-heading">
+                    <h2 class="pane-title">"Members"</h2>
+                    <button
+                        type="button"
+                        class="icon-button members-close"
+                        aria-label="Close members"
+                        on:click=move |_| members_open.set(false)
+                    >
+                        <IconSvg icon=Icon::Close />
+                    </button>
+                </div>
                 // Inside a Transition: `open_room` reads the rooms resource, and
                 // a resource read outside one stalls server rendering.
                 <Transition>
                     {move || open_room.get().map(|room| view! { <InviteForm room_id=room.id /> })}
                 </Transition>
                 {move || current.get().is_some().then(|| view! { <MemberLists members=member_list /> })}
-                <p role="status" class="live-status" class:live=move || live.get()>
-                    {move || if live.get() { "Live" } else { "Reconnecting…" }}
-                </p>
             </aside>
         </div>
     }
+}
+
+/// Listens for a document event (the page lifecycle's `freeze` and
+/// `resume` are fired at the document, not the window); the returned
+/// function stops listening.
+fn on_document(name: &'static str, handler: impl Fn() + 'static) -> Box<dyn FnOnce()> {
+    use wasm_bindgen::JsCast;
+    let closure = wasm_bindgen::closure::Closure::<dyn Fn()>::new(handler);
+    let _ = document().add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+    Box::new(move || {
+        let _ = document().remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+    })
+}
+
+/// Shows the unread total in the page title ("(3) Redchat") and as a dot
+/// on the favicon (browser only; nothing on the server).
+fn show_unread_total(total: u64) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let document = document();
+        document.set_title(&if total == 0 {
+            "Redchat".to_owned()
+        } else {
+            format!("({total}) Redchat")
+        });
+        if let Ok(Some(icon)) = document.query_selector("link[rel=icon]") {
+            let href = if total == 0 {
+                "/favicon.svg"
+            } else {
+                "/favicon-unread.svg"
+            };
+            let _ = icon.set_attribute("href", href);
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = total;
 }
 
 /// Whether message id `id` comes after `than` in its room (an id that does

@@ -1,0 +1,33 @@
+// Accessibility checks with axe-core on the sign-in page, the home page
+// and a room, in the light and the dark theme: no serious or critical
+// violations (contrast, names, roles, landmarks…).
+import AxeBuilder from "@axe-core/playwright";
+import { expect, test, type Page } from "@playwright/test";
+import { closeContexts, createRoom, newContext, newPerson, open, send, signUp, uniqueRoom } from "./helpers";
+
+test.afterEach(closeContexts);
+
+async function expectNoSeriousViolations(page: Page, where: string) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((violation) => `${violation.id}: ${violation.help} at ${violation.nodes.map((node) => node.target.join(" ")).join(", ")}`);
+  expect(serious, `axe on ${where}`).toEqual([]);
+}
+
+for (const colorScheme of ["light", "dark"] as const) {
+  test(`no serious accessibility violations on sign-in, home and a room (${colorScheme})`, async ({ browser }) => {
+    const context = await newContext(browser, { colorScheme });
+    const page = await context.newPage();
+    await open(page, "/login");
+    await expectNoSeriousViolations(page, "the sign-in page");
+
+    await signUp(page, newPerson("Ann"));
+    await expect(page.getByRole("status")).toHaveText("Live");
+    await expectNoSeriousViolations(page, "the home page");
+
+    await createRoom(page, uniqueRoom("Axe"));
+    await send(page, "Hello, https://example.com and @nobody");
+    await expectNoSeriousViolations(page, "a room");
+  });
+}

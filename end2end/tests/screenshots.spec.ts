@@ -1,0 +1,49 @@
+// The README's screenshots (docs/img/screenshot-*.png), taken on every run
+// of the browser tests so that they always show the app as it is: a desktop
+// in the light and the dark theme, and a 360 px phone.
+import { expect, test, type Browser } from "@playwright/test";
+import { closeContexts, joinRoom, log, newContext, newPerson, send, signUp, uniqueRoom } from "./helpers";
+
+test.afterEach(closeContexts);
+
+const OUT = "../docs/img";
+
+async function someone(browser: Browser, name: string, displayName: string, options = {}) {
+  const context = await newContext(browser, options);
+  const page = await context.newPage();
+  const person = { ...newPerson(name), displayName };
+  await signUp(page, person);
+  await expect(page.getByRole("status")).toHaveText("Live");
+  return { page, person };
+}
+
+test("the README's screenshots", async ({ browser }) => {
+  const desktop = { viewport: { width: 1280, height: 760 } };
+  const ann = await someone(browser, "Ann", "Ann Lee", desktop);
+  const bob = await someone(browser, "Bob", "Bob Okafor", {
+    viewport: { width: 360, height: 740 },
+    hasTouch: true,
+    isMobile: true,
+  });
+  const general = uniqueRoom("General");
+  const design = uniqueRoom("Design");
+  for (const name of [design, general]) {
+    const response = await ann.page.request.post("/api/create_room", { form: { name, private: "false" } });
+    expect(response.status()).toBe(200);
+  }
+  await ann.page.goto("/");
+  await ann.page.getByRole("navigation", { name: "Rooms" }).getByRole("link", { name: general }).click();
+  await joinRoom(bob.page, general);
+  await send(ann.page, "Morning! The new layout is live: phones get one pane at a time.");
+  await send(bob.page, `@${ann.person.handle} just tried it on my phone, the back button is where my thumb is.`);
+  await send(ann.page, "Avatars are generated from your initials, so people are easy to tell apart.");
+  await send(bob.page, "And Ctrl+K jumps to a room by a few letters. Lovely.");
+  await expect(log(ann.page).getByRole("article")).toHaveCount(4);
+  await expect(log(bob.page).getByRole("article")).toHaveCount(4);
+
+  await ann.page.emulateMedia({ colorScheme: "light" });
+  await ann.page.screenshot({ path: `${OUT}/screenshot-desktop-light.png` });
+  await ann.page.emulateMedia({ colorScheme: "dark" });
+  await ann.page.screenshot({ path: `${OUT}/screenshot-desktop-dark.png` });
+  await bob.page.screenshot({ path: `${OUT}/screenshot-phone.png` });
+});
