@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::components::{ParentRoute, Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
 use crate::auth::components::{Auth, SignInPage, SignUpPage, UserMenu};
@@ -67,8 +67,13 @@ fn Frame() -> impl IntoView {
         </header>
         <main class="site-main">
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
-                <Route path=path!("/rooms/:id") view=HomePage ssr=SsrMode::Async />
+                // One parent for the home and a room: moving between rooms
+                // (or back to the list on a phone) keeps the chat, its room
+                // list and its event stream; only the open room changes.
+                <ParentRoute path=path!("") view=HomePage ssr=SsrMode::Async>
+                    <Route path=path!("") view=|| () />
+                    <Route path=path!("rooms/:id") view=|| () />
+                </ParentRoute>
                 <Route path=path!("/login") view=SignInPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async />
             </Routes>

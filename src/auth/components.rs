@@ -300,7 +300,7 @@ pub fn UserMenu(
                                         type="button"
                                         class="menu-button"
                                         node_ref=button
-                                        aria-label=format!("{}: your account", user.display_name)
+                                        aria-label=format!("{} (user menu)", user.display_name)
                                         aria-expanded=move || open.get().to_string()
                                         aria-controls="user-menu-panel"
                                         title=format!("@{}", user.handle)

@@ -60,9 +60,9 @@ pub fn RoomView(
     me: String,
     /// Who is typing here ("Ann is typing…"), kept by the page.
     typing_text: Signal<Option<String>>,
-    /// The room's unread count when it was opened: the "New messages"
-    /// divider goes before that many of the newest messages of others.
-    unread_at_open: Signal<u64>,
+    /// The first message that was unread when the room opened: the "New
+    /// messages" divider goes before it.
+    divider_before: Signal<Option<String>>,
     /// Whether the first page has arrived (an empty room says so then).
     loaded: Signal<bool>,
     /// The members pane, a drawer on narrow screens: opened from here.
@@ -209,37 +209,6 @@ pub fn RoomView(
         at_bottom.set(true);
         unseen.set(0);
     };
-    // The "New messages" divider: before the oldest of the messages that
-    // were unread when the room opened (counting others' messages only),
-    // decided once, when the first page has arrived.
-    let divider_before = RwSignal::new(None::<String>);
-    let divider_decided = StoredValue::new(false);
-    Effect::new(move |_| {
-        if divider_decided.get_value() || !loaded.get() {
-            return;
-        }
-        divider_decided.set_value(true);
-        let unread = usize::try_from(unread_at_open.get_untracked()).unwrap_or(usize::MAX);
-        if unread == 0 {
-            return;
-        }
-        let first_unread = messages.with_untracked(|list| {
-            let mine = me.read_value();
-            let mut others = 0;
-            let mut first = None;
-            for message in list.iter().rev() {
-                if message.author.handle != *mine {
-                    others += 1;
-                    first = Some(message.id.clone());
-                    if others == unread {
-                        break;
-                    }
-                }
-            }
-            first
-        });
-        divider_before.set(first_unread);
-    });
     // Tell the room we are typing, at most once per throttle window (the
     // server throttles too).
     let last_typing = StoredValue::new(0.0_f64);

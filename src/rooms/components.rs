@@ -343,7 +343,10 @@ pub fn InviteForm(room_id: String) -> impl IntoView {
 /// of its name (letters in order, see [`fuzzy_score`]). Arrow keys move
 /// the choice, Enter opens it, Escape or a click outside closes.
 #[component]
-pub fn RoomSwitcher(rooms: Resource<Result<RoomList, AppError>>, open: RwSignal<bool>) -> impl IntoView {
+pub fn RoomSwitcher(
+    rooms: Resource<Result<RoomList, AppError>>,
+    open: RwSignal<bool>,
+) -> impl IntoView {
     let query = RwSignal::new(String::new());
     let selected = RwSignal::new(0usize);
     let input = NodeRef::<leptos::html::Input>::new();
@@ -358,7 +361,11 @@ pub fn RoomSwitcher(rooms: Resource<Result<RoomList, AppError>>, open: RwSignal<
             .filter_map(|joined| Some((fuzzy_score(&query, &joined.room.name)?, joined.room)))
             .collect();
         found.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
-        found.into_iter().map(|(_, room)| room).take(12).collect::<Vec<_>>()
+        found
+            .into_iter()
+            .map(|(_, room)| room)
+            .take(12)
+            .collect::<Vec<_>>()
     });
     // Opened: start afresh, with the text box focused.
     Effect::new(move |_| {
@@ -396,7 +403,11 @@ pub fn RoomSwitcher(rooms: Resource<Result<RoomList, AppError>>, open: RwSignal<
                 }
                 "Enter" => {
                     event.prevent_default();
-                    let room = found.with_untracked(|found| found.get(selected.get_untracked()).map(|room| room.id.clone()));
+                    let room = found.with_untracked(|found| {
+                        found
+                            .get(selected.get_untracked())
+                            .map(|room| room.id.clone())
+                    });
                     if let Some(room) = room {
                         go(&room);
                     }

@@ -166,7 +166,7 @@ mod tests {
         assert_eq!(fuzzy_score("lrng", "General"), None);
         assert_eq!(fuzzy_score("x", "General"), None);
         let rank = |query: &str| {
-            let mut names = vec!["Random", "Design reviews", "dev"];
+            let mut names = ["Random", "Design reviews", "dev"];
             names.sort_by_key(|name| std::cmp::Reverse(fuzzy_score(query, name)));
             names[0]
         };

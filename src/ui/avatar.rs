@@ -41,7 +41,11 @@ pub fn initials(display_name: &str) -> String {
     let mut words = display_name
         .split_whitespace()
         .filter_map(|word| word.chars().find(|c| c.is_alphanumeric()));
-    let initials: String = words.by_ref().take(2).flat_map(char::to_uppercase).collect();
+    let initials: String = words
+        .by_ref()
+        .take(2)
+        .flat_map(char::to_uppercase)
+        .collect();
     if initials.is_empty() {
         display_name.chars().take(1).collect()
     } else {
@@ -109,8 +113,9 @@ mod tests {
     #[test]
     fn a_user_keeps_their_colour() {
         assert_eq!(colour_index("u1"), colour_index("u1"));
-        let spread: std::collections::HashSet<usize> =
-            (0..100).map(|i| colour_index(&format!("user{i}"))).collect();
+        let spread: std::collections::HashSet<usize> = (0..100)
+            .map(|i| colour_index(&format!("user{i}")))
+            .collect();
         assert!(spread.len() >= 10, "ids spread over the palette");
     }
 }

@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::Redirect;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
 use super::live::{self, LiveEvent};
@@ -77,8 +77,16 @@ fn ChatLayout(
     version: RwSignal<u32>,
     room_list: Resource<Result<crate::rooms::model::RoomList, crate::error::AppError>>,
 ) -> impl IntoView {
-    let params = use_params_map();
-    let current = Memo::new(move |_| params.with(|p| p.get("id")));
+    // The open room, from the path (`/rooms/{id}`): this view is the parent
+    // of both child routes, `/` and `/rooms/:id`, and stays mounted.
+    let location = use_location();
+    let current = Memo::new(move |_| {
+        location.pathname.with(|path| {
+            path.strip_prefix("/rooms/")
+                .map(|id| id.trim_end_matches('/').to_owned())
+                .filter(|id| !id.is_empty())
+        })
+    });
     let refresh = Callback::new(move |()| version.update(|v| *v += 1));
     // For events that only change another room's badge: a burst of
     // messages in rooms not shown refetches the room list once, a second
@@ -113,8 +121,10 @@ fn ChatLayout(
     let members_open = RwSignal::new(false);
     // Whether the open room's first page has arrived.
     let loaded = RwSignal::new(false);
-    // The open room's unread count when it was opened (for the divider).
+    // The open room's unread count when it was opened, and the first
+    // message it counted: the "New messages" divider goes before it.
     let unread_at_open = RwSignal::new(0u64);
+    let divider_before = RwSignal::new(None::<String>);
     let switcher_open = RwSignal::new(false);
 
     let load_members = move |room_id: String| {
@@ -172,6 +182,11 @@ fn ChatLayout(
                     merge_messages(list, page);
                 });
                 if first_page {
+                    divider_before.set(first_unread(
+                        &messages.read_untracked(),
+                        &me.read_value(),
+                        unread_at_open.get_untracked(),
+                    ));
                     loaded.set(true);
                 }
                 if fresh || !full {
@@ -185,6 +200,21 @@ fn ChatLayout(
         });
     };
 
+    // Each joined room's unread count, as last fetched. A memo, read below
+    // without tracking: an effect that read the resource itself would
+    // register with the page's Transition and re-run with each refetch.
+    let unread_by_room = Memo::new(move |_| {
+        room_list
+            .get()
+            .and_then(Result::ok)
+            .map_or_else(Vec::new, |list| {
+                list.joined
+                    .into_iter()
+                    .map(|joined| (joined.room.id, joined.unread))
+                    .collect::<Vec<_>>()
+            })
+    });
+
     // A new room: start from its newest page.
     Effect::new(move |_| {
         let room = current.get();
@@ -192,12 +222,18 @@ fn ChatLayout(
         synced.set(None);
         older.set(false);
         loaded.set(false);
+        divider_before.set(None);
         members_open.set(false);
         member_list.set(Vec::new());
         typists.set(Vec::new());
         // Read before catching up marks the room read.
         let unread = room.as_ref().and_then(|id| {
-            room_list.get_untracked()?.ok()?.joined.into_iter().find(|j| j.room.id == *id).map(|j| j.unread)
+            unread_by_room.with_untracked(|rooms| {
+                rooms
+                    .iter()
+                    .find(|(room, _)| room == id)
+                    .map(|(_, unread)| *unread)
+            })
         });
         unread_at_open.set(unread.unwrap_or(0));
         if let Some(room) = room {
@@ -313,8 +349,12 @@ fn ChatLayout(
             connection.update_value(|open| *open = connect());
         });
         let lifecycle = StoredValue::new_local(vec![
-            on_document("freeze", move || connection.update_value(|open| drop(open.take()))),
-            on_document("resume", move || connection.update_value(|open| *open = connect())),
+            on_document("freeze", move || {
+                connection.update_value(|open| drop(open.take()))
+            }),
+            on_document("resume", move || {
+                connection.update_value(|open| *open = connect())
+            }),
         ]);
         // A stream the browser gave up on (refused with 429 when too many
         // are open, or a server error) is opened again now and then, as
@@ -365,16 +405,13 @@ fn ChatLayout(
     // ("(3) Redchat") and as a dot on the favicon.
     let unread_total = Memo::new(move |_| {
         let open = current.get();
-        room_list
-            .get()
-            .and_then(Result::ok)
-            .map_or(0, |list| {
-                list.joined
-                    .iter()
-                    .filter(|joined| Some(&joined.room.id) != open.as_ref())
-                    .map(|joined| joined.unread)
-                    .sum::<u64>()
-            })
+        unread_by_room.with(|rooms| {
+            rooms
+                .iter()
+                .filter(|(room, _)| Some(room) != open.as_ref())
+                .map(|(_, unread)| unread)
+                .sum::<u64>()
+        })
     });
     Effect::new(move |_| show_unread_total(unread_total.get()));
     on_cleanup(|| show_unread_total(0));
@@ -383,10 +420,8 @@ fn ChatLayout(
     // the room above or below, Escape closes the members drawer.
     let navigate = use_navigate();
     let move_room = move |step: isize| {
-        let Some(Ok(list)) = room_list.get_untracked() else {
-            return;
-        };
-        let ids: Vec<String> = list.joined.into_iter().map(|joined| joined.room.id).collect();
+        let ids: Vec<String> =
+            unread_by_room.with_untracked(|rooms| rooms.iter().map(|(id, _)| id.clone()).collect());
         if ids.is_empty() {
             return;
         }
@@ -399,7 +434,10 @@ fn ChatLayout(
             None if step > 0 => 0,
             None => count - 1,
         };
-        navigate(&format!("/rooms/{}", ids[next as usize]), NavigateOptions::default());
+        navigate(
+            &format!("/rooms/{}", ids[next as usize]),
+            NavigateOptions::default(),
+        );
     };
     Effect::new(move |_| {
         let move_room = move_room.clone();
@@ -462,7 +500,7 @@ fn ChatLayout(
                                 current=current.into()
                                 me=user.handle.clone()
                                 typing_text=typing_line
-                                unread_at_open=unread_at_open.into()
+                                divider_before=divider_before.into()
                                 loaded=loaded.into()
                                 members_open
                             />
@@ -515,7 +553,8 @@ fn on_document(name: &'static str, handler: impl Fn() + 'static) -> Box<dyn FnOn
     let closure = wasm_bindgen::closure::Closure::<dyn Fn()>::new(handler);
     let _ = document().add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
     Box::new(move || {
-        let _ = document().remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+        let _ =
+            document().remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
     })
 }
 
@@ -541,6 +580,21 @@ fn show_unread_total(total: u64) {
     }
     #[cfg(not(target_arch = "wasm32"))]
     let _ = total;
+}
+
+/// The oldest of the `unread` newest messages written by others (the
+/// reader's own messages are never unread), if any are unread.
+fn first_unread(list: &[Message], me: &str, unread: u64) -> Option<String> {
+    let unread = usize::try_from(unread).unwrap_or(usize::MAX);
+    if unread == 0 {
+        return None;
+    }
+    list.iter()
+        .rev()
+        .filter(|message| message.author.id != me)
+        .take(unread)
+        .last()
+        .map(|message| message.id.clone())
 }
 
 /// Whether message id `id` comes after `than` in its room (an id that does

@@ -84,9 +84,12 @@ impl Live {
     /// answer that is not a stream (a 429 when too many are open, a 401, a
     /// 5xx). A follower's stream is its leader's business: never closed.
     pub fn is_closed(&self) -> bool {
-        self.state.borrow().source.as_ref().is_some_and(|source| source.source.ready_state() == EventSource::CLOSED)
+        self.state
+            .borrow()
+            .source
+            .as_ref()
+            .is_some_and(|source| source.source.ready_state() == EventSource::CLOSED)
     }
-
 }
 
 impl Drop for Live {
@@ -130,7 +133,10 @@ pub fn connect(user_id: &str, on_event: impl Fn(LiveEvent) + 'static) -> Option<
             let Some(state) = state.upgrade() else {
                 return JsValue::UNDEFINED;
             };
-            let Some((name, data)) = event.dyn_ref::<MessageEvent>().and_then(|event| unpack(&event.data())) else {
+            let Some((name, data)) = event
+                .dyn_ref::<MessageEvent>()
+                .and_then(|event| unpack(&event.data()))
+            else {
                 return JsValue::UNDEFINED;
             };
             let tab = state.borrow();
@@ -161,6 +167,7 @@ pub fn connect(user_id: &str, on_event: impl Fn(LiveEvent) + 'static) -> Option<
     // until this tab lets go (a promise that resolves on release).
     let granted = {
         let state = Rc::downgrade(&state);
+        let on_event = on_event.clone();
         Closure::wrap(Box::new(move |_lock: JsValue| {
             let Some(state) = state.upgrade() else {
                 return js_sys::Promise::resolve(&JsValue::NULL).into();
@@ -182,7 +189,13 @@ pub fn connect(user_id: &str, on_event: impl Fn(LiveEvent) + 'static) -> Option<
     let requested = js_sys::Reflect::get(&locks, &"request".into())
         .ok()
         .and_then(|request| request.dyn_into::<js_sys::Function>().ok())
-        .map(|request| request.call2(&locks, &name.as_str().into(), granted.as_ref().unchecked_ref()));
+        .map(|request| {
+            request.call2(
+                &locks,
+                &name.as_str().into(),
+                granted.as_ref().unchecked_ref(),
+            )
+        });
     {
         let mut tab = state.borrow_mut();
         tab.channel = Some(channel);
@@ -203,7 +216,10 @@ pub fn connect(user_id: &str, on_event: impl Fn(LiveEvent) + 'static) -> Option<
 /// Says on the page's `<body data-stream="…">` what this tab's part in the
 /// stream is: `leader`, `follower` or `own` (for tests and the curious).
 fn mark(role: &str) {
-    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+    if let Some(body) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+    {
         let _ = body.set_attribute("data-stream", role);
     }
 }
