@@ -173,7 +173,7 @@ fn ChatLayout(
                 if fresh {
                     older.set(full);
                 }
-                let first_page = fresh && !loaded.get_untracked();
+                let first_page = fresh && loaded.try_get_untracked() == Some(false);
                 if let Some(last) = page.last() {
                     advance_synced(&last.id);
                     after = Some(last.id.clone());
@@ -182,11 +182,11 @@ fn ChatLayout(
                     merge_messages(list, page);
                 });
                 if first_page {
-                    divider_before.set(first_unread(
-                        &messages.read_untracked(),
-                        &me.read_value(),
-                        unread_at_open.get_untracked(),
-                    ));
+                    // Still the page's signals: `is_open` was checked above.
+                    let first = messages.with_untracked(|list| {
+                        first_unread(list, &me.read_value(), unread_at_open.get_untracked())
+                    });
+                    divider_before.set(first);
                     loaded.set(true);
                 }
                 if fresh || !full {

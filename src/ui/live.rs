@@ -9,7 +9,9 @@
 //! `ui::chat`), the next tab waiting for the lock becomes the leader and
 //! opens a stream; every tab hears its `open` and catches up by message id
 //! (`LiveEvent::Opened`), so nothing is missed or shown twice. A tab that
-//! starts as a follower asks (`hello`) whether the stream is open. Without
+//! starts as a follower asks (`["hello", its id]`) whether the stream is
+//! open; the leader answers `["open", that id]`, which only that tab takes
+//! as its `Opened` (the stream's own `open` has no id: every tab). Without
 //! Web Locks or `BroadcastChannel`, each tab opens its own stream.
 //!
 //! The events themselves are `crate::events::ClientEvent`. Only ever created
@@ -125,10 +127,13 @@ pub fn connect(user_id: &str, on_event: impl Fn(LiveEvent) + 'static) -> Option<
     };
     mark("follower");
 
+    // This tab, for the answer to its `hello` (only it catches up then).
+    let me = uuid::Uuid::new_v4().simple().to_string();
     // Follower side: events from the leader.
     let follower = {
         let on_event = on_event.clone();
         let state = Rc::downgrade(&state);
+        let me = me.clone();
         Closure::wrap(Box::new(move |event: JsValue| {
             let Some(state) = state.upgrade() else {
                 return JsValue::UNDEFINED;
@@ -141,15 +146,17 @@ pub fn connect(user_id: &str, on_event: impl Fn(LiveEvent) + 'static) -> Option<
             };
             let tab = state.borrow();
             match (&tab.source, name.as_str()) {
-                // A new tab asks whether the stream is open.
+                // A new tab asks whether the stream is open: the answer
+                // names it, so the other tabs do not catch up again.
                 (Some(source), "hello") => {
                     if source.source.ready_state() == EventSource::OPEN {
                         if let Some(channel) = &tab.channel {
-                            let _ = channel.post_message(&pack("open", ""));
+                            let _ = channel.post_message(&pack("open", &data));
                         }
                     }
                 }
                 (Some(_), _) | (None, "hello") => {}
+                (None, "open") if !data.is_empty() && data != me => {}
                 (None, _) => {
                     drop(tab);
                     if let Some(event) = translate(&name, &data) {
@@ -161,7 +168,7 @@ pub fn connect(user_id: &str, on_event: impl Fn(LiveEvent) + 'static) -> Option<
         }) as Box<dyn FnMut(JsValue) -> JsValue>)
     };
     channel.set_onmessage(Some(follower.as_ref().unchecked_ref()));
-    let _ = channel.post_message(&pack("hello", ""));
+    let _ = channel.post_message(&pack("hello", &me));
 
     // Leader side: granted the lock, open the stream and hold the lock
     // until this tab lets go (a promise that resolves on release).
