@@ -27,7 +27,7 @@ async function expectNoSidewaysScroll(page: Page) {
       .filter((element) => {
         const box = element.getBoundingClientRect();
         const style = getComputedStyle(element);
-        return box.width > 0 && style.visibility !== "hidden" && box.right > width + 0.5;
+        return box.width > 0 && style.visibility !== "hidden" && (box.right > width + 0.5 || box.left < -0.5);
       })
       .map((element) => `${element.tagName}.${element.className}`);
     return { scroll: document.documentElement.scrollWidth - width, wide };
@@ -84,7 +84,13 @@ for (const viewport of [
     await members.getByRole("button", { name: "Close members" }).click();
     await expect(members).toBeHidden();
 
-    // The user menu fits too.
+    // The notifications and the user menu fit too, and Escape closes them.
+    await page.getByRole("button", { name: "Notifications" }).click();
+    await expect(page.getByRole("region", { name: "Notification list" })).toBeVisible();
+    await expectNoSidewaysScroll(page);
+    await page.keyboard.press("Escape");
+    await expect(page.getByRole("region", { name: "Notification list" })).toBeHidden();
+
     await openUserMenu(page, ann.person.displayName);
     await expect(page.getByRole("button", { name: "Edit name" })).toBeVisible();
     await expectNoSidewaysScroll(page);
@@ -203,6 +209,11 @@ test("Ctrl+K switches rooms by a few letters, Alt+Down moves to the next room", 
   await expect(dialog).toBeVisible();
   await page.keyboard.press("Escape");
   await expect(dialog).toBeHidden();
+
+  // Up in an empty composer goes to one's last message.
+  await send(page, "my last words");
+  await page.getByRole("textbox", { name: "Message" }).press("ArrowUp");
+  await expect(log(page).getByRole("article").filter({ hasText: "my last words" })).toBeFocused();
 
   // The rooms are listed by name: Alpha, then Beta.
   await page.keyboard.press("Alt+ArrowDown");

@@ -380,6 +380,19 @@ pub fn RoomView(
                         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
                             event.prevent_default();
                             submit();
+                        } else if event.key() == "ArrowUp" && draft.get_untracked().is_empty()
+                            && !(event.alt_key() || event.ctrl_key() || event.meta_key() || event.shift_key())
+                        {
+                            // Up in an empty composer goes to one's last message
+                            // (where editing it will start).
+                            let last = log.get_untracked().and_then(|log| {
+                                let mine = log.query_selector_all("article.mine").ok()?;
+                                mine.get(mine.length().checked_sub(1)?)
+                            });
+                            if let Some(last) = last.and_then(|last| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(last).ok()) {
+                                event.prevent_default();
+                                let _ = last.focus();
+                            }
                         }
                     }
                 ></textarea>
@@ -447,6 +460,10 @@ fn render_messages(list: &[Message], me: &str, divider_before: Option<&str>) -> 
                 <article
                     class="message"
                     class:continued=same_author
+                    class:mine=message.author.handle == me
+                    // Focusable from script (Up in an empty composer), not
+                    // a tab stop.
+                    tabindex="-1"
                     data-id=message.id.clone()
                     title=same_author.then(|| {
                         format!("{} @{}, {}", message.author.display_name, message.author.handle, full_time)

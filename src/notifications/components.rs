@@ -84,7 +84,15 @@ fn BrowserNotificationsButton() -> impl IntoView {
         });
     };
     view! {
-        <div class="notifications">
+        <div
+            class="notifications"
+            on:keydown=move |event: leptos::ev::KeyboardEvent| {
+                if event.key() == "Escape" && open.get_untracked() {
+                    event.prevent_default();
+                    open.set(false);
+                }
+            }
+        >
             <button
                 type="button"
                 class="button-secondary bell"
