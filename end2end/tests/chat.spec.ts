@@ -83,6 +83,8 @@ test("a person who was offline sees every missed message exactly once, and again
 
   await bob.page.context().setOffline(true);
   await expect(bob.page.getByRole("status")).toHaveText("Reconnecting…");
+  // After a few seconds down, a banner says so.
+  await expect(bob.page.getByText("Connection lost. Reconnecting…")).toBeVisible();
   for (const text of ["missed one", "missed two", "missed three"]) {
     await send(ann.page, text);
   }
@@ -219,4 +221,5 @@ test("the tabs of one browser share one event stream, and closing the leading ta
   const roles = await Promise.all(rest.map((tab) => tab.locator("body").getAttribute("data-stream")));
   expect(roles.filter((role) => role === "leader")).toHaveLength(1);
   expect(streams, "one new stream, for the new leader").toBe(1);
+
 });
