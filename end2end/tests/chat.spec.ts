@@ -221,5 +221,4 @@ test("the tabs of one browser share one event stream, and closing the leading ta
   const roles = await Promise.all(rest.map((tab) => tab.locator("body").getAttribute("data-stream")));
   expect(roles.filter((role) => role === "leader")).toHaveLength(1);
   expect(streams, "one new stream, for the new leader").toBe(1);
-
 });
