@@ -29,5 +29,17 @@ for (const colorScheme of ["light", "dark"] as const) {
     await createRoom(page, uniqueRoom("Axe"));
     await send(page, "Hello, https://example.com and @nobody");
     await expectNoSeriousViolations(page, "a room");
+
+    // What opens over it: the user menu and the room switcher.
+    await page.getByRole("banner").getByRole("button", { name: "(user menu)" }).click();
+    await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
+    await expectNoSeriousViolations(page, "the user menu");
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+k");
+    await expect(page.getByRole("dialog", { name: "Switch room" })).toBeVisible();
+    await expectNoSeriousViolations(page, "the room switcher");
+    await page.keyboard.type("zzzz");
+    await expectNoSeriousViolations(page, "the room switcher with nothing found");
+    await page.keyboard.press("Escape");
   });
 }

@@ -221,4 +221,9 @@ test("the tabs of one browser share one event stream, and closing the leading ta
   const roles = await Promise.all(rest.map((tab) => tab.locator("body").getAttribute("data-stream")));
   expect(roles.filter((role) => role === "leader")).toHaveLength(1);
   expect(streams, "one new stream, for the new leader").toBe(1);
+  // Nothing arrived twice in any tab, even a little later.
+  await rest[0].waitForTimeout(1000);
+  for (const tab of rest) {
+    await expect(log(tab).getByRole("article")).toHaveCount(2);
+  }
 });

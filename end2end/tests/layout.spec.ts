@@ -80,9 +80,12 @@ for (const viewport of [
     await page.getByRole("button", { name: "Members" }).click();
     const members = page.getByRole("complementary", { name: "Members" });
     await expect(members.getByRole("list", { name: "Online" })).toContainText(ann.person.displayName);
+    // Focus goes into the drawer, and back to its toggle when it closes.
+    await expect(members.getByRole("button", { name: "Close members" })).toBeFocused();
     await expectNoSidewaysScroll(page);
-    await members.getByRole("button", { name: "Close members" }).click();
+    await page.keyboard.press("Enter");
     await expect(members).toBeHidden();
+    await expect(page.getByRole("button", { name: "Members" })).toBeFocused();
 
     // The notifications and the user menu fit too, and Escape closes them.
     await page.getByRole("button", { name: "Notifications" }).click();
@@ -103,6 +106,13 @@ for (const viewport of [
     await expect(page.getByRole("heading", { name: second })).toBeVisible();
     await expect(log(page).getByText("No messages yet.")).toBeVisible();
     await expectNoSidewaysScroll(page);
+
+    // A room that is not in the list (left, or an old link) still has a
+    // way back.
+    await page.goto("/rooms/0123456789abcdef0123456789abcdef");
+    await expect(page.getByText("This room is not in your list.")).toBeVisible();
+    await page.getByRole("link", { name: "Back to rooms" }).click();
+    await expect(rooms.getByRole("link", { name: first })).toBeVisible();
   });
 }
 
@@ -175,7 +185,12 @@ test("a room opens at a New messages divider; Jump to latest counts what arrived
   }
   for (const response of await Promise.all(sends)) expect(response.status()).toBe(200);
   await expect(log(bob.page).getByRole("article")).toHaveCount(34);
+  // Once the log has followed them to the bottom, Bob scrolls up.
+  const fromBottom = () =>
+    log(bob.page).evaluate((element) => element.scrollHeight - element.scrollTop - element.clientHeight);
+  await expect.poll(fromBottom).toBeLessThan(5);
   await log(bob.page).evaluate((element) => element.scrollTo(0, 0));
+  await expect.poll(fromBottom).toBeGreaterThan(200);
   await send(ann.page, "below one");
   await send(ann.page, "below two");
   const jump = bob.page.getByRole("button", { name: /Jump to latest/ });
@@ -192,7 +207,9 @@ test("Ctrl+K switches rooms by a few letters, Alt+Down moves to the next room", 
   const page = ann.page;
   const alpha = uniqueRoom("Alpha keys");
   const beta = uniqueRoom("Beta keys");
+  const gamma = uniqueRoom("Gamma keys");
   await createRoom(page, alpha);
+  await createRoom(page, gamma);
   await createRoom(page, beta);
   await expect(page.getByRole("heading", { name: beta })).toBeVisible();
 
@@ -215,9 +232,11 @@ test("Ctrl+K switches rooms by a few letters, Alt+Down moves to the next room", 
   await page.getByRole("textbox", { name: "Message" }).press("ArrowUp");
   await expect(log(page).getByRole("article").filter({ hasText: "my last words" })).toBeFocused();
 
-  // The rooms are listed by name: Alpha, then Beta.
+  // The rooms are listed by name: Alpha, Beta, Gamma.
   await page.keyboard.press("Alt+ArrowDown");
   await expect(page.getByRole("heading", { name: beta })).toBeVisible();
+  await page.keyboard.press("Alt+ArrowDown");
+  await expect(page.getByRole("heading", { name: gamma })).toBeVisible();
   await page.keyboard.press("Alt+ArrowUp");
-  await expect(page.getByRole("heading", { name: alpha })).toBeVisible();
+  await expect(page.getByRole("heading", { name: beta })).toBeVisible();
 });

@@ -48,6 +48,8 @@ test("markup in messages, room names and display names is shown as text and neve
   }
   await expect(ann.page.getByRole("heading", { name: roomName })).toBeVisible();
   await expect(ann.page.locator("main img, main svg:not(.icon), main script, header b")).toHaveCount(0);
+  // The app's icons are in its controls, never in what people wrote.
+  await expect(log(ann.page).locator("svg")).toHaveCount(0);
   await expect(log(ann.page).getByRole("link")).toHaveCount(0);
   expect(dialogs).toBe(0);
 });

@@ -205,6 +205,8 @@ pub fn RoomView(
     let jump_to_latest = move |_| {
         if let Some(element) = log.get_untracked() {
             element.set_scroll_top(element.scroll_height());
+            // The button is about to go: keep focus nearby.
+            let _ = element.focus();
         }
         at_bottom.set(true);
         unseen.set(0);
@@ -249,6 +251,17 @@ pub fn RoomView(
         });
     });
 
+    // Opening a room on a phone removes the link that had focus: focus
+    // goes to the room's heading rather than to the page's start.
+    let heading = NodeRef::<leptos::html::H1>::new();
+    Effect::new(move |_| {
+        let lost = document()
+            .active_element()
+            .is_none_or(|active| active.tag_name().eq_ignore_ascii_case("body"));
+        if let (true, Some(heading)) = (lost, heading.get()) {
+            let _ = heading.focus();
+        }
+    });
     let empty = move || loaded.get() && messages.with(Vec::is_empty) && pending.with(Vec::is_empty);
     view! {
         <section class="pane pane-conversation" aria-label=room.name.clone()>
@@ -256,7 +269,9 @@ pub fn RoomView(
                 <A href="/" attr:class="icon-button back-link" attr:aria-label="Back to rooms">
                     <IconSvg icon=Icon::Back />
                 </A>
-                <h1 title=room.name.clone()>{room.name.clone()}</h1>
+                <h1 title=room.name.clone() tabindex="-1" node_ref=heading>
+                    {room.name.clone()}
+                </h1>
                 {room.private.then(|| view! { <span class="tag">"private"</span> })}
                 <button
                     type="button"
@@ -269,7 +284,8 @@ pub fn RoomView(
                     <IconSvg icon=Icon::People />
                 </button>
             </header>
-            <div class="log" role="log" aria-label="Messages" node_ref=log on:scroll=on_scroll>
+            // Focusable, so that keyboard users can scroll it.
+            <div class="log" role="log" aria-label="Messages" tabindex="0" node_ref=log on:scroll=on_scroll>
                 {move || {
                     older
                         .get()
@@ -481,7 +497,9 @@ fn render_messages(list: &[Message], me: &str, divider_before: Option<&str>) -> 
                             // keyboard focus, so a look-alike display name
                             // cannot pass for someone else.
                             <span class="handle">{format!("@{}", message.author.handle)}</span>
-                            <span class="time" title=full_time.clone()>{time::clock(message.sent_at)}</span>
+                            <span class="time" title=full_time.clone() aria-hidden="true">
+                                {time::clock(message.sent_at)}
+                            </span>
                             <span class="time-full">{full_time.clone()}</span>
                         </div>
                         <p class="body">{body_view(&message.body, me)}</p>

@@ -393,6 +393,8 @@ pub fn RoomSwitcher(
                     event.prevent_default();
                     open.set(false);
                 }
+                // The dialog is modal: focus stays in its one text box.
+                "Tab" => event.prevent_default(),
                 "ArrowDown" if count > 0 => {
                     event.prevent_default();
                     selected.update(|index| *index = (*index + 1) % count);
@@ -428,7 +430,9 @@ pub fn RoomSwitcher(
                     aria-autocomplete="list"
                     aria-expanded="true"
                     aria-controls="switcher-options"
-                    aria-activedescendant=move || format!("switcher-option-{}", selected.get())
+                    aria-activedescendant=move || {
+                        (!found.with(Vec::is_empty)).then(|| format!("switcher-option-{}", selected.get()))
+                    }
                     placeholder="Type part of a room's name"
                     autocomplete="off"
                     prop:value=move || query.get()
@@ -437,7 +441,14 @@ pub fn RoomSwitcher(
                         selected.set(0);
                     }
                 />
-                <ul class="switcher-options" id="switcher-options" role="listbox" aria-label="Rooms found">
+                // A listbox only while it has options (an empty one is an
+                // ARIA error).
+                <ul
+                    class="switcher-options"
+                    id="switcher-options"
+                    role=move || (!found.with(Vec::is_empty)).then_some("listbox")
+                    aria-label="Rooms found"
+                >
                     {
                         let go = go.clone();
                         move || {

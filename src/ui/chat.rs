@@ -8,7 +8,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::Redirect;
+use leptos_router::components::{Redirect, A};
 use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
@@ -97,8 +97,9 @@ fn ChatLayout(
             refresh_pending.set_value(true);
             set_timeout(
                 move || {
-                    refresh_pending.set_value(false);
-                    refresh.run(());
+                    // The chat may be gone by now (signed out).
+                    refresh_pending.try_set_value(false);
+                    let _ = refresh.try_run(());
                 },
                 ROOM_LIST_REFRESH_DELAY,
             );
@@ -126,6 +127,24 @@ fn ChatLayout(
     let unread_at_open = RwSignal::new(0u64);
     let divider_before = RwSignal::new(None::<String>);
     let switcher_open = RwSignal::new(false);
+    // Focus follows the drawer: into it when it opens, back to its toggle
+    // when it closes (were focus inside it).
+    let close_members = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move |was_open: Option<bool>| {
+        let open = members_open.get();
+        if open {
+            if let Some(button) = close_members.get_untracked() {
+                let _ = button.focus();
+            }
+        } else if was_open == Some(true) {
+            if let Ok(Some(toggle)) = document().query_selector(".members-toggle") {
+                if let Ok(toggle) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(toggle) {
+                    let _ = toggle.focus();
+                }
+            }
+        }
+        open
+    });
 
     let load_members = move |room_id: String| {
         spawn_local(async move {
@@ -442,6 +461,10 @@ fn ChatLayout(
     Effect::new(move |_| {
         let move_room = move_room.clone();
         let keys = window_event_listener(leptos::ev::keydown, move |event| {
+            // A key the switcher, a menu or a form already took is theirs.
+            if event.default_prevented() || switcher_open.get_untracked() {
+                return;
+            }
             let key = event.key();
             if (event.ctrl_key() || event.meta_key()) && key.eq_ignore_ascii_case("k") {
                 event.prevent_default();
@@ -507,6 +530,24 @@ fn ChatLayout(
                         }
                             .into_any()
                     }
+                    // A room in the path that is not in the list (left, or
+                    // an old link): say so, with the way back a phone needs.
+                    None if current.get().is_some() => {
+                        view! {
+                            <section class="pane pane-conversation" aria-label="Conversation">
+                                <header class="room-header">
+                                    <A href="/" attr:class="icon-button back-link" attr:aria-label="Back to rooms">
+                                        <IconSvg icon=Icon::Back />
+                                    </A>
+                                </header>
+                                <div class="empty-state">
+                                    <p>"This room is not in your list."</p>
+                                    <p class="muted">"You may have left it, or the link is old. Pick a room from your list."</p>
+                                </div>
+                            </section>
+                        }
+                            .into_any()
+                    }
                     None => {
                         view! {
                             <section class="pane pane-conversation" aria-label="Conversation">
@@ -529,6 +570,7 @@ fn ChatLayout(
                         type="button"
                         class="icon-button members-close"
                         aria-label="Close members"
+                        node_ref=close_members
                         on:click=move |_| members_open.set(false)
                     >
                         <IconSvg icon=Icon::Close />

@@ -172,10 +172,14 @@ pub fn connect(user_id: &str, on_event: impl Fn(LiveEvent) + 'static) -> Option<
 
     // Leader side: granted the lock, open the stream and hold the lock
     // until this tab lets go (a promise that resolves on release).
+    // Handed to the browser for good (`once_into_js`): the request may be
+    // granted long after this tab let go of its `Live` (a follower that
+    // reconnected leaves its old request queued), and a closure freed by
+    // then would throw. The dead `Weak` then gives the lock straight back.
     let granted = {
         let state = Rc::downgrade(&state);
         let on_event = on_event.clone();
-        Closure::wrap(Box::new(move |_lock: JsValue| {
+        Closure::once_into_js(move |_lock: JsValue| -> JsValue {
             let Some(state) = state.upgrade() else {
                 return js_sys::Promise::resolve(&JsValue::NULL).into();
             };
@@ -191,28 +195,24 @@ pub fn connect(user_id: &str, on_event: impl Fn(LiveEvent) + 'static) -> Option<
             tab.release = release;
             mark("leader");
             held.into()
-        }) as Box<dyn FnMut(JsValue) -> JsValue>)
+        })
     };
     let requested = js_sys::Reflect::get(&locks, &"request".into())
         .ok()
         .and_then(|request| request.dyn_into::<js_sys::Function>().ok())
-        .map(|request| {
-            request.call2(
-                &locks,
-                &name.as_str().into(),
-                granted.as_ref().unchecked_ref(),
-            )
-        });
+        .map(|request| request.call2(&locks, &name.as_str().into(), &granted));
     {
         let mut tab = state.borrow_mut();
         tab.channel = Some(channel);
         tab._closures.push(follower);
-        tab._closures.push(granted);
     }
     if !matches!(requested, Some(Ok(_))) {
         // The lock could not be asked for: a stream of this tab's own.
         let mut tab = state.borrow_mut();
-        tab.channel = None;
+        if let Some(channel) = tab.channel.take() {
+            channel.set_onmessage(None);
+            channel.close();
+        }
         drop(tab);
         state.borrow_mut().source = Some(open_source(on_event, None)?);
         mark("own");
