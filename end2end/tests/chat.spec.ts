@@ -226,4 +226,25 @@ test("the tabs of one browser share one event stream, and closing the leading ta
   for (const tab of rest) {
     await expect(log(tab).getByRole("article")).toHaveCount(2);
   }
+
+  // A leader the browser freezes (a background tab on a phone) lets the
+  // stream go when told `freeze`, and another tab leads. Headless Chromium
+  // freezes only hidden pages and a test page is never hidden, so the
+  // page lifecycle's events are dispatched here by hand.
+  const leader = rest[roles.indexOf("leader")];
+  await leader.evaluate(() => document.dispatchEvent(new Event("freeze")));
+  const awake = rest.filter((tab) => tab !== leader);
+  const leaders = async () =>
+    (await Promise.all(awake.map((tab) => tab.locator("body").getAttribute("data-stream")))).filter(
+      (role) => role === "leader",
+    ).length;
+  await expect.poll(leaders).toBe(1);
+  await send(ann.page, "while one tab sleeps");
+  for (const tab of awake) {
+    await expect(log(tab).getByRole("article").filter({ hasText: "while one tab sleeps" })).toHaveCount(1);
+  }
+  await leader.evaluate(() => document.dispatchEvent(new Event("resume")));
+  await expect(leader.locator("body")).toHaveAttribute("data-stream", "follower");
+  await expect(log(leader).getByRole("article").filter({ hasText: "while one tab sleeps" })).toHaveCount(1);
+  expect(await leaders()).toBe(1);
 });
