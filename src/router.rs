@@ -152,10 +152,15 @@ pub(crate) fn router(state: AppState) -> Router {
             state.clone(),
             http_security::security_headers,
         ))
-        // At `info`, so that every line a request logs (a 500 above all)
-        // names its method and path; the layer's own per-request events stay
-        // at `debug`.
-        .layer(TraceLayer::new_for_http().make_span_with(DefaultMakeSpan::new().level(Level::INFO)))
+        // The span at `info`, so that every line a request logs (a 500 above
+        // all) names its method and path; the layer's own per-request events
+        // stay at `debug`, and it logs no failures of its own: a 500 is
+        // logged once, with its cause, by `WireError`'s `From`.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_failure(()),
+        )
         .with_state(state)
 }
 

@@ -1428,6 +1428,8 @@ async fn a_genuine_500_is_logged_once_with_its_cause_and_the_startup_log_names_t
     let text = std::fs::read_to_string(&log).unwrap();
     let logged: Vec<&str> = text.lines().filter(|l| l.contains("WRONGTYPE")).collect();
     assert_eq!(logged.len(), 1, "logged once: {logged:#?}");
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "and nothing else logs it: {errors:#?}");
     let line = logged[0];
     assert!(line.contains("ERROR"), "{line}");
     assert!(line.contains("internal error"), "{line}");

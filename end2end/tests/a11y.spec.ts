@@ -43,3 +43,23 @@ for (const colorScheme of ["light", "dark"] as const) {
     await page.keyboard.press("Escape");
   });
 }
+
+test("no serious accessibility violations on a phone: the room list, a room, the members drawer", async ({
+  browser,
+}) => {
+  const context = await newContext(browser, { viewport: { width: 360, height: 740 }, hasTouch: true, isMobile: true });
+  const page = await context.newPage();
+  await signUp(page, newPerson("Ann"));
+  await expect(page.getByRole("status")).toHaveText("Live");
+  const response = await page.request.post("/api/create_room", { form: { name: uniqueRoom("Axe phone"), private: "false" } });
+  expect(response.status()).toBe(200);
+  await page.reload();
+  await page.locator("body[data-hydrated]").waitFor();
+  await expectNoSeriousViolations(page, "the room list on a phone");
+  await page.getByRole("navigation", { name: "Rooms" }).getByRole("link").first().click();
+  await send(page, "Hello from a phone");
+  await expectNoSeriousViolations(page, "a room on a phone");
+  await page.getByRole("button", { name: "Members" }).click();
+  await expect(page.getByRole("button", { name: "Close members" })).toBeFocused();
+  await expectNoSeriousViolations(page, "the members drawer");
+});

@@ -41,15 +41,24 @@ pub fn initials(display_name: &str) -> String {
     let mut words = display_name
         .split_whitespace()
         .filter_map(|word| word.chars().find(|c| c.is_alphanumeric()));
-    let initials: String = words
-        .by_ref()
-        .take(2)
-        .flat_map(char::to_uppercase)
-        .collect();
+    let initials: String = words.by_ref().take(2).map(upper).collect();
     if initials.is_empty() {
         display_name.chars().take(1).collect()
     } else {
         initials
+    }
+}
+
+/// A letter in upper case. In the browser JavaScript's `toUpperCase` does
+/// it: Rust's would add its Unicode case table (several KiB) to the bundle.
+fn upper(letter: char) -> String {
+    #[cfg(target_arch = "wasm32")]
+    {
+        String::from(js_sys::JsString::from(letter.to_string()).to_upper_case())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        letter.to_uppercase().collect()
     }
 }
 
