@@ -71,8 +71,11 @@ fn Frame() -> impl IntoView {
                 // (or back to the list on a phone) keeps the chat, its room
                 // list and its event stream; only the open room changes.
                 <ParentRoute path=path!("") view=HomePage ssr=SsrMode::Async>
-                    <Route path=path!("") view=|| () />
-                    <Route path=path!("rooms/:id") view=|| () />
+                    // Async on the children too: the matched leaf's mode is
+                    // the page's (the whole page, its CSP nonce header and a
+                    // signed-out visitor's 302 before the first byte).
+                    <Route path=path!("") view=|| () ssr=SsrMode::Async />
+                    <Route path=path!("rooms/:id") view=|| () ssr=SsrMode::Async />
                 </ParentRoute>
                 <Route path=path!("/login") view=SignInPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=SignUpPage ssr=SsrMode::Async />
