@@ -65,7 +65,8 @@ struct Tab {
     channel: Option<BroadcastChannel>,
     /// Resolving it releases the Web Lock (this tab stops leading).
     release: Option<js_sys::Function>,
-    _closures: Vec<Closure<dyn FnMut(JsValue) -> JsValue>>,
+    /// The channel's `onmessage` handler, kept alive while the tab is.
+    _follower: Option<Closure<dyn FnMut(JsValue) -> JsValue>>,
 }
 
 /// An open `EventSource` and its listeners.
@@ -204,7 +205,7 @@ pub fn connect(user_id: &str, on_event: impl Fn(LiveEvent) + 'static) -> Option<
     {
         let mut tab = state.borrow_mut();
         tab.channel = Some(channel);
-        tab._closures.push(follower);
+        tab._follower = Some(follower);
     }
     if !matches!(requested, Some(Ok(_))) {
         // The lock could not be asked for: a stream of this tab's own.
