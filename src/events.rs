@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::messages::Message;
 use crate::notifications::model::Notification;
 use crate::presence::model::{PresenceChange, Typing};
+use crate::rooms::Room;
 
 /// `{ "room_id" }`: the data of events about one room as a whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,11 +49,19 @@ pub enum ClientEvent {
     /// The server may have missed events of this room, or the user just
     /// joined it: the client catches up from `history`.
     Resync(RoomRef),
+    /// A room's name, topic or settings changed, or the user's role in it;
+    /// or a direct room was opened with the user (before its first message).
+    /// `role` and `notifications` are set only when they are the user's own.
+    RoomUpdated(Room),
+    /// A room the user was in was deleted by its owner.
+    RoomDeleted(RoomRef),
+    /// The user was removed from a room by its owner or an admin.
+    Removed(RoomRef),
 }
 
 impl ClientEvent {
     /// Every event name, in the order docs/api.md lists them.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 10] = [
         "message",
         "presence",
         "typing",
@@ -60,6 +69,9 @@ impl ClientEvent {
         "notifications_read",
         "room_read",
         "resync",
+        "room_updated",
+        "room_deleted",
+        "removed",
     ];
 
     /// The SSE event name.
@@ -72,6 +84,9 @@ impl ClientEvent {
             Self::NotificationsRead => "notifications_read",
             Self::RoomRead(_) => "room_read",
             Self::Resync(_) => "resync",
+            Self::RoomUpdated(_) => "room_updated",
+            Self::RoomDeleted(_) => "room_deleted",
+            Self::Removed(_) => "removed",
         }
     }
 
@@ -85,7 +100,10 @@ impl ClientEvent {
             Self::Notification(notification) => serde_json::to_value(notification),
             Self::NotificationsRead => Ok(serde_json::Value::Null),
             Self::RoomRead(read) => serde_json::to_value(read),
-            Self::Resync(room) => serde_json::to_value(room),
+            Self::Resync(room) | Self::RoomDeleted(room) | Self::Removed(room) => {
+                serde_json::to_value(room)
+            }
+            Self::RoomUpdated(room) => serde_json::to_value(room),
         };
         data.map_or_else(|_| "{}".to_owned(), |value| value.to_string())
     }
@@ -115,6 +133,9 @@ impl ClientEvent {
 pub enum RoomEvent {
     Presence(PresenceChange),
     Typing(Typing),
+    /// The room's name or topic changed, or a member's role: members
+    /// refresh the header and the members pane.
+    RoomUpdated(Room),
     /// A member left, published in the transaction that takes them out of
     /// the member set: ordered with the room's messages, so nothing sent
     /// after the leave reaches the former member (`server::sse`). Never
@@ -233,6 +254,22 @@ mod tests {
             ClientEvent::Resync(RoomRef {
                 room_id: "r".into(),
             }),
+            ClientEvent::RoomUpdated(Room {
+                id: "r".into(),
+                name: "general".into(),
+                private: false,
+                kind: crate::rooms::model::RoomKind::Room,
+                topic: "plans".into(),
+                role: Some(crate::rooms::model::Role::Admin),
+                notifications: None,
+                members: Vec::new(),
+            }),
+            ClientEvent::RoomDeleted(RoomRef {
+                room_id: "r".into(),
+            }),
+            ClientEvent::Removed(RoomRef {
+                room_id: "r".into(),
+            }),
         ]
     }
 
@@ -298,7 +335,7 @@ mod tests {
 
     #[test]
     fn an_unknown_or_malformed_event_is_ignored() {
-        assert_eq!(ClientEvent::parse("reaction", "{}"), None);
+        assert_eq!(ClientEvent::parse("no_such_event", "{}"), None);
         assert_eq!(ClientEvent::parse("message", "not json"), None);
         assert_eq!(ClientEvent::parse("message", "{}"), None);
     }

@@ -1213,3 +1213,816 @@ async fn public_rooms_from_before_the_word_index_are_indexed_at_start() {
     }
     assert_eq!(count, 1, "indexed at start: {room}");
 }
+
+// Direct rooms, roles, removal, deletion, notification levels.
+
+/// Calls an endpoint and returns the status.
+async fn status_of(
+    app: &TestApp,
+    client: &reqwest::Client,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> u16 {
+    app.call(client, endpoint, form).await.status().as_u16()
+}
+
+async fn open_direct(app: &TestApp, client: &reqwest::Client, handles: &str) -> Value {
+    ok_json(
+        app.call(client, "open_direct", &[("handles", handles)])
+            .await,
+    )
+    .await
+}
+
+/// The `direct` list of `rooms`, as (id, name, unread).
+async fn direct_list(app: &TestApp, client: &reqwest::Client) -> Vec<(String, String, u64)> {
+    let rooms = ok_json(app.call(client, "rooms", &[]).await).await;
+    rooms["direct"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|room| {
+            (
+                room["id"].as_str().unwrap().to_owned(),
+                room["name"].as_str().unwrap().to_owned(),
+                room["unread"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn notification_kinds(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
+    let list = ok_json(app.call(client, "notifications", &[]).await).await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_same_people_always_get_the_same_direct_room_which_behaves_like_a_private_room() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let mut settings = support::test_settings(&redis);
+    settings.redis.key_prefix = app.settings.redis.key_prefix.clone();
+    let other = TestApp::spawn_with(settings).await;
+    let ann = support::person_on(&app, "ann").await;
+    let bob = support::person_on(&app, "bob").await;
+    let carol = support::person_on(&app, "carol").await;
+    let dan = support::person_on(&app, "dan").await;
+
+    // Carol's stream hears of a new direct room before its first message.
+    let mut carol_events = support::EventReader::open(&app, &carol).await;
+
+    let one = open_direct(&app, &ann, "bob").await;
+    assert_eq!(one["kind"], "direct");
+    assert_eq!(one["private"], true);
+    assert_eq!(one["name"], "bob");
+    assert!(
+        one.get("role").is_none(),
+        "a direct room has no roles: {one}"
+    );
+    assert_eq!(one["members"].as_array().unwrap().len(), 2);
+    let id = one["id"].as_str().unwrap().to_owned();
+    assert_eq!(open_direct(&app, &bob, "ann").await["id"], id.as_str());
+    assert_eq!(
+        open_direct(&app, &bob, "@ANN, ann").await["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        open_direct(&app, &bob, "ann,bob").await["id"],
+        id.as_str(),
+        "one's own handle is ignored"
+    );
+
+    let group = open_direct(&app, &ann, "carol,bob").await;
+    let group_id = group["id"].as_str().unwrap().to_owned();
+    assert_ne!(group_id, id);
+    assert_eq!(group["name"], "bob, carol");
+    assert_eq!(
+        open_direct(&app, &carol, " bob , ann ").await["id"],
+        group_id.as_str()
+    );
+    let updated = carol_events.next_named("room_updated").await.json();
+    assert_eq!(updated["id"], group_id.as_str());
+    assert_eq!(updated["kind"], "direct");
+    assert_eq!(updated["name"], "ann, bob");
+
+    // Concurrent opens of a new set, by both people, on two processes.
+    let opens = (0..10).map(|i| {
+        let (server, client, handle) = match i % 2 {
+            0 => (&app, &ann, "dan"),
+            _ => (&other, &dan, "ann"),
+        };
+        async move {
+            open_direct(server, client, handle).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    });
+    let ids = futures::future::join_all(opens).await;
+    assert!(ids.iter().all(|other| *other == ids[0]), "{ids:?}");
+
+    // Bad input.
+    for (handles, status) in [
+        ("", 400),
+        ("ann", 400),
+        (" , ", 400),
+        ("bad handle!", 400),
+        ("nobody", 404),
+        ("b1,b2,b3,b4,b5,b6,b7,b8,b9", 400),
+    ] {
+        assert_eq!(
+            status_of(&app, &ann, "open_direct", &[("handles", handles)]).await,
+            status,
+            "{handles:?}"
+        );
+    }
+    assert_eq!(
+        status_of(
+            &app,
+            &TestApp::client(),
+            "open_direct",
+            &[("handles", "bob")]
+        )
+        .await,
+        401
+    );
+
+    // Like a private room to outsiders; fixed people for its members.
+    assert_eq!(
+        status_of(&app, &carol, "history", &[("room_id", &id)]).await,
+        404
+    );
+    assert_eq!(
+        status_of(&app, &carol, "join_room", &[("room_id", &id)]).await,
+        404
+    );
+    assert_eq!(
+        status_of(&app, &ann, "join_room", &[("room_id", &id)]).await,
+        400
+    );
+    assert_eq!(
+        status_of(&app, &ann, "leave_room", &[("room_id", &id)]).await,
+        400
+    );
+    assert_eq!(
+        status_of(
+            &app,
+            &ann,
+            "invite",
+            &[("room_id", &id), ("handle", "carol")]
+        )
+        .await,
+        400
+    );
+    for (endpoint, form) in [
+        ("update_room", vec![("room_id", id.as_str()), ("name", "x")]),
+        (
+            "set_role",
+            vec![
+                ("room_id", id.as_str()),
+                ("handle", "bob"),
+                ("role", "admin"),
+            ],
+        ),
+        (
+            "remove_member",
+            vec![("room_id", id.as_str()), ("handle", "bob")],
+        ),
+        ("delete_room", vec![("room_id", id.as_str())]),
+    ] {
+        assert_eq!(
+            status_of(&app, &ann, endpoint, &form).await,
+            403,
+            "{endpoint}"
+        );
+        assert_eq!(
+            status_of(&app, &carol, endpoint, &form).await,
+            404,
+            "outsider {endpoint}"
+        );
+    }
+    assert_eq!(
+        status_of(&app, &ann, "hide_direct", &[("room_id", &id)]).await,
+        200
+    );
+    assert_eq!(
+        status_of(&app, &carol, "hide_direct", &[("room_id", &id)]).await,
+        404
+    );
+
+    // Listed under `direct` only, most recent first, with unread counts;
+    // every message notifies the others (kind `direct`).
+    let rooms = ok_json(app.call(&bob, "rooms", &[]).await).await;
+    assert!(rooms["joined"].as_array().unwrap().is_empty(), "{rooms}");
+    assert!(rooms["public"].as_array().unwrap().is_empty(), "{rooms}");
+    support::send_text(&app, &ann, &id, "hi bob").await;
+    support::send_text(&app, &ann, &id, "are you there?").await;
+    let bobs = direct_list(&app, &bob).await;
+    assert_eq!(bobs[0], (id.clone(), "ann".to_owned(), 2));
+    assert_eq!(bobs[1].0, group_id);
+    assert_eq!(notification_kinds(&app, &bob).await, ["direct", "direct"]);
+    assert!(
+        notification_kinds(&app, &ann).await.is_empty(),
+        "the author is not notified"
+    );
+
+    // Hidden (by Ann, above) until the next message.
+    assert_eq!(
+        direct_list(&app, &ann).await.len(),
+        3,
+        "Ann's own sends show it again"
+    );
+    ok_json(app.call(&ann, "hide_direct", &[("room_id", &id)]).await).await;
+    assert!(direct_list(&app, &ann)
+        .await
+        .iter()
+        .all(|(room, ..)| *room != id));
+    support::send_text(&app, &bob, &id, "yes").await;
+    assert_eq!(direct_list(&app, &ann).await[0].0, id);
+
+    // A member who sets the room to `none` hears nothing of it but mentions.
+    ok_json(
+        app.call(
+            &bob,
+            "set_room_notifications",
+            &[("room_id", &id), ("level", "none")],
+        )
+        .await,
+    )
+    .await;
+    support::send_text(&app, &ann, &id, "quiet now").await;
+    assert_eq!(notification_kinds(&app, &bob).await.len(), 2);
+    support::send_text(&app, &ann, &id, "but @bob, look").await;
+    assert_eq!(
+        notification_kinds(&app, &bob).await,
+        ["mention", "direct", "direct"]
+    );
+    let rooms = ok_json(app.call(&bob, "rooms", &[]).await).await;
+    let listed = rooms["direct"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|room| room["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(listed["notifications"], "none");
+    assert_eq!(
+        status_of(
+            &app,
+            &bob,
+            "set_room_notifications",
+            &[("room_id", &id), ("level", "loud")]
+        )
+        .await,
+        400
+    );
+    // In a group, `all` members are told; a mention is not told twice.
+    support::send_text(&app, &bob, &group_id, "@carol hello").await;
+    assert_eq!(notification_kinds(&app, &carol).await, ["direct"]);
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn owners_and_admins_run_a_room_and_a_removed_member_loses_it_at_once_everywhere() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let mut settings = support::test_settings(&redis);
+    settings.redis.key_prefix = app.settings.redis.key_prefix.clone();
+    let other = TestApp::spawn_with(settings).await;
+    let ann = support::person_on(&app, "ann").await; // owner
+    let bob = support::person_on(&app, "bob").await; // admin
+    let carol = support::person_on(&app, "carol").await; // member
+    let dan = support::person_on(&app, "dan").await; // outsider
+    let erin = support::person_on(&app, "erin").await; // removed
+    let anonymous = TestApp::client();
+    let public = support::public_room(&app, &ann, &[&bob, &carol, &erin]).await;
+    let private = support::private_room(&app, &ann).await;
+    for (who, handle) in [(&bob, "bob"), (&carol, "carol"), (&erin, "erin")] {
+        ok_json(
+            app.call(&ann, "invite", &[("room_id", &private), ("handle", handle)])
+                .await,
+        )
+        .await;
+        ok_json(app.call(who, "join_room", &[("room_id", &private)]).await).await;
+    }
+    for room in [&public, &private] {
+        ok_json(
+            app.call(
+                &ann,
+                "set_role",
+                &[("room_id", room), ("handle", "bob"), ("role", "admin")],
+            )
+            .await,
+        )
+        .await;
+    }
+    let roles = ok_json(app.call(&bob, "rooms", &[]).await).await;
+    let role_in = |rooms: &Value, room: &str| {
+        rooms["joined"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == room)
+            .map(|r| r["role"].clone())
+    };
+    assert_eq!(role_in(&roles, &public), Some(Value::from("admin")));
+    let owner = ok_json(app.call(&ann, "rooms", &[]).await).await;
+    assert_eq!(role_in(&owner, &private), Some(Value::from("owner")));
+    let members = ok_json(app.call(&carol, "members", &[("room_id", &public)]).await).await;
+    let role_of = |handle: &str| {
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user"]["handle"] == handle)
+            .unwrap()["role"]
+            .clone()
+    };
+    assert_eq!(
+        (role_of("ann"), role_of("bob"), role_of("carol")),
+        ("owner".into(), "admin".into(), "member".into())
+    );
+
+    // Erin's stream is on the other process; she is removed from both
+    // rooms by the admin.
+    let mut erin_events = support::EventReader::open(&other, &erin).await;
+    let mut carol_events = support::EventReader::open(&app, &carol).await;
+    for room in [&public, &private] {
+        ok_json(
+            app.call(
+                &bob,
+                "remove_member",
+                &[("room_id", room), ("handle", "erin")],
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            erin_events.next_named("removed").await.json()["room_id"],
+            room.as_str()
+        );
+    }
+    support::send_text(&app, &ann, &public, "after erin left").await;
+    support::send_text(&app, &ann, &private, "secret after erin left").await;
+    while let Some(event) = erin_events
+        .next_within(std::time::Duration::from_millis(700))
+        .await
+    {
+        assert_ne!(
+            event.event, "message",
+            "a removed member got {}",
+            event.data
+        );
+    }
+    let erins = ok_json(app.call(&erin, "rooms", &[]).await).await;
+    assert!(erins["joined"].as_array().unwrap().is_empty(), "{erins}");
+    assert_eq!(
+        status_of(&app, &erin, "history", &[("room_id", &public)]).await,
+        403
+    );
+    assert_eq!(
+        status_of(&app, &erin, "history", &[("room_id", &private)]).await,
+        404
+    );
+    assert_eq!(
+        status_of(&app, &erin, "join_room", &[("room_id", &private)]).await,
+        404,
+        "a new invitation is needed"
+    );
+    let sent = app
+        .call(
+            &erin,
+            "send_message",
+            &[
+                ("room_id", &private),
+                ("body", "x"),
+                ("client_msg_id", "e1"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status(), 404);
+
+    // Rename and topic, seen live by the members.
+    let renamed = ok_json(
+        app.call(
+            &bob,
+            "update_room",
+            &[
+                ("room_id", &public),
+                ("name", "Lobby"),
+                ("topic", "Say hello"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (renamed["name"].as_str(), renamed["topic"].as_str()),
+        (Some("Lobby"), Some("Say hello"))
+    );
+    let live = carol_events.next_named("room_updated").await.json();
+    assert_eq!(
+        (
+            live["id"].as_str(),
+            live["name"].as_str(),
+            live["topic"].as_str()
+        ),
+        (Some(public.as_str()), Some("Lobby"), Some("Say hello"))
+    );
+    let page = ok_json(app.call(&dan, "public_rooms", &[("q", "lob")]).await).await;
+    assert_eq!(
+        page["rooms"][0]["id"],
+        public.as_str(),
+        "the new name is found"
+    );
+    let page = ok_json(app.call(&dan, "public_rooms", &[("q", "general")]).await).await;
+    assert!(
+        page["rooms"].as_array().unwrap().is_empty(),
+        "the old name is not: {page}"
+    );
+    ok_json(
+        app.call(&ann, "update_room", &[("room_id", &public), ("topic", "")])
+            .await,
+    )
+    .await;
+    let rooms = ok_json(app.call(&carol, "rooms", &[]).await).await;
+    let listed = rooms["joined"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == public.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (listed["name"].as_str(), listed["topic"].as_str()),
+        (Some("Lobby"), Some(""))
+    );
+
+    // The matrix: who may call what (carol is a member, dan an outsider,
+    // erin removed). Calls that would change something use carol as the
+    // target, so only refusals are tried before the allowed ones.
+    let long_topic = "t".repeat(251);
+    for room in [&public, &private] {
+        let outside = if room == &public { 403 } else { 404 };
+        let calls: [(&str, Vec<(&str, &str)>); 5] = [
+            ("update_room", vec![("room_id", room), ("name", "Renamed")]),
+            (
+                "set_role",
+                vec![("room_id", room), ("handle", "carol"), ("role", "admin")],
+            ),
+            (
+                "remove_member",
+                vec![("room_id", room), ("handle", "carol")],
+            ),
+            ("delete_room", vec![("room_id", room)]),
+            (
+                "set_room_notifications",
+                vec![("room_id", room), ("level", "mentions")],
+            ),
+        ];
+        for (endpoint, form) in &calls {
+            assert_eq!(
+                status_of(&app, &anonymous, endpoint, form).await,
+                401,
+                "anonymous {endpoint}"
+            );
+            assert_eq!(
+                status_of(&app, &dan, endpoint, form).await,
+                outside,
+                "outsider {endpoint}"
+            );
+            assert_eq!(
+                status_of(&app, &erin, endpoint, form).await,
+                outside,
+                "removed {endpoint}"
+            );
+        }
+        for (endpoint, status) in [
+            ("update_room", 403),
+            ("set_role", 403),
+            ("remove_member", 403),
+            ("delete_room", 403),
+            ("set_room_notifications", 200),
+        ] {
+            let form = &calls.iter().find(|(name, _)| *name == endpoint).unwrap().1;
+            assert_eq!(
+                status_of(&app, &carol, endpoint, form).await,
+                status,
+                "member {endpoint}"
+            );
+        }
+        for (endpoint, status) in [("set_role", 403), ("delete_room", 403)] {
+            let form = &calls.iter().find(|(name, _)| *name == endpoint).unwrap().1;
+            assert_eq!(
+                status_of(&app, &bob, endpoint, form).await,
+                status,
+                "admin {endpoint}"
+            );
+        }
+        assert_eq!(
+            status_of(
+                &app,
+                &bob,
+                "remove_member",
+                &[("room_id", room), ("handle", "ann")]
+            )
+            .await,
+            403,
+            "never the owner"
+        );
+        assert_eq!(
+            status_of(
+                &app,
+                &ann,
+                "remove_member",
+                &[("room_id", room), ("handle", "dan")]
+            )
+            .await,
+            404
+        );
+        assert_eq!(
+            status_of(
+                &app,
+                &ann,
+                "remove_member",
+                &[("room_id", room), ("handle", "no such!")]
+            )
+            .await,
+            400
+        );
+        assert_eq!(
+            status_of(
+                &app,
+                &ann,
+                "set_role",
+                &[("room_id", room), ("handle", "carol"), ("role", "owner")]
+            )
+            .await,
+            400
+        );
+        assert_eq!(
+            status_of(
+                &app,
+                &ann,
+                "set_role",
+                &[("room_id", room), ("handle", "ann"), ("role", "member")]
+            )
+            .await,
+            400
+        );
+        assert_eq!(
+            status_of(
+                &app,
+                &ann,
+                "update_room",
+                &[("room_id", room), ("topic", &long_topic)]
+            )
+            .await,
+            400
+        );
+        assert_eq!(
+            status_of(
+                &app,
+                &ann,
+                "update_room",
+                &[("room_id", room), ("name", " ")]
+            )
+            .await,
+            400
+        );
+        assert_eq!(
+            status_of(&app, &ann, "update_room", &[("room_id", room)]).await,
+            400
+        );
+        assert_eq!(
+            status_of(
+                &app,
+                &ann,
+                "update_room",
+                &[("room_id", "nope"), ("name", "x")]
+            )
+            .await,
+            404
+        );
+        // What the owner and the admin may do.
+        assert_eq!(
+            status_of(&app, &bob, "update_room", &calls[0].1).await,
+            200,
+            "admin renames"
+        );
+        assert_eq!(
+            status_of(&app, &ann, "set_role", &calls[1].1).await,
+            200,
+            "owner makes an admin"
+        );
+        assert_eq!(
+            status_of(
+                &app,
+                &ann,
+                "set_role",
+                &[("room_id", room), ("handle", "carol"), ("role", "member")]
+            )
+            .await,
+            200
+        );
+        assert_eq!(
+            status_of(&app, &bob, "remove_member", &calls[2].1).await,
+            200,
+            "admin removes"
+        );
+    }
+    // A member's level is theirs; the default is `all` in a small room.
+    let rooms = ok_json(app.call(&ann, "rooms", &[]).await).await;
+    assert!(
+        rooms["joined"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|room| room["notifications"] == "all"),
+        "{rooms}"
+    );
+    other.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_a_room_removes_every_key_of_it_and_every_trace_in_its_peoples_lists() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let prefix = app.settings.redis.key_prefix.clone();
+    let ann = support::person_on(&app, "ann").await;
+    let bob = support::person_on(&app, "bob").await;
+    let carol = support::person_on(&app, "carol").await;
+    let dan = support::person_on(&app, "dan").await;
+    let keep = support::public_room(&app, &ann, &[&bob]).await;
+    let room = ok_json(
+        app.call(
+            &ann,
+            "create_room",
+            &[("name", "Doomed ferries"), ("private", "false")],
+        )
+        .await,
+    )
+    .await;
+    let room = room["id"].as_str().unwrap().to_owned();
+    for who in [&bob, &carol] {
+        ok_json(app.call(who, "join_room", &[("room_id", &room)]).await).await;
+    }
+    ok_json(
+        app.call(&ann, "invite", &[("room_id", &room), ("handle", "dan")])
+            .await,
+    )
+    .await;
+    ok_json(
+        app.call(
+            &ann,
+            "set_role",
+            &[("room_id", &room), ("handle", "bob"), ("role", "admin")],
+        )
+        .await,
+    )
+    .await;
+    ok_json(
+        app.call(
+            &carol,
+            "set_room_notifications",
+            &[("room_id", &room), ("level", "none")],
+        )
+        .await,
+    )
+    .await;
+    let mut bob_events = support::EventReader::open(&app, &bob).await;
+    let sent = support::send_text(&app, &ann, &room, "hello @bob and @carol").await;
+    support::send_text(&app, &bob, &room, "hi").await;
+    support::send_text(&app, &ann, &keep, "still here @bob").await;
+    app.call(&carol, "typing", &[("room_id", &room)]).await;
+    let up_to = sent["id"].as_str().unwrap();
+    ok_json(
+        app.call(
+            &carol,
+            "mark_room_read",
+            &[("room_id", &room), ("up_to", up_to)],
+        )
+        .await,
+    )
+    .await;
+    // Erin joined and left: her dedup keys outlive her membership.
+    let erin = support::person_on(&app, "erin").await;
+    ok_json(app.call(&erin, "join_room", &[("room_id", &room)]).await).await;
+    support::send_text(&app, &erin, &room, "bye").await;
+    ok_json(app.call(&erin, "leave_room", &[("room_id", &room)]).await).await;
+
+    let mut redis_connection = redis.connection().await;
+    let naming = redis_connection.clone();
+    let keys_naming = |id: String| {
+        let pattern = format!("{prefix}*{id}*");
+        let mut connection = naming.clone();
+        async move {
+            let mut keys: Vec<String> = redis::cmd("KEYS")
+                .arg(pattern)
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            keys.sort();
+            keys
+        }
+    };
+    let before = keys_naming(room.clone()).await;
+    let all_before: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut redis_connection)
+        .await
+        .unwrap();
+    for suffix in [
+        "",
+        ":members",
+        ":messages",
+        ":read",
+        ":admins",
+        ":notify",
+        ":invites",
+    ] {
+        let key = format!("{prefix}room:{{{room}}}{suffix}");
+        assert!(before.contains(&key), "{key} in {before:?}");
+    }
+    assert!(
+        before.iter().any(|key| key.contains(":sent:")),
+        "{before:?}"
+    );
+
+    assert_eq!(
+        status_of(&app, &bob, "delete_room", &[("room_id", &room)]).await,
+        403,
+        "admins may not"
+    );
+    ok_json(app.call(&ann, "delete_room", &[("room_id", &room)]).await).await;
+    assert_eq!(
+        bob_events.next_named("room_deleted").await.json()["room_id"],
+        room.as_str()
+    );
+
+    let after = keys_naming(room.clone()).await;
+    assert!(after.is_empty(), "keys of the deleted room: {after:?}");
+    let mut all_after: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut redis_connection)
+        .await
+        .unwrap();
+    all_after.sort();
+    let gone: Vec<&String> = all_before
+        .iter()
+        .filter(|key| !all_after.contains(key))
+        .collect();
+    // Besides the room's keys, only its name's words, with no other room.
+    // (and people's lists it emptied).
+    let also = |key: &String| {
+        ["word:doomed", "word:ferries", ":rooms", ":notifications"]
+            .iter()
+            .any(|end| key.ends_with(end))
+    };
+    assert!(
+        gone.iter().all(|key| key.contains(&room) || also(key)),
+        "only the room's keys went: {gone:?}"
+    );
+    // Members inside the set of the word index: none of it left.
+    for word in ["doomed", "ferries"] {
+        let members: Vec<String> = redis::cmd("ZRANGE")
+            .arg(format!("{prefix}rooms:public:word:{word}"))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut redis_connection)
+            .await
+            .unwrap();
+        assert!(!members.contains(&room), "{word}");
+    }
+    for who in [&ann, &bob, &carol, &dan] {
+        let rooms = ok_json(app.call(who, "rooms", &[]).await).await;
+        assert!(!rooms.to_string().contains(&room), "{rooms}");
+        let notifications = ok_json(app.call(who, "notifications", &[]).await).await;
+        assert!(
+            !notifications.to_string().contains(&room),
+            "{notifications}"
+        );
+    }
+    let bobs = ok_json(app.call(&bob, "notifications", &[]).await).await;
+    assert_eq!(
+        bobs["items"].as_array().unwrap().len(),
+        1,
+        "the other room's mention stays: {bobs}"
+    );
+    for endpoint in ["history", "members", "online", "join_room"] {
+        assert_eq!(
+            status_of(&app, &bob, endpoint, &[("room_id", &room)]).await,
+            404,
+            "{endpoint}"
+        );
+    }
+    assert_eq!(
+        status_of(&app, &ann, "delete_room", &[("room_id", &room)]).await,
+        404
+    );
+}

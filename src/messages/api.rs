@@ -16,7 +16,7 @@ pub async fn send_message(
     use super::model::{ClientMsgId, MessageBody};
     use super::store::{self, Sender, Sent};
     use crate::auth::session::{require_sign_in_unchecked, revoked};
-    use crate::notifications::{notify_mentions, Mentioning};
+    use crate::notifications::{notify_direct, notify_mentions, Mentioning};
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
     use crate::server::metrics::METRICS;
@@ -38,6 +38,7 @@ pub async fn send_message(
         Sent::New {
             message,
             room_name,
+            notify,
             durable,
         } => {
             METRICS.messages_sent.inc();
@@ -49,9 +50,14 @@ pub async fn send_message(
                 message_id: &message.id,
                 author: &message.author,
                 body: &message.body,
+                told: &notify,
             };
-            if let Err(err) = notify_mentions(&state, mentioning).await {
-                tracing::warn!(?err, "could not notify mentions");
+            let notified = match notify_direct(&state, &mentioning, &notify).await {
+                Ok(()) => notify_mentions(&state, mentioning).await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = notified {
+                tracing::warn!(?err, "could not notify");
             }
             durable?;
             METRICS

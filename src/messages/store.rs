@@ -57,7 +57,10 @@ const DEDUP_WINDOW: usize = 100;
 /// Because the script runs atomically, publishes happen in stream order.
 /// The entry's `author` and `cmid` are stored packed ([`pack_id`]).
 ///
-/// Replies `{outcome, ...}`: `{'sent', id, room name}`, `{'seen', ms of
+/// 9. in a direct room, list the other members who did not mute it: they
+///    are notified (kind `direct`).
+///
+/// Replies `{outcome, ...}`: `{'sent', id, room name, members to notify...}`, `{'seen', ms of
 /// the first message, room name}`, `{'limited', ms to wait}`, `{'not_member'}` or `{'revoked'}`.
 static SEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
@@ -66,9 +69,9 @@ static SEND: LazyLock<Script> = LazyLock::new(|| {
         r#"
 -- KEYS[1] stream, KEYS[2] the author's recent client message ids, KEYS[3] room members,
 -- KEYS[4] room hash, KEYS[5] the author's limiter in this room,
--- KEYS[6] the room's read positions;
--- mode 'one' only: KEYS[7] the author's sign-ins, KEYS[8] their limiter,
--- KEYS[9] their byte budget.
+-- KEYS[6] the room's read positions, KEYS[7] the members' notification levels;
+-- mode 'one' only: KEYS[8] the author's sign-ins, KEYS[9] their limiter,
+-- KEYS[10] their byte budget.
 -- ARGV[1] 'one' or 'room', ARGV[2] author id, ARGV[3] body,
 -- ARGV[4] client msg id, ARGV[5] max len, ARGV[6] retention ms,
 -- ARGV[7] channel, ARGV[8] room id, ARGV[9] dedup secs,
@@ -80,15 +83,15 @@ static SEND: LazyLock<Script> = LazyLock::new(|| {
 -- ARGV[21] the client message id's digest, ARGV[22]/[23] author id and
 -- client message id packed for the stream, ARGV[24] dedup window (ids)
 local one = ARGV[1] == 'one'
-if one and redis.call('HEXISTS', KEYS[7], ARGV[13]) == 0 then return {'revoked'} end
+if one and redis.call('HEXISTS', KEYS[8], ARGV[13]) == 0 then return {'revoked'} end
 if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return {'not_member'} end
 local name = redis.call('HGET', KEYS[4], 'name') or ''
 local seen = redis.call('ZSCORE', KEYS[2], ARGV[21])
 if seen then return {'seen', seen, name} end
 local limiters = {{KEYS[5], tonumber(ARGV[14]), tonumber(ARGV[15])}}
 if one then
-  limiters[2] = {KEYS[8], tonumber(ARGV[16]), tonumber(ARGV[17])}
-  limiters[3] = {KEYS[9], tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20])}
+  limiters[2] = {KEYS[9], tonumber(ARGV[16]), tonumber(ARGV[17])}
+  limiters[3] = {KEYS[10], tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20])}
 end
 local wait = take(limiters, clock())
 if wait > 0 then return {'limited', tostring(wait)} end
@@ -108,6 +111,7 @@ redis.call('PEXPIRE', KEYS[2], dedup_ms)
 -- The room's message count, and the author's read position moved to the
 -- message they just sent (messages::unread).
 local count = redis.call('HINCRBY', KEYS[4], 'seq', 1)
+redis.call('HSET', KEYS[4], 'last_at', ms)
 redis.call('HSET', KEYS[6], ARGV[2], id .. ' ' .. string.format('%d', count))
 -- The event is the Message itself, as JSON, so no process has to look
 -- anything up or encode it again before sending it to its clients.
@@ -115,7 +119,18 @@ redis.call(ARGV[12], ARGV[7], cjson.encode({
   id = id, room_id = ARGV[8], body = ARGV[3], client_msg_id = ARGV[4], sent_at = ms,
   author = { id = ARGV[2], handle = ARGV[10], display_name = ARGV[11] }
 }))
-return {'sent', id, name}
+-- In a direct room every other member is notified, unless they muted it:
+-- their levels are read here, on the room's slot, in this same call, so
+-- the send needs no round trip per recipient to learn whom to tell.
+local reply = {'sent', id, name}
+if redis.call('HGET', KEYS[4], 'kind') == 'direct' then
+  for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+    if member ~= ARGV[2] and redis.call('HGET', KEYS[7], member) ~= 'none' then
+      table.insert(reply, member)
+    end
+  end
+end
+return reply
 "#
     ))
 });
@@ -152,6 +167,8 @@ pub(crate) enum Sent {
     New {
         message: Message,
         room_name: String,
+        /// In a direct room, the other members to notify.
+        notify: Vec<String>,
         durable: AppResult<()>,
     },
     /// A retry of a message already stored: that message.
@@ -256,7 +273,8 @@ async fn run_send(
         .key(keys.room_members(room))
         .key(keys.room(room))
         .key(keys.room_send_limit(room, &author.id))
-        .key(keys.room_read(room));
+        .key(keys.room_read(room))
+        .key(keys.room_notify(room));
     if !cluster {
         invocation
             .key(keys.user_sessions(&author.id))
@@ -365,6 +383,7 @@ async fn run_send(
     Ok(Sent::New {
         message,
         room_name: room_name.clone(),
+        notify: reply[3..].to_vec(),
         durable,
     })
 }

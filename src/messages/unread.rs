@@ -21,7 +21,6 @@ use redis::Script;
 use super::model::MessageId;
 use crate::error::AppResult;
 use crate::rooms::model::RoomId;
-use crate::rooms::Room;
 use crate::server::state::AppState;
 
 /// Unread counts stop here; the UI shows "99+"-style badges anyway.
@@ -98,33 +97,11 @@ fn count_at(position: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Unread counts for these rooms, in order. Three O(1) commands per room
-/// (the room's count, the user's position, the stream's length), one
-/// pipeline per room on its own slot, all sent together: one round trip
-/// whatever the number of rooms, and no message is read.
-pub(crate) async fn counts(state: &AppState, user_id: &str, rooms: &[Room]) -> AppResult<Vec<u64>> {
-    let redis = state.redis();
-    let replies: Vec<(Option<u64>, Option<String>, u64)> =
-        futures::future::try_join_all(rooms.iter().map(|room| {
-            let mut redis = redis.clone();
-            let mut pipe = redis::pipe();
-            pipe.hget(state.keys.room(&room.id), "seq")
-                .hget(state.keys.room_read(&room.id), user_id)
-                .xlen(state.keys.room_messages(&room.id));
-            async move { pipe.query_async(&mut redis).await }
-        }))
-        .await?;
-    Ok(replies
-        .into_iter()
-        .map(|(count, position, kept)| {
-            let read = position.as_deref().map_or(0, count_at);
-            count
-                .unwrap_or(0)
-                .saturating_sub(read)
-                .min(kept)
-                .min(UNREAD_CAP)
-        })
-        .collect())
+/// A member's unread count from the room's message count, their stored
+/// read position (if any) and the number of messages kept.
+pub(crate) fn unread_of(count: u64, position: Option<&str>, kept: u64) -> u64 {
+    let read = position.map_or(0, count_at);
+    count.saturating_sub(read).min(kept).min(UNREAD_CAP)
 }
 
 #[cfg(test)]

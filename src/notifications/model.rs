@@ -15,6 +15,8 @@ pub enum NotificationKind {
     Invite,
     /// Someone accepted your invitation.
     InviteAccepted,
+    /// A message in a direct room you are in (unless you muted it).
+    Direct,
 }
 
 /// One notification.
@@ -52,6 +54,7 @@ impl Notification {
             NotificationKind::Mention => format!("{who} mentioned you in {room}"),
             NotificationKind::Invite => format!("{who} invited you to {room}"),
             NotificationKind::InviteAccepted => format!("{who} accepted your invitation to {room}"),
+            NotificationKind::Direct => format!("{who} sent you a message"),
         }
     }
 

@@ -117,6 +117,9 @@ pub(crate) struct Mentioning<'a> {
     pub message_id: &'a str,
     pub author: &'a User,
     pub body: &'a str,
+    /// People told of the message otherwise (a direct room's members): a
+    /// mention of them is not notified again.
+    pub told: &'a [String],
 }
 
 /// Notifies everyone mentioned (`@handle`) in a message who can read the
@@ -128,6 +131,7 @@ pub(crate) async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -
         message_id,
         author,
         body,
+        told,
     } = message;
     let handles = crate::text::mentions::mentioned_handles(body);
     if handles.is_empty() {
@@ -147,7 +151,7 @@ pub(crate) async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -
     let mut ids: Vec<String> = ids
         .into_iter()
         .flatten()
-        .filter(|id| *id != author.id)
+        .filter(|id| *id != author.id && !told.contains(id))
         .collect();
     ids.dedup();
     if ids.is_empty() {
@@ -168,6 +172,29 @@ pub(crate) async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -
         notification.message_id = Some(message_id.to_owned());
         push(state, user_id, &notification).await?;
     }
+    Ok(())
+}
+
+/// Notifies the other members of a direct room of a message (the send
+/// script named those who did not mute it): one push per recipient, each
+/// on the recipient's slot, sent together.
+pub(crate) async fn notify_direct(
+    state: &AppState,
+    message: &Mentioning<'_>,
+    recipients: &[String],
+) -> AppResult<()> {
+    futures::future::try_join_all(recipients.iter().map(|user_id| {
+        let mut notification = new_notification(
+            NotificationKind::Direct,
+            message.room_id,
+            message.room_name,
+            message.author,
+        );
+        notification.text = excerpt(message.body);
+        notification.message_id = Some(message.message_id.to_owned());
+        async move { push(state, user_id, &notification).await }
+    }))
+    .await?;
     Ok(())
 }
 

@@ -14,6 +14,9 @@ pub const TYPING_SHOWN_MS: u64 = 6_000;
 pub struct Member {
     pub user: User,
     pub online: bool,
+    /// `owner`, `admin` or `member` (`member` in a direct room).
+    #[serde(default)]
+    pub role: crate::rooms::model::Role,
 }
 
 /// The `presence` event: a member came online or went offline.
@@ -56,6 +59,7 @@ pub fn apply_presence(members: &mut Vec<Member>, change: &PresenceChange) {
         None => members.push(Member {
             user: change.user.clone(),
             online: change.online,
+            role: crate::rooms::model::Role::Member,
         }),
     }
     sort_members(members);
@@ -88,6 +92,7 @@ mod tests {
         Member {
             user: user(id, name),
             online,
+            role: crate::rooms::model::Role::Member,
         }
     }
 

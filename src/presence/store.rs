@@ -26,6 +26,7 @@
 //! appeared (a stream opening later adds them itself). A heartbeat only
 //! pushes expiries forward and writes nothing else.
 
+use std::collections::HashSet;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -40,7 +41,7 @@ use crate::error::AppResult;
 use crate::events::{PersonalEvent, RoomEvent};
 use crate::limits::streams::StreamLease;
 use crate::rooms::access::joined_room_ids;
-use crate::rooms::model::RoomId;
+use crate::rooms::model::{Role, RoomId};
 use crate::server::hub::{HubEvent, SubscriptionStream};
 use crate::server::state::AppState;
 
@@ -431,9 +432,17 @@ async fn file_for_sweeper(state: &AppState, user_id: &str, latest: f64) -> AppRe
 /// Everyone in the room, online ones first.
 pub(crate) async fn members(state: &AppState, room_id: &RoomId) -> AppResult<Vec<Member>> {
     let room = room_id.as_str();
-    let (members, online): (Vec<String>, std::collections::HashSet<String>) = redis::pipe()
+    #[allow(clippy::type_complexity)]
+    let (members, online, owner, admins): (
+        Vec<String>,
+        HashSet<String>,
+        Option<String>,
+        HashSet<String>,
+    ) = redis::pipe()
         .smembers(state.keys.room_members(room))
         .smembers(state.keys.room_online(room))
+        .hget(state.keys.room(room), "created_by")
+        .smembers(state.keys.room_admins(room))
         .query_async(&mut state.redis())
         .await?;
     let profiles = crate::auth::profiles(state, &members).await?;
@@ -442,6 +451,14 @@ pub(crate) async fn members(state: &AppState, room_id: &RoomId) -> AppResult<Vec
         .filter_map(|id| profiles.get(id))
         .map(|user| Member {
             online: online.contains(&user.id),
+            // A direct room has no creator, so no owner (and no admins).
+            role: if owner.as_deref() == Some(user.id.as_str()) {
+                Role::Owner
+            } else if admins.contains(&user.id) {
+                Role::Admin
+            } else {
+                Role::Member
+            },
             user: user.clone(),
         })
         .collect();

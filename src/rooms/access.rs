@@ -6,7 +6,7 @@
 //! - a public room is visible to every signed-in user, but only members may
 //!   read or post in it (403 for the others, invitees included).
 
-use super::model::{no_such_room, Room, RoomId, Standing};
+use super::model::{no_such_room, Role, Room, RoomId, Standing};
 use super::store;
 use crate::auth::session::caller;
 use crate::error::{AppError, AppResult};
@@ -36,6 +36,8 @@ pub(crate) struct RoomCaller {
     pub state: AppState,
     pub user_id: String,
     pub room_id: RoomId,
+    /// With the caller's role and notification level.
+    pub room: Room,
 }
 
 /// The prelude of an endpoint about one room: the caller is signed in
@@ -44,12 +46,59 @@ pub(crate) struct RoomCaller {
 pub(crate) async fn member_caller(room_id: &str, limit: PerUser) -> AppResult<RoomCaller> {
     let (state, user_id) = caller(limit).await?;
     let room_id = RoomId::parse(room_id)?;
-    member_room(&state, &room_id, &user_id).await?;
+    let room = member_room(&state, &room_id, &user_id).await?;
     Ok(RoomCaller {
         state,
         user_id,
         room_id,
+        room,
     })
+}
+
+/// Who an administrative endpoint needs the caller to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Needs {
+    /// The owner or an admin.
+    Admin,
+    Owner,
+}
+
+/// The prelude of an administrative endpoint: [`member_caller`] (with the
+/// membership limit), then the room must be a room proper (a direct room
+/// has no owner and no settings) and the caller's role enough (403).
+pub(crate) async fn managed_room(room_id: &str, needs: Needs) -> AppResult<(RoomCaller, Room)> {
+    let caller = member_caller(room_id, PerUser::Membership).await?;
+    let room = caller.room.clone();
+    if room.is_direct() {
+        return Err(AppError::Forbidden(
+            "A direct room has no owner and no settings.".into(),
+        ));
+    }
+    let allowed = match needs {
+        Needs::Owner => room.role == Some(Role::Owner),
+        Needs::Admin => room.can_manage(),
+    };
+    if !allowed {
+        return Err(AppError::Forbidden(match needs {
+            Needs::Owner => "Only the room's owner can do this.".into(),
+            Needs::Admin => "Only the room's owner or an admin can do this.".into(),
+        }));
+    }
+    Ok((caller, room))
+}
+
+/// The user id of the member of the caller's room with this handle: 400
+/// for a malformed handle, 404 for nobody or someone not in the room.
+pub(crate) async fn member_by_handle(caller: &RoomCaller, handle: &str) -> AppResult<String> {
+    let handle = crate::auth::model::Handle::parse(handle.trim().trim_start_matches('@'))?;
+    let not_here = || AppError::NotFound(format!("@{} is not in this room.", handle.as_str()));
+    let user_id = crate::auth::user_id_by_handle(&caller.state, &handle)
+        .await?
+        .ok_or_else(not_here)?;
+    if !store::is_member(&caller.state, caller.room_id.as_str(), &user_id).await? {
+        return Err(not_here());
+    }
+    Ok(user_id)
 }
 
 /// The room, if the caller is a member of it (404 or 403 otherwise).

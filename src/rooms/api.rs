@@ -28,22 +28,16 @@ pub async fn create_room(name: String, private: bool) -> Result<Room, AppError> 
 /// The caller's rooms (with unread counts) and the public directory.
 #[server(endpoint = "rooms")]
 pub async fn rooms() -> Result<RoomList, AppError> {
-    use super::model::JoinedRoom;
     use super::store;
     use crate::auth::session::caller;
     use crate::limits::PerUser;
-    use crate::messages::unread;
 
     let (state, user_id) = caller(PerUser::Read).await?;
-    let joined = store::joined(&state, &user_id).await?;
-    let counts = unread::counts(&state, &user_id, &joined).await?;
+    let (joined, direct) = store::listing(&state, &user_id).await?;
     Ok(RoomList {
-        joined: joined
-            .into_iter()
-            .zip(counts)
-            .map(|(room, unread)| JoinedRoom { room, unread })
-            .collect(),
+        joined,
         public: store::public(&state, PUBLIC_ROOMS_LISTED).await?,
+        direct,
     })
 }
 
@@ -119,6 +113,9 @@ pub async fn join_room(room_id: String) -> Result<Room, AppError> {
     let room_id = RoomId::parse(&room_id)?;
     // Visible means: public, or private with the caller a member or invitee.
     let (room, standing) = visible_room(&state, &room_id, &user.id).await?;
+    if room.is_direct() {
+        return Err(direct_is_fixed());
+    }
     if standing == Standing::Member {
         store::repair_membership(&state, &room_id, &user.id).await?;
     } else {
@@ -159,6 +156,9 @@ pub async fn invite(room_id: String, handle: String) -> Result<(), AppError> {
     )
     .await?;
     let room = member_room(&state, &room_id, &inviter.id).await?;
+    if room.is_direct() {
+        return Err(direct_is_fixed());
+    }
     let invitee = crate::auth::user_id_by_handle(&state, &handle)
         .await?
         .ok_or_else(|| {
@@ -222,6 +222,17 @@ pub async fn leave_room(room_id: String) -> Result<(), AppError> {
 
     let (state, user_id) = caller(PerUser::Membership).await?;
     let room_id = RoomId::parse(&room_id)?;
-    visible_room(&state, &room_id, &user_id).await?;
+    let (room, _) = visible_room(&state, &room_id, &user_id).await?;
+    if room.is_direct() {
+        return Err(direct_is_fixed());
+    }
     store::set_membership(&state, &room_id, &user_id, false).await
+}
+
+/// The answer to joining, leaving or inviting to a direct room.
+#[cfg(feature = "ssr")]
+fn direct_is_fixed() -> AppError {
+    AppError::BadRequest(
+        "A direct room's people are fixed: open a new direct message to add someone, hide it to put it away.".into(),
+    )
 }

@@ -1,15 +1,18 @@
-//! Rooms: create, list, join, leave.
+//! Rooms: create, list, join, leave; direct rooms; administration.
 //!
-//! Public surface: the [`model`] types, the server functions in [`api`], and
-//! on the server [`access`], the membership checks other features authorize
-//! with.
+//! Public surface: the [`model`] types, the server functions in [`api`]
+//! and [`manage`], and on the server [`access`], the membership checks
+//! other features authorize with.
 
 pub mod api;
 pub mod components;
+pub mod manage;
 pub mod model;
 
 #[cfg(feature = "ssr")]
 pub mod access;
+#[cfg(feature = "ssr")]
+mod admin;
 #[cfg(feature = "ssr")]
 mod store;
 

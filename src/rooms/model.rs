@@ -2,15 +2,176 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::User;
 use crate::error::AppError;
 
 /// A room, as its members and the directory see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Room {
     pub id: String,
+    /// For a direct room, the other members' display names, joined by ", "
+    /// (so it depends on who asks).
     pub name: String,
-    /// Private rooms are visible only to members and invitees.
+    /// Private rooms are visible only to members and invitees. Direct rooms
+    /// are private.
     pub private: bool,
+    #[serde(default)]
+    pub kind: RoomKind,
+    /// Shown in the room header; may be empty.
+    #[serde(default)]
+    pub topic: String,
+    /// The caller's role, when they are a member of a room of kind `room`
+    /// (and the member's own, in a `room_updated` sent to them alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// The caller's notification level for the room, when they are a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotifyLevel>,
+    /// A direct room's members, the caller included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<User>,
+}
+
+impl Room {
+    pub fn is_direct(&self) -> bool {
+        self.kind == RoomKind::Direct
+    }
+
+    /// Whether the caller may rename the room, set its topic and remove
+    /// members.
+    pub fn can_manage(&self) -> bool {
+        !self.is_direct() && matches!(self.role, Some(Role::Owner | Role::Admin))
+    }
+}
+
+/// A room proper, or a conversation between a fixed set of people.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    #[default]
+    Room,
+    Direct,
+}
+
+/// What a member may do in a room of kind `room`. The creator is its owner
+/// (for good); the owner makes members admins and back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    #[default]
+    Member,
+}
+
+impl Role {
+    /// `admin` or `member`: what `set_role` can give.
+    pub fn parse_settable(input: &str) -> Result<Self, AppError> {
+        match input {
+            "admin" => Ok(Self::Admin),
+            "member" => Ok(Self::Member),
+            _ => Err(AppError::BadRequest("role must be admin or member.".into())),
+        }
+    }
+}
+
+/// How much of a room reaches a member.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyLevel {
+    /// A desktop notification and a badge for every message.
+    #[default]
+    All,
+    /// A badge for mentions only; other unread messages are counted dimmed.
+    Mentions,
+    /// Muted: only mentions notify; the unread count is dimmed.
+    None,
+}
+
+impl NotifyLevel {
+    /// Rooms with more members than this default to `mentions`.
+    pub const QUIET_ABOVE_MEMBERS: u64 = 50;
+
+    pub fn parse(input: &str) -> Result<Self, AppError> {
+        match input {
+            "all" => Ok(Self::All),
+            "mentions" => Ok(Self::Mentions),
+            "none" => Ok(Self::None),
+            _ => Err(AppError::BadRequest(
+                "level must be all, mentions or none.".into(),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Mentions => "mentions",
+            Self::None => "none",
+        }
+    }
+
+    /// The level of a member who chose none: `mentions` in a room of more
+    /// than [`Self::QUIET_ABOVE_MEMBERS`] (a message there would reach too
+    /// many people), `all` elsewhere and in every direct room.
+    pub fn default_for(kind: RoomKind, members: u64) -> Self {
+        if kind == RoomKind::Room && members > Self::QUIET_ABOVE_MEMBERS {
+            Self::Mentions
+        } else {
+            Self::All
+        }
+    }
+}
+
+/// A form field that may be left out, or sent, even empty: `topic=`
+/// clears a topic, no `topic` leaves it be. (An `Option<String>` cannot
+/// tell the two apart: the form decoder reads an empty value as `None`.)
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provided(pub Option<String>);
+
+impl Serialize for Provided {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(value) => serializer.serialize_some(value),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Provided {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|value| Self(Some(value)))
+    }
+}
+
+/// A room topic: at most 250 characters after trimming, no control
+/// characters; empty clears it.
+pub fn parse_topic(input: &str) -> Result<String, AppError> {
+    let topic = input.trim();
+    if topic.chars().count() > 250 {
+        return Err(AppError::BadRequest(
+            "topic must be at most 250 characters.".into(),
+        ));
+    }
+    if topic.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(
+            "topic must not contain control characters.".into(),
+        ));
+    }
+    Ok(topic.to_owned())
+}
+
+/// The name of a direct room as one of its members sees it: the others'
+/// display names, by name, joined by ", " (one's own name in a note to
+/// oneself is not a case: a direct room has at least two people).
+pub fn direct_name(members: &[User], viewer: &str) -> String {
+    let mut names: Vec<&str> = members
+        .iter()
+        .filter(|user| user.id != viewer)
+        .map(|user| user.display_name.as_str())
+        .collect();
+    names.sort_by_cached_key(|name| name.to_lowercase());
+    names.join(", ")
 }
 
 /// A joined room, with the number of messages the user has not read.
@@ -19,6 +180,10 @@ pub struct JoinedRoom {
     #[serde(flatten)]
     pub room: Room,
     pub unread: u64,
+    /// When its newest message was sent (ms since the epoch), or when it
+    /// was created: direct rooms are listed by it.
+    #[serde(default)]
+    pub last_at: u64,
 }
 
 /// The answer of `rooms`.
@@ -28,6 +193,9 @@ pub struct RoomList {
     pub joined: Vec<JoinedRoom>,
     /// Public rooms anyone may join, newest first.
     pub public: Vec<Room>,
+    /// The caller's direct rooms not hidden, most recent activity first.
+    #[serde(default)]
+    pub direct: Vec<JoinedRoom>,
 }
 
 /// A page of the public directory (`public_rooms`).

@@ -20,17 +20,30 @@ use std::sync::LazyLock;
 use futures::future::try_join_all;
 use redis::Script;
 
-use super::model::{name_words, Room, RoomId, RoomName, Standing};
+use super::model::{
+    name_words, JoinedRoom, NotifyLevel, Role, Room, RoomId, RoomKind, RoomName, Standing,
+};
+use crate::auth::User;
 use crate::error::AppResult;
 use crate::events::{PersonalEvent, RoomEvent, RoomRef};
 use crate::server::clock::now_millis;
 use crate::server::state::AppState;
 
-fn room_from_fields(mut fields: HashMap<String, String>) -> Option<Room> {
+/// A room from its hash. `role`, `notifications` and a direct room's
+/// `members` and name depend on who asks: filled in by the callers.
+pub(crate) fn room_from_fields(mut fields: HashMap<String, String>) -> Option<Room> {
     Some(Room {
         id: fields.remove("id")?,
         name: fields.remove("name")?,
         private: fields.remove("private")? == "1",
+        kind: match fields.get("kind").map(String::as_str) {
+            Some("direct") => RoomKind::Direct,
+            _ => RoomKind::Room,
+        },
+        topic: fields.remove("topic").unwrap_or_default(),
+        role: None,
+        notifications: None,
+        members: Vec::new(),
     })
 }
 
@@ -78,6 +91,11 @@ pub(crate) async fn create(
         id,
         name: name.as_str().to_owned(),
         private,
+        kind: RoomKind::Room,
+        topic: String::new(),
+        role: Some(Role::Owner),
+        notifications: Some(NotifyLevel::All),
+        members: Vec::new(),
     })
 }
 
@@ -85,7 +103,12 @@ pub(crate) async fn create(
 /// name, the room to that word's set (scored by age) and the word to the
 /// list of words (for prefixes). Single-key commands, sent together: the
 /// keys live in different cluster slots. Idempotent.
-async fn index_words(state: &AppState, id: &str, name: &str, created_at: u64) -> AppResult<()> {
+pub(crate) async fn index_words(
+    state: &AppState,
+    id: &str,
+    name: &str,
+    created_at: u64,
+) -> AppResult<()> {
     let keys = &state.keys;
     let redis = state.redis();
     try_join_all(name_words(name).into_iter().map(|word| {
@@ -159,7 +182,7 @@ pub(crate) async fn backfill_word_index(state: &AppState) -> AppResult<()> {
 
 /// Puts the room into the user's set and tells the user's open event
 /// streams (one transaction on the user's slot).
-async fn add_to_user(state: &AppState, room: &str, user_id: &str) -> AppResult<()> {
+pub(crate) async fn add_to_user(state: &AppState, room: &str, user_id: &str) -> AppResult<()> {
     let event = PersonalEvent::Joined(RoomRef {
         room_id: room.to_owned(),
     });
@@ -193,14 +216,17 @@ return 0
 });
 
 /// Takes the user out of the room's member and online sets, forgets their
-/// read position and, only if they were a member, publishes the room's
-/// `member_left` marker.
+/// read position, role and notification level and, only if they were a
+/// member, publishes the room's `member_left` marker.
 static LEAVE_ROOM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
--- KEYS[1] members, KEYS[2] online, KEYS[3] read positions; ARGV[1] user id,
+-- KEYS[1] members, KEYS[2] online, KEYS[3] read positions, KEYS[4] admins,
+-- KEYS[5] notification levels; ARGV[1] user id,
 -- ARGV[2] PUBLISH or SPUBLISH, ARGV[3] channel, ARGV[4] marker
 redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
 if redis.call('SREM', KEYS[1], ARGV[1]) == 1 then
   redis.call('SREM', KEYS[2], ARGV[1])
   redis.call(ARGV[2], ARGV[3], ARGV[4])
@@ -212,20 +238,48 @@ return 0
     )
 });
 
-/// The room and whether the user is a member, in one round trip.
+/// The room and whether the user is a member, in one round trip; for a
+/// member, the room carries their role and notification level.
 pub(crate) async fn room_and_standing(
     state: &AppState,
     room_id: &RoomId,
     user_id: &str,
 ) -> AppResult<(Option<Room>, Standing)> {
     let room = room_id.as_str();
-    let (fields, member, invited_until): (HashMap<String, String>, bool, Option<f64>) =
-        redis::pipe()
-            .hgetall(state.keys.room(room))
-            .sismember(state.keys.room_members(room), user_id)
-            .zscore(state.keys.room_invited(room), user_id)
-            .query_async(&mut state.redis())
-            .await?;
+    #[allow(clippy::type_complexity)]
+    let (fields, member, invited_until, admin, level, size): (
+        HashMap<String, String>,
+        bool,
+        Option<f64>,
+        bool,
+        Option<String>,
+        u64,
+    ) = redis::pipe()
+        .hgetall(state.keys.room(room))
+        .sismember(state.keys.room_members(room), user_id)
+        .zscore(state.keys.room_invited(room), user_id)
+        .sismember(state.keys.room_admins(room), user_id)
+        .hget(state.keys.room_notify(room), user_id)
+        .scard(state.keys.room_members(room))
+        .query_async(&mut state.redis())
+        .await?;
+    let owner = fields.get("created_by").is_some_and(|by| by == user_id);
+    let room = room_from_fields(fields).map(|mut room| {
+        if member {
+            room.role = (!room.is_direct()).then_some(match (owner, admin) {
+                (true, _) => Role::Owner,
+                (false, true) => Role::Admin,
+                (false, false) => Role::Member,
+            });
+            room.notifications = Some(
+                level
+                    .as_deref()
+                    .and_then(|level| NotifyLevel::parse(level).ok())
+                    .unwrap_or(NotifyLevel::default_for(room.kind, size)),
+            );
+        }
+        room
+    });
     // An invitation counts until it expires (entries are pruned when the
     // next one is added, and the key expires with its newest).
     let invited = invited_until.is_some_and(|until| until as u64 > now_millis());
@@ -234,7 +288,7 @@ pub(crate) async fn room_and_standing(
         (false, true) => Standing::Invited,
         (false, false) => Standing::Outsider,
     };
-    Ok((room_from_fields(fields), standing))
+    Ok((room, standing))
 }
 
 /// How long an unanswered invitation stands.
@@ -341,6 +395,8 @@ pub(crate) async fn set_membership(
             .key(keys.room_members(room))
             .key(keys.room_online(room))
             .key(keys.room_read(room))
+            .key(keys.room_admins(room))
+            .key(keys.room_notify(room))
             .arg(user_id)
             .arg(redis.publish_command(&channel))
             .arg(&channel)
@@ -430,12 +486,131 @@ pub(crate) async fn joined_ids(state: &AppState, user_id: &str) -> AppResult<Vec
     Ok(joined)
 }
 
-/// The user's rooms, sorted by name.
-pub(crate) async fn joined(state: &AppState, user_id: &str) -> AppResult<Vec<Room>> {
+/// The user's rooms (by name) and direct rooms not hidden (most recent
+/// first), each with its unread count, the user's role and notification
+/// level. One pipeline per room on the room's slot, all sent together (the
+/// hash, the user's read position, the stream's length, admin or not, the
+/// level, the member count: no message is read), plus the hidden list on
+/// the user's slot; then the members of the direct rooms (at most 9 each)
+/// and their profiles (cached).
+pub(crate) async fn listing(
+    state: &AppState,
+    user_id: &str,
+) -> AppResult<(Vec<JoinedRoom>, Vec<JoinedRoom>)> {
     let ids = joined_ids(state, user_id).await?;
-    let mut rooms = rooms_by_id(state, &ids).await?;
-    rooms.sort_by_cached_key(|room| room.name.to_lowercase());
-    Ok(rooms)
+    let keys = &state.keys;
+    let redis = state.redis();
+    type Row = (
+        HashMap<String, String>,
+        Option<String>,
+        u64,
+        bool,
+        Option<String>,
+        u64,
+    );
+    let rows = try_join_all(ids.iter().map(|id| {
+        let mut redis = redis.clone();
+        let mut pipe = redis::pipe();
+        pipe.hgetall(keys.room(id))
+            .hget(keys.room_read(id), user_id)
+            .xlen(keys.room_messages(id))
+            .sismember(keys.room_admins(id), user_id)
+            .hget(keys.room_notify(id), user_id)
+            .scard(keys.room_members(id));
+        async move { pipe.query_async::<Row>(&mut redis).await }
+    }));
+    let hidden = async {
+        redis::cmd("HGETALL")
+            .arg(keys.user_hidden(user_id))
+            .query_async::<HashMap<String, u64>>(&mut redis.clone())
+            .await
+    };
+    let (rows, hidden) = futures::future::try_join(rows, hidden).await?;
+    let (mut rooms, mut direct) = (Vec::new(), Vec::new());
+    for (mut fields, position, kept, admin, level, size) in rows {
+        let count: u64 = fields
+            .get("seq")
+            .and_then(|seq| seq.parse().ok())
+            .unwrap_or(0);
+        let last_at = ["last_at", "created_at"]
+            .iter()
+            .find_map(|field| fields.get(*field)?.parse().ok())
+            .unwrap_or(0);
+        let owner = fields.remove("created_by").is_some_and(|by| by == user_id);
+        let Some(mut room) = room_from_fields(fields) else {
+            continue;
+        };
+        room.notifications = Some(
+            level
+                .as_deref()
+                .and_then(|level| NotifyLevel::parse(level).ok())
+                .unwrap_or(NotifyLevel::default_for(room.kind, size)),
+        );
+        let unread = crate::messages::unread::unread_of(count, position.as_deref(), kept);
+        if room.is_direct() {
+            if hidden.get(&room.id).is_some_and(|at| *at >= count) {
+                continue;
+            }
+            direct.push(JoinedRoom {
+                room,
+                unread,
+                last_at,
+            });
+        } else {
+            room.role = Some(match (owner, admin) {
+                (true, _) => Role::Owner,
+                (false, true) => Role::Admin,
+                (false, false) => Role::Member,
+            });
+            rooms.push(JoinedRoom {
+                room,
+                unread,
+                last_at,
+            });
+        }
+    }
+    rooms.sort_by_cached_key(|joined| joined.room.name.to_lowercase());
+    let members = try_join_all(
+        direct
+            .iter()
+            .map(|joined| direct_members(state, &joined.room.id)),
+    )
+    .await?;
+    for (joined, members) in direct.iter_mut().zip(members) {
+        joined.room.name = super::model::direct_name(&members, user_id);
+        joined.room.members = members;
+    }
+    direct.sort_by(|a, b| b.last_at.cmp(&a.last_at));
+    Ok((rooms, direct))
+}
+
+/// The members of a direct room, by display name (at most 9: one
+/// `SMEMBERS`, then the profiles, cached).
+pub(crate) async fn direct_members(state: &AppState, room_id: &str) -> AppResult<Vec<User>> {
+    let ids: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(state.keys.room_members(room_id))
+        .query_async(&mut state.redis())
+        .await?;
+    let profiles = crate::auth::profiles(state, &ids).await?;
+    let mut users: Vec<User> = profiles
+        .into_values()
+        .map(|user| User {
+            email: None,
+            ..user
+        })
+        .collect();
+    users.sort_by_cached_key(|user| (user.display_name.to_lowercase(), user.id.clone()));
+    Ok(users)
+}
+
+/// A room as the caller sees it: a direct room with its members and their
+/// names.
+pub(crate) async fn presented(state: &AppState, mut room: Room, viewer: &str) -> AppResult<Room> {
+    if room.is_direct() {
+        room.members = direct_members(state, &room.id).await?;
+        room.name = super::model::direct_name(&room.members, viewer);
+    }
+    Ok(room)
 }
 
 /// How many words one filter word may stand for as a prefix ("ru" for

@@ -37,6 +37,10 @@
 //! | `{p}user:{id}:streams`       | zset   | lease (45 s), reset per heartbeat | event streams | event streams (caps) |
 //! | `{p}addr:{a}:streams`        | zset   | lease (45 s), reset per heartbeat | event streams | event streams (caps) |
 //! | `{p}user:{id}:limit:send_bytes` | string | until the limiter is full again | send script (gate) | send script (gate) |
+//! | `{p}room:{id}:admins`        | set    | none (members only; left with the member) | set_role | access checks |
+//! | `{p}room:{id}:notify`        | hash   | none (one field per member who chose; left with the member) | set_room_notifications | send script, rooms |
+//! | `{p}direct:{ids}`            | string | none (one per set of people who wrote to each other) | open_direct | open_direct |
+//! | `{p}user:{id}:hidden`        | hash   | none (one field per hidden direct room) | hide_direct | rooms |
 //!
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)
 //! handle, so both indexes are case-insensitive.
@@ -122,6 +126,31 @@ impl Keys {
     /// so nobody can claim another's id.
     pub(crate) fn room_sent(&self, room_id: &str, author_id: &str) -> String {
         format!("{}room:{{{room_id}}}:sent:{author_id}", self.prefix)
+    }
+
+    /// Set of the ids of a room's admins (the owner is the room hash's
+    /// `created_by`).
+    pub(crate) fn room_admins(&self, room_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:admins", self.prefix)
+    }
+
+    /// Hash of members' notification levels in a room: user id -> `all`,
+    /// `mentions` or `none` (absent: the default). On the room's slot, so
+    /// the send script reads it.
+    pub(crate) fn room_notify(&self, room_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:notify", self.prefix)
+    }
+
+    /// The id of the direct room of exactly these people: `ids` is their
+    /// user ids, sorted, joined by `,`. Claimed with `SET NX`.
+    pub(crate) fn direct(&self, sorted_ids: &str) -> String {
+        format!("{}direct:{sorted_ids}", self.prefix)
+    }
+
+    /// Hash of the direct rooms a user hid: room id -> the room's message
+    /// count (`seq`) when hidden. A later message shows the room again.
+    pub(crate) fn user_hidden(&self, user_id: &str) -> String {
+        format!("{}user:{{{user_id}}}:hidden", self.prefix)
     }
 
     /// Pub/Sub channel of a room's live events.
@@ -257,6 +286,8 @@ mod tests {
             keys.room_invited("r1"),
             keys.room_messages("r1"),
             keys.room_sent("r1", "u1"),
+            keys.room_admins("r1"),
+            keys.room_notify("r1"),
             keys.room_events("r1"),
             keys.public_rooms(),
             keys.public_room_words(),
@@ -272,6 +303,10 @@ mod tests {
             keys.user_sessions("u1"),
             keys.room_send_limit("r1", "u1"),
             keys.user_send_limit("u1"),
+            keys.room_admins("r1"),
+            keys.room_notify("r1"),
+            keys.direct("u1,u2"),
+            keys.user_hidden("u1"),
         ] {
             assert!(key.starts_with("test:"), "{key}");
         }

@@ -124,6 +124,70 @@ impl Redis {
         }
     }
 
+    /// Every key whose name starts with `prefix`, which must contain a
+    /// cluster hash tag (all such keys share its slot). On a cluster the
+    /// keys of that slot are listed on its primary (`CLUSTER
+    /// KEYSLOT`, `COUNTKEYSINSLOT`, then `GETKEYSINSLOT`: O(keys in the
+    /// slot)); elsewhere `SCAN MATCH`, O(every key), 1,000 at a time. For
+    /// rare work only (deleting a room).
+    pub(crate) async fn keys_with_prefix(&self, prefix: &str) -> RedisResult<Vec<String>> {
+        if self.is_cluster() {
+            let slot: u16 = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(prefix)
+                .query_async(&mut self.clone())
+                .await?;
+            let count: u64 = self
+                .on_primary_of(
+                    prefix,
+                    redis::cmd("CLUSTER")
+                        .arg("COUNTKEYSINSLOT")
+                        .arg(slot)
+                        .clone(),
+                )
+                .await?;
+            let keys: Vec<String> = self
+                .on_primary_of(
+                    prefix,
+                    redis::cmd("CLUSTER")
+                        .arg("GETKEYSINSLOT")
+                        .arg(slot)
+                        .arg(count.max(1))
+                        .clone(),
+                )
+                .await?;
+            return Ok(keys
+                .into_iter()
+                .filter(|key| key.starts_with(prefix))
+                .collect());
+        }
+        let mut pattern = String::with_capacity(prefix.len() + 1);
+        for c in prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('*');
+        let mut found = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut self.clone())
+                .await?;
+            found.extend(page);
+            if next == 0 {
+                return Ok(found);
+            }
+            cursor = next;
+        }
+    }
+
     /// Whether this is a cluster (a script may touch only one slot).
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self.inner, Inner::Cluster(..))

@@ -127,6 +127,8 @@ fn ChatLayout(
     let unread_at_open = RwSignal::new(0u64);
     let divider_before = RwSignal::new(None::<String>);
     let switcher_open = RwSignal::new(false);
+    // A room the user lost while in the chat, and how: its page says so.
+    let gone = RwSignal::new(None::<(String, Gone)>);
     // Focus follows the drawer: into it when it opens, back to its toggle
     // when it closes (were focus inside it).
     let close_members = NodeRef::<leptos::html::Button>::new();
@@ -321,6 +323,20 @@ fn ChatLayout(
             if current.get_untracked().as_deref() != Some(room_id.as_str()) {
                 refresh_soon();
             }
+        }
+        LiveEvent::RoomUpdated(room) => {
+            refresh.run(());
+            if current.get_untracked().as_deref() == Some(room.id.as_str()) {
+                load_members(room.id);
+            }
+        }
+        LiveEvent::RoomDeleted(room_id) => {
+            gone.set(Some((room_id, Gone::Deleted)));
+            refresh.run(());
+        }
+        LiveEvent::Removed(room_id) => {
+            gone.set(Some((room_id, Gone::Removed)));
+            refresh.run(());
         }
     };
     // Typing indicators fade after a few seconds without news.
@@ -585,6 +601,13 @@ fn ChatLayout(
             </aside>
         </div>
     }
+}
+
+/// How a room left the user's list while they were in the chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gone {
+    Removed,
+    Deleted,
 }
 
 /// Listens for a document event (the page lifecycle's `freeze` and

@@ -45,6 +45,13 @@ pub enum LiveEvent {
     NotificationsRead,
     /// A room was read in another tab: its unread count changed.
     RoomRead(String),
+    /// A room's name, topic or settings changed (or it is a new direct
+    /// room).
+    RoomUpdated(crate::rooms::Room),
+    /// A room of the user's was deleted.
+    RoomDeleted(String),
+    /// The user was removed from a room.
+    Removed(String),
 }
 
 type OnEvent = Rc<dyn Fn(LiveEvent)>;
@@ -292,5 +299,8 @@ fn translate(name: &str, data: &str) -> Option<LiveEvent> {
         ClientEvent::NotificationsRead => LiveEvent::NotificationsRead,
         ClientEvent::RoomRead(read) => LiveEvent::RoomRead(read.room_id),
         ClientEvent::Resync(room) => LiveEvent::Resync(room.room_id),
+        ClientEvent::RoomUpdated(room) => LiveEvent::RoomUpdated(room),
+        ClientEvent::RoomDeleted(room) => LiveEvent::RoomDeleted(room.room_id),
+        ClientEvent::Removed(room) => LiveEvent::Removed(room.room_id),
     })
 }
