@@ -1484,6 +1484,36 @@ async fn the_same_people_always_get_the_same_direct_room_which_behaves_like_a_pr
     // In a group, `all` members are told; a mention is not told twice.
     support::send_text(&app, &bob, &group_id, "@carol hello").await;
     assert_eq!(notification_kinds(&app, &carol).await, ["direct"]);
+
+    // People to write to: those one shares a room with first, then anyone
+    // by handle; never oneself.
+    let erin = support::person_on(&app, "dana").await;
+    let handles = |people: Value| -> Vec<String> {
+        people
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|user| user["handle"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        handles(ok_json(app.call(&ann, "people", &[("q", "@D")]).await).await),
+        ["dan", "dana"]
+    );
+    assert_eq!(
+        handles(ok_json(app.call(&bob, "people", &[("q", "da")]).await).await),
+        ["dan", "dana"]
+    );
+    assert_eq!(
+        handles(ok_json(app.call(&erin, "people", &[("q", "dan")]).await).await),
+        ["dan"]
+    );
+    assert!(handles(ok_json(app.call(&ann, "people", &[("q", "ann")]).await).await).is_empty());
+    assert_eq!(status_of(&app, &ann, "people", &[("q", "")]).await, 400);
+    assert_eq!(
+        status_of(&app, &TestApp::client(), "people", &[("q", "a")]).await,
+        401
+    );
     other.stop().await;
 }
 

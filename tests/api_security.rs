@@ -1253,19 +1253,25 @@ fn glob(pattern: &str, key: &str) -> bool {
 /// The keys that may live without a TTL, each with the bound docs/redis.md
 /// gives it: one per account, one per room, or entries that are pruned.
 const BOUNDED_WITHOUT_TTL: &[&str] = &[
-    "user:{*}",             // one per account
-    "user_by_email:*",      // one per account
-    "user_by_handle:*",     // one per account
-    "user:{*}:rooms",       // one entry per room joined
-    "room:{*}",             // one per room
-    "room:{*}:members",     // one entry per member
-    "room:{*}:read",        // one entry per member (leaving removes it)
-    "room:{*}:online",      // members online now (pruned by the sweeper)
-    "rooms:public",         // one entry per public room
-    "rooms:public:words",   // one entry per distinct word of public rooms' names
-    "rooms:public:word:*",  // one entry per public room with the word
-    "rooms:public:indexed", // one key: the word index backfill is done
-    "presence",             // users with a live connection (pruned)
+    "user:{*}",              // one per account
+    "user_by_email:*",       // one per account
+    "user_by_handle:*",      // one per account
+    "user:{*}:rooms",        // one entry per room joined
+    "room:{*}",              // one per room
+    "room:{*}:members",      // one entry per member
+    "room:{*}:read",         // one entry per member (leaving removes it)
+    "room:{*}:online",       // members online now (pruned by the sweeper)
+    "rooms:public",          // one entry per public room
+    "rooms:public:words",    // one entry per distinct word of public rooms' names
+    "rooms:public:word:*",   // one entry per public room with the word
+    "rooms:public:indexed",  // one key: the word index backfill is done
+    "presence",              // users with a live connection (pruned)
+    "room:{*}:admins",       // members only (leaving removes them)
+    "room:{*}:notify",       // one entry per member who chose (leaving removes it)
+    "direct:*",              // one per set of people who opened a direct room
+    "user:{*}:hidden",       // one entry per direct room hidden
+    "users:handles",         // one entry per account
+    "users:handles:indexed", // one key: the handle index backfill is done
 ];
 
 #[tokio::test]
@@ -1312,6 +1318,75 @@ async fn after_a_day_of_use_every_key_has_a_ttl_or_a_documented_bound() {
     )
     .await;
     app.call(&bob, "mark_read", &[("id", "all")]).await;
+    // Direct rooms, roles, levels, a removal, a deletion.
+    let direct = ok_json(
+        app.call(&ann, "open_direct", &[("handles", "bob,carol")])
+            .await,
+    )
+    .await;
+    let direct = direct["id"].as_str().unwrap().to_owned();
+    support::send_text(&app, &bob, &direct, "hi both").await;
+    ok_json(
+        app.call(&carol, "hide_direct", &[("room_id", &direct)])
+            .await,
+    )
+    .await;
+    ok_json(
+        app.call(
+            &ann,
+            "set_room_notifications",
+            &[("room_id", &direct), ("level", "none")],
+        )
+        .await,
+    )
+    .await;
+    ok_json(
+        app.call(
+            &ann,
+            "set_role",
+            &[("room_id", &public), ("handle", "bob"), ("role", "admin")],
+        )
+        .await,
+    )
+    .await;
+    ok_json(
+        app.call(
+            &ann,
+            "update_room",
+            &[("room_id", &public), ("topic", "Hello")],
+        )
+        .await,
+    )
+    .await;
+    ok_json(app.call(&carol, "join_room", &[("room_id", &public)]).await).await;
+    ok_json(
+        app.call(
+            &bob,
+            "remove_member",
+            &[("room_id", &public), ("handle", "carol")],
+        )
+        .await,
+    )
+    .await;
+    ok_json(app.call(&ann, "people", &[("q", "b")]).await).await;
+    let doomed = ok_json(
+        app.call(
+            &ann,
+            "create_room",
+            &[("name", "doomed"), ("private", "false")],
+        )
+        .await,
+    )
+    .await;
+    ok_json(
+        app.call(
+            &ann,
+            "delete_room",
+            &[("room_id", doomed["id"].as_str().unwrap())],
+        )
+        .await,
+    )
+    .await;
     ok_json(app.call(&bob, "leave_room", &[("room_id", &public)]).await).await;
     app.call(&carol, "logout", &[]).await;
     drop(events);

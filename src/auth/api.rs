@@ -219,3 +219,20 @@ pub async fn change_password(
     session::revoke_others(&state, &user_id, &current).await?;
     Ok(())
 }
+
+/// Up to 10 people whose handle (or, among people the caller shares a
+/// room with, a word of whose display name) starts with `q` (1 to 32
+/// characters, `@` allowed): those the caller shares a room with first.
+/// For "New message" and mention suggestions.
+#[server(endpoint = "people")]
+pub async fn people(q: String) -> Result<Vec<User>, AppError> {
+    use crate::auth::session::caller;
+    use crate::limits::PerUser;
+
+    let (state, user_id) = caller(PerUser::Read).await?;
+    let query = q.trim().trim_start_matches('@').to_lowercase();
+    if query.is_empty() || query.chars().count() > 32 {
+        return Err(AppError::BadRequest("q must be 1 to 32 characters.".into()));
+    }
+    super::people::suggest(&state, &user_id, &query).await
+}

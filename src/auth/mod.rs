@@ -11,6 +11,8 @@ pub mod model;
 #[cfg(feature = "ssr")]
 mod password;
 #[cfg(feature = "ssr")]
+pub(crate) mod people;
+#[cfg(feature = "ssr")]
 mod profiles;
 #[cfg(feature = "ssr")]
 pub mod session;

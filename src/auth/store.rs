@@ -115,6 +115,11 @@ pub(crate) async fn create_user(state: &AppState, new: NewUser) -> AppResult<Use
             .err()
             .unwrap_or_else(|| AppError::Conflict(taken.into())));
     }
+    // Findable by handle (`people`) from now on. The account exists
+    // already: a failure here only keeps it out of suggestions.
+    if let Err(err) = super::people::index_handle(state, new.handle.as_str(), &id).await {
+        tracing::warn!(?err, "could not index a new handle");
+    }
     Ok(User {
         id,
         email: Some(new.email.as_str().to_owned()),

@@ -19,13 +19,17 @@ mod store;
 pub use model::Room;
 
 /// Starts, in the background, the one-time indexing of the words of public
-/// rooms created before the directory's name filter existed.
+/// rooms created before the directory's name filter existed, and of the
+/// handles of accounts made before the handle index existed.
 #[cfg(feature = "ssr")]
 pub(crate) fn start_word_index_backfill(state: &crate::server::state::AppState) {
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(err) = store::backfill_word_index(&state).await {
             tracing::warn!(?err, "could not index the public rooms' words");
+        }
+        if let Err(err) = crate::auth::people::backfill_handle_index(&state).await {
+            tracing::warn!(?err, "could not index the handles");
         }
     });
 }

@@ -41,6 +41,8 @@
 //! | `{p}room:{id}:notify`        | hash   | none (one field per member who chose; left with the member) | set_room_notifications | send script, rooms |
 //! | `{p}direct:{ids}`            | string | none (one per set of people who wrote to each other) | open_direct | open_direct |
 //! | `{p}user:{id}:hidden`        | hash   | none (one field per hidden direct room) | hide_direct | rooms |
+//! | `{p}users:handles`           | zset   | none (one entry per account) | register, start (backfill) | people |
+//! | `{p}users:handles:indexed`   | string | none (one key)            | start (backfill)  | start (backfill)  |
 //!
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)
 //! handle, so both indexes are case-insensitive.
@@ -260,6 +262,18 @@ impl Keys {
         format!("{}user:{{{user_id}}}:sessions", self.prefix)
     }
 
+    /// Sorted set, every score 0, of `<handle>:<user id>` for every
+    /// account: people found by handle prefix (`ZRANGE … BYLEX`).
+    pub(crate) fn handles(&self) -> String {
+        format!("{}users:handles", self.prefix)
+    }
+
+    /// Set (to "1") once every account's handle was indexed (the one-time
+    /// backfill at start).
+    pub(crate) fn handles_indexed(&self) -> String {
+        format!("{}users:handles:indexed", self.prefix)
+    }
+
     /// One session record, as JSON.
     pub(crate) fn session(&self, session_id: &str) -> String {
         format!("{}session:{session_id}", self.prefix)
@@ -307,6 +321,8 @@ mod tests {
             keys.room_notify("r1"),
             keys.direct("u1,u2"),
             keys.user_hidden("u1"),
+            keys.handles(),
+            keys.handles_indexed(),
         ] {
             assert!(key.starts_with("test:"), "{key}");
         }

@@ -161,14 +161,7 @@ impl Redis {
                 .filter(|key| key.starts_with(prefix))
                 .collect());
         }
-        let mut pattern = String::with_capacity(prefix.len() + 1);
-        for c in prefix.chars() {
-            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(c);
-        }
-        pattern.push('*');
+        let pattern = format!("{}*", glob_escape(prefix));
         let mut found = Vec::new();
         let mut cursor = 0u64;
         loop {
@@ -220,6 +213,18 @@ impl Redis {
             .await
             .cloned()
     }
+}
+
+/// A Redis glob pattern (`SCAN MATCH`) matching `text` literally.
+pub(crate) fn glob_escape(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern
 }
 
 /// A channel with a hash tag (a room's or a user's) is a shard channel on a
