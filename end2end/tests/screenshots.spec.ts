@@ -38,6 +38,17 @@ test("the README's screenshots", async ({ browser }) => {
   const lounge = ids[1];
   const joined = await bob.page.request.post("/api/join_room", { form: { room_id: lounge } });
   expect(joined.status()).toBe(200);
+  const topic = await ann.page.request.post("/api/update_room", {
+    form: { room_id: lounge, topic: "Coffee, cats and the week's news" },
+  });
+  expect(topic.status()).toBe(200);
+  // A direct message, so the sidebar shows one.
+  const direct = await bob.page.request.post("/api/open_direct", { form: { handles: ann.person.handle } });
+  expect(direct.status()).toBe(200);
+  const sent = await bob.page.request.post("/api/send_message", {
+    form: { room_id: (await direct.json()).id, body: "Lunch on Friday?", client_msg_id: `dm-${Date.now()}` },
+  });
+  expect(sent.status()).toBe(200);
   await ann.page.goto(`/rooms/${lounge}`);
   await bob.page.goto(`/rooms/${lounge}`);
   for (const page of [ann.page, bob.page]) {

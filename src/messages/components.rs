@@ -51,7 +51,15 @@ struct Pending {
 /// events into it; `older` says whether "Load older" has more to load.
 #[component]
 pub fn RoomView(
-    room: Room,
+    /// The room as last listed: its name, topic and the reader's role and
+    /// level change in place.
+    room: Memo<Option<Room>>,
+    /// The room's members (the page keeps them), for the settings.
+    members: RwSignal<Vec<crate::presence::model::Member>>,
+    /// The reader's user id.
+    me_id: String,
+    /// Opens a direct room with the person of this handle.
+    on_message: Callback<String>,
     messages: RwSignal<Vec<Message>>,
     older: RwSignal<bool>,
     /// The room open now: answers for a room left meanwhile are dropped.
@@ -73,7 +81,13 @@ pub fn RoomView(
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let log = NodeRef::<Div>::new();
-    let room_id = StoredValue::new(room.id.clone());
+    let room_id = StoredValue::new(
+        room.with_untracked(|room| room.as_ref().map(|room| room.id.clone()))
+            .unwrap_or_default(),
+    );
+    let name = move || room.with(|room| room.as_ref().map(|room| room.name.clone()).unwrap_or_default());
+    let me_id = StoredValue::new(me_id);
+    let settings_open = RwSignal::new(false);
     let still_open = move || current.try_get_untracked().flatten() == room_id.try_get_value();
 
     let send = move |item: Pending| {
@@ -264,15 +278,34 @@ pub fn RoomView(
     });
     let empty = move || loaded.get() && messages.with(Vec::is_empty) && pending.with(Vec::is_empty);
     view! {
-        <section class="pane pane-conversation" aria-label=room.name.clone()>
+        <section class="pane pane-conversation" aria-label=name>
             <header class="room-header">
                 <A href="/" attr:class="icon-button back-link" attr:aria-label="Back to rooms">
                     <IconSvg icon=Icon::Back />
                 </A>
-                <h1 title=room.name.clone() tabindex="-1" node_ref=heading>
-                    {room.name.clone()}
+                <h1 title=name tabindex="-1" node_ref=heading>
+                    {name}
                 </h1>
-                {room.private.then(|| view! { <span class="tag">"private"</span> })}
+                {move || {
+                    room.with(|room| room.as_ref().is_some_and(|room| room.private && !room.is_direct()))
+                        .then(|| view! { <span class="tag">"private"</span> })
+                }}
+                {move || {
+                    room.with(|room| room.as_ref().is_some_and(Room::can_manage))
+                        .then(|| {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="icon-button settings-toggle"
+                                    aria-label="Room settings"
+                                    aria-expanded=move || settings_open.get().to_string()
+                                    on:click=move |_| settings_open.update(|open| *open = !*open)
+                                >
+                                    <IconSvg icon=Icon::Settings />
+                                </button>
+                            }
+                        })
+                }}
                 <button
                     type="button"
                     class="icon-button members-toggle"
@@ -283,7 +316,24 @@ pub fn RoomView(
                 >
                     <IconSvg icon=Icon::People />
                 </button>
+                <div class="room-subheader">
+                    <p class="topic">{move || room.with(|room| room.as_ref().map(|room| room.topic.clone()))}</p>
+                    <NotificationLevel room />
+                </div>
             </header>
+            {move || {
+                (settings_open.get() && room.with(|room| room.as_ref().is_some_and(Room::can_manage)))
+                    .then(|| {
+                        view! {
+                            <crate::rooms::components::RoomSettings
+                                room
+                                members
+                                me_id=me_id.get_value()
+                                on_close=Callback::new(move |()| settings_open.set(false))
+                            />
+                        }
+                    })
+            }}
             // Focusable, so that keyboard users can scroll it.
             <div class="log" role="log" aria-label="Messages" tabindex="0" node_ref=log on:scroll=on_scroll>
                 {move || {
@@ -310,7 +360,7 @@ pub fn RoomView(
                 }}
                 {move || {
                     let divider = divider_before.get();
-                    messages.with(|list| render_messages(list, &me.read_value(), divider.as_deref()))
+                    messages.with(|list| render_messages(list, &me.read_value(), &me_id.read_value(), divider.as_deref(), on_message))
                 }}
                 {move || {
                     // A message that has arrived (live or as the answer) is
@@ -386,7 +436,7 @@ pub fn RoomView(
                 <textarea
                     aria-label="Message"
                     rows="2"
-                    placeholder=format!("Message {}", room.name)
+                    placeholder=move || format!("Message {}", name())
                     prop:value=move || draft.get()
                     on:input=move |event| {
                         draft.set(event_target_value(&event));
@@ -449,7 +499,13 @@ const GROUP_GAP_MS: u64 = 5 * 60_000;
 /// Messages grouped by day ("Today", "Yesterday", a date), with the author's
 /// avatar, name and time shown once per run of messages by the same
 /// person, and the "New messages" divider before `divider_before`.
-fn render_messages(list: &[Message], me: &str, divider_before: Option<&str>) -> impl IntoView {
+fn render_messages(
+    list: &[Message],
+    me: &str,
+    me_id: &str,
+    divider_before: Option<&str>,
+    on_message: Callback<String>,
+) -> impl IntoView {
     let now = time::now_millis();
     let mut previous: Option<(&str, String, u64)> = None;
     list.iter()
@@ -497,6 +553,22 @@ fn render_messages(list: &[Message], me: &str, divider_before: Option<&str>) -> 
                             // keyboard focus, so a look-alike display name
                             // cannot pass for someone else.
                             <span class="handle">{format!("@{}", message.author.handle)}</span>
+                            {(!same_author && message.author.id != me_id)
+                                .then(|| {
+                                    let handle = message.author.handle.clone();
+                                    let label = format!("Message {}", message.author.display_name);
+                                    view! {
+                                        <button
+                                            type="button"
+                                            class="icon-button author-message"
+                                            aria-label=label.clone()
+                                            title=label
+                                            on:click=move |_| on_message.run(handle.clone())
+                                        >
+                                            <IconSvg icon=Icon::Chat />
+                                        </button>
+                                    }
+                                })}
                             <span class="time" title=full_time.clone() aria-hidden="true">
                                 {time::clock(message.sent_at)}
                             </span>
@@ -508,4 +580,47 @@ fn render_messages(list: &[Message], me: &str, divider_before: Option<&str>) -> 
             }
         })
         .collect_view()
+}
+
+/// "Notifications for this room": the reader's own level, saved at once.
+#[component]
+fn NotificationLevel(room: Memo<Option<Room>>) -> impl IntoView {
+    use crate::rooms::manage::set_room_notifications;
+    use crate::rooms::model::NotifyLevel;
+
+    let error = RwSignal::new(None::<String>);
+    let level = move || {
+        room.with(|room| room.as_ref().and_then(|room| room.notifications))
+            .unwrap_or_default()
+    };
+    let change = move |event: leptos::ev::Event| {
+        let value = event_target_value(&event);
+        let Some(room_id) = room.with_untracked(|room| room.as_ref().map(|room| room.id.clone())) else {
+            return;
+        };
+        spawn_local(async move {
+            let saved = set_room_notifications(room_id, value).await;
+            error.try_set(saved.err().map(|err| err.to_string()));
+        });
+    };
+    let options = [
+        (NotifyLevel::All, "All messages"),
+        (NotifyLevel::Mentions, "Mentions only"),
+        (NotifyLevel::None, "Nothing"),
+    ];
+    view! {
+        <select class="notify-level" aria-label="Notifications for this room" on:change=change>
+            {options
+                .into_iter()
+                .map(|(value, label)| {
+                    view! {
+                        <option value=value.as_str() selected=move || level() == value>
+                            {label}
+                        </option>
+                    }
+                })
+                .collect_view()}
+        </select>
+        {move || error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
+    }
 }

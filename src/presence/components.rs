@@ -7,11 +7,20 @@ use leptos::prelude::*;
 
 use super::model::Member;
 use crate::ui::avatar::Avatar;
+use crate::ui::icons::{Icon, IconSvg};
 
 /// The members pane's lists: online members under "Online", the others
-/// under "Offline".
+/// under "Offline"; each other person with "Message" (a direct room with
+/// them).
 #[component]
-pub fn MemberLists(members: RwSignal<Vec<Member>>) -> impl IntoView {
+pub fn MemberLists(
+    members: RwSignal<Vec<Member>>,
+    /// The reader's user id (no "Message" to oneself).
+    me: String,
+    /// Opens a direct room with the person of this handle.
+    on_message: Callback<String>,
+) -> impl IntoView {
+    let me = StoredValue::new(me);
     let names = move |online: bool| {
         members.with(|list| {
             list.iter()
@@ -28,6 +37,22 @@ pub fn MemberLists(members: RwSignal<Vec<Member>>) -> impl IntoView {
                                 {user.display_name.clone()}
                                 <span class="handle">{format!(" @{}", user.handle)}</span>
                             </span>
+                            {(me.with_value(|me| *me != user.id))
+                                .then(|| {
+                                    let handle = user.handle.clone();
+                                    let label = format!("Message {}", user.display_name);
+                                    view! {
+                                        <button
+                                            type="button"
+                                            class="icon-button member-message"
+                                            aria-label=label.clone()
+                                            title=label
+                                            on:click=move |_| on_message.run(handle.clone())
+                                        >
+                                            <IconSvg icon=Icon::Chat />
+                                        </button>
+                                    }
+                                })}
                         </li>
                     }
                 })

@@ -1,5 +1,5 @@
-//! The "Rooms" sidebar: joined rooms with unread badges, "New room" and
-//! "Browse rooms".
+//! The sidebar: "Rooms" (joined rooms with unread badges, "New room" and
+//! "Browse rooms") and "Direct messages" (with "New message").
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -8,7 +8,9 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
 use super::api::{create_room, invite, join_room, public_rooms};
-use super::model::{fuzzy_score, Room, RoomList};
+use super::manage::open_direct;
+use super::model::{fuzzy_score, JoinedRoom, NotifyLevel, Room, RoomList};
+use crate::auth::api::people;
 use crate::error::AppError;
 
 /// The sidebar. `rooms` is the latest `rooms()` answer; `refresh` asks
@@ -24,7 +26,8 @@ pub fn RoomsSidebar(
         set_panel.update(|open| *open = if *open == which { Panel::None } else { which })
     };
     view! {
-        <nav class="pane pane-rooms" aria-label="Rooms">
+        <div class="pane pane-rooms">
+        <nav aria-label="Rooms">
             <h2 class="pane-title">"Rooms"</h2>
             <Transition>
                 {move || {
@@ -46,24 +49,7 @@ pub fn RoomsSidebar(
                                         {list
                                             .joined
                                             .into_iter()
-                                            .map(|joined| {
-                                                let id = joined.room.id.clone();
-                                                let active = Signal::derive(move || current.get().as_deref() == Some(id.as_str()));
-                                                view! {
-                                                    <li>
-                                                        <A
-                                                            href=format!("/rooms/{}", joined.room.id)
-                                                            attr:class=move || if active.get() { "room-link active" } else { "room-link" }
-                                                        >
-                                                            <span class="room-name">{joined.room.name}</span>
-                                                            {move || {
-                                                                (joined.unread > 0 && !active.get())
-                                                                    .then(|| view! { <span class="badge">{joined.unread}</span> })
-                                                            }}
-                                                        </A>
-                                                    </li>
-                                                }
-                                            })
+                                            .map(|joined| view! { <RoomLink joined current /> })
                                             .collect_view()}
                                     </ul>
                                 }
@@ -101,6 +87,188 @@ pub fn RoomsSidebar(
                 Panel::None => ().into_any(),
             }}
         </nav>
+        <DirectMessages rooms current refresh />
+        </div>
+    }
+}
+
+/// One room in a sidebar list: its name, and its unread count unless it is
+/// the room open (dimmed when the room is set to mentions only or muted).
+#[component]
+fn RoomLink(joined: JoinedRoom, current: Signal<Option<String>>) -> impl IntoView {
+    let id = joined.room.id.clone();
+    let active = Signal::derive(move || current.get().as_deref() == Some(id.as_str()));
+    let quiet = joined
+        .room
+        .notifications
+        .is_some_and(|level| level != NotifyLevel::All);
+    view! {
+        <li>
+            <A
+                href=format!("/rooms/{}", joined.room.id)
+                attr:class=move || if active.get() { "room-link active" } else { "room-link" }
+            >
+                <span class="room-name">{joined.room.name}</span>
+                {move || {
+                    (joined.unread > 0 && !active.get())
+                        .then(|| view! { <span class="badge" class:badge-quiet=quiet>{joined.unread}</span> })
+                }}
+            </A>
+        </li>
+    }
+}
+
+/// "Direct messages": the user's direct rooms, most recent first, and
+/// "New message".
+#[component]
+fn DirectMessages(
+    rooms: Resource<Result<RoomList, AppError>>,
+    current: Signal<Option<String>>,
+    refresh: Callback<()>,
+) -> impl IntoView {
+    let open = RwSignal::new(false);
+    view! {
+        <nav aria-label="Direct messages" class="direct-messages">
+            <h2 class="pane-title">"Direct messages"</h2>
+            <Transition>
+                {move || {
+                    rooms
+                        .get()
+                        .and_then(Result::ok)
+                        .map(|list| {
+                            view! {
+                                <ul class="room-list">
+                                    {list
+                                        .direct
+                                        .into_iter()
+                                        .map(|joined| view! { <RoomLink joined current /> })
+                                        .collect_view()}
+                                </ul>
+                            }
+                        })
+                }}
+            </Transition>
+            <div class="room-actions">
+                <button
+                    type="button"
+                    class="button-secondary"
+                    aria-expanded=move || open.get().to_string()
+                    on:click=move |_| open.update(|open| *open = !*open)
+                >
+                    "New message"
+                </button>
+            </div>
+            {move || {
+                open.get()
+                    .then(|| view! { <NewMessageForm refresh on_done=Callback::new(move |()| open.set(false)) /> })
+            }}
+        </nav>
+    }
+}
+
+/// Opens (or creates) the direct room with these handles and goes there.
+pub fn start_direct(
+    handles: String,
+    refresh: Callback<()>,
+    on_done: Callback<()>,
+    error: RwSignal<Option<String>>,
+    navigate: impl Fn(&str, NavigateOptions) + 'static,
+) {
+    spawn_local(async move {
+        let opened = open_direct(handles).await;
+        enter_or_report(opened, refresh, on_done, error, navigate);
+    });
+}
+
+/// The handle being typed: what follows the last comma, without `@`.
+fn last_handle(text: &str) -> &str {
+    text.rsplit(',').next().unwrap_or("").trim().trim_start_matches('@')
+}
+
+/// "New message": handles, comma-separated, with suggestions of people as
+/// the last one is typed (people the user shares a room with first).
+#[component]
+fn NewMessageForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView {
+    let handles = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let suggestions = RwSignal::new(Vec::<crate::auth::User>::new());
+    // Only the latest request's answer counts.
+    let request = StoredValue::new(0u32);
+    Effect::new(move |_| {
+        let typed = handles.with(|text| last_handle(text).to_owned());
+        let this = request.get_value().wrapping_add(1);
+        request.set_value(this);
+        if typed.is_empty() {
+            suggestions.set(Vec::new());
+            return;
+        }
+        spawn_local(async move {
+            let found = people(typed).await.unwrap_or_default();
+            if request.try_get_value() == Some(this) {
+                suggestions.try_set(found);
+            }
+        });
+    });
+    let input = NodeRef::<leptos::html::Input>::new();
+    let pick = move |handle: String| {
+        handles.update(|text| {
+            let kept = text.rsplit_once(',').map_or("", |(before, _)| before).trim();
+            *text = if kept.is_empty() {
+                format!("{handle}, ")
+            } else {
+                format!("{kept}, {handle}, ")
+            };
+        });
+        if let Some(input) = input.get_untracked() {
+            let _ = input.focus();
+        }
+    };
+    let navigate = use_navigate();
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        start_direct(handles.get_untracked(), refresh, on_done, error, navigate.clone());
+    };
+    view! {
+        <form class="stack panel" aria-label="New message" on:submit=submit>
+            <label for="new-message-people">"People"</label>
+            <input
+                id="new-message-people"
+                type="text"
+                required
+                autocomplete="off"
+                placeholder="handles, separated by commas"
+                node_ref=input
+                bind:value=handles
+            />
+            {move || {
+                let found = suggestions.get();
+                (!found.is_empty())
+                    .then(|| {
+                        view! {
+                            <ul class="suggestions" aria-label="Suggestions">
+                                {found
+                                    .into_iter()
+                                    .map(|user| {
+                                        let handle = user.handle.clone();
+                                        view! {
+                                            <li>
+                                                <button type="button" class="suggestion" on:click=move |_| pick(handle.clone())>
+                                                    {user.display_name}
+                                                    <span class="handle">{format!(" @{}", user.handle)}</span>
+                                                </button>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        }
+                    })
+            }}
+            {move || error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
+            <button type="submit" class="button-primary">
+                "Start"
+            </button>
+        </form>
     }
 }
 
@@ -114,7 +282,7 @@ enum Panel {
 /// After creating or joining a room: refresh the list, close the panel and
 /// open the room; or show the error. The panel may be gone by now (closed,
 /// or the user signed out), hence the `try_` calls.
-fn enter_or_report(
+pub fn enter_or_report(
     result: Result<Room, AppError>,
     refresh: Callback<()>,
     on_done: Callback<()>,
@@ -358,6 +526,7 @@ pub fn RoomSwitcher(
         let mut found: Vec<(i64, Room)> = list
             .joined
             .into_iter()
+            .chain(list.direct)
             .filter_map(|joined| Some((fuzzy_score(&query, &joined.room.name)?, joined.room)))
             .collect();
         found.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
@@ -478,5 +647,146 @@ pub fn RoomSwitcher(
                 <p class="hint">"Up and Down choose, Enter opens, Escape closes."</p>
             </div>
         </Show>
+    }
+}
+
+/// "Room settings", for the owner and admins: the name and topic, each
+/// member's "Remove" (and for the owner "Make admin" or "Remove admin"),
+/// and for the owner "Delete room", asked twice.
+#[component]
+pub fn RoomSettings(
+    room: Memo<Option<Room>>,
+    members: RwSignal<Vec<crate::presence::model::Member>>,
+    me_id: String,
+    on_close: Callback<()>,
+) -> impl IntoView {
+    use super::manage::{delete_room, remove_member, set_role, update_room};
+    use super::model::{Provided, Role};
+
+    let current = room.get_untracked();
+    let room_id = StoredValue::new(current.as_ref().map(|room| room.id.clone()).unwrap_or_default());
+    let name = RwSignal::new(current.as_ref().map(|room| room.name.clone()).unwrap_or_default());
+    let topic = RwSignal::new(current.as_ref().map(|room| room.topic.clone()).unwrap_or_default());
+    let status = RwSignal::new(None::<Result<String, String>>);
+    let owner = move || room.with(|room| room.as_ref().and_then(|room| room.role)) == Some(Role::Owner);
+    let report = move |outcome: Result<String, AppError>| {
+        status.try_set(Some(outcome.map_err(|err| err.to_string())));
+    };
+    let save = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let (new_name, new_topic) = (name.get_untracked(), topic.get_untracked());
+        spawn_local(async move {
+            let saved = update_room(room_id.get_value(), Some(new_name), Provided(Some(new_topic))).await;
+            report(saved.map(|_| "Saved.".to_owned()));
+        });
+    };
+    let act = move |handle: String, what: &'static str| {
+        spawn_local(async move {
+            let room = room_id.get_value();
+            let done = match what {
+                "remove" => remove_member(room, handle.clone()).await.map(|()| format!("Removed @{handle}.")),
+                "admin" => set_role(room, handle.clone(), "admin".into()).await.map(|()| format!("@{handle} is an admin.")),
+                _ => set_role(room, handle.clone(), "member".into()).await.map(|()| format!("@{handle} is a member.")),
+            };
+            report(done);
+        });
+    };
+    let confirming = RwSignal::new(false);
+    let navigate = use_navigate();
+    let delete = Callback::new(move |()| {
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match delete_room(room_id.get_value()).await {
+                Ok(()) => navigate("/", NavigateOptions::default()),
+                Err(err) => report(Err(err)),
+            }
+        });
+    });
+    let me_id = StoredValue::new(me_id);
+    view! {
+        <section class="panel stack room-settings" aria-label="Room settings">
+            <form class="stack" on:submit=save>
+                <label for="room-settings-name">"Room name"</label>
+                <input id="room-settings-name" type="text" required maxlength="80" bind:value=name />
+                <label for="room-settings-topic">"Topic"</label>
+                <input id="room-settings-topic" type="text" maxlength="250" bind:value=topic />
+                <div class="row">
+                    <button type="submit" class="button-primary">"Save"</button>
+                    <button type="button" class="button-secondary" on:click=move |_| on_close.run(())>"Close"</button>
+                </div>
+            </form>
+            {move || {
+                status
+                    .get()
+                    .map(|status| match status {
+                        Ok(done) => view! { <p class="hint" aria-live="polite">{done}</p> }.into_any(),
+                        Err(message) => view! { <p role="alert" class="form-error">{message}</p> }.into_any(),
+                    })
+            }}
+            <h3 class="list-title">"Members"</h3>
+            <ul class="settings-members">
+                {move || {
+                    members
+                        .get()
+                        .into_iter()
+                        .filter(|member| me_id.with_value(|me| *me != member.user.id) && member.role != Role::Owner)
+                        .map(|member| {
+                            let handle = member.user.handle.clone();
+                            let (remove, promote) = (handle.clone(), handle.clone());
+                            let admin = member.role == Role::Admin;
+                            view! {
+                                <li>
+                                    <span class="member-name">
+                                        {member.user.display_name.clone()}
+                                        <span class="handle">{format!(" @{handle}")}</span>
+                                        {admin.then(|| view! { <span class="tag">"admin"</span> })}
+                                    </span>
+                                    {owner()
+                                        .then(|| {
+                                            view! {
+                                                <button
+                                                    type="button"
+                                                    class="button-secondary"
+                                                    on:click=move |_| act(promote.clone(), if admin { "member" } else { "admin" })
+                                                >
+                                                    {if admin { "Remove admin" } else { "Make admin" }}
+                                                </button>
+                                            }
+                                        })}
+                                    <button type="button" class="button-secondary" on:click=move |_| act(remove.clone(), "remove")>
+                                        "Remove"
+                                    </button>
+                                </li>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </ul>
+            {move || {
+                owner()
+                    .then(|| {
+                        view! {
+                            <div class="danger-zone stack">
+                                <button type="button" class="button-danger" on:click=move |_| confirming.set(true)>
+                                    "Delete room"
+                                </button>
+                                {move || {
+                                    confirming
+                                        .get()
+                                        .then(|| {
+                                            view! {
+                                                <p role="alert">"Delete this room and all its messages for everyone? This cannot be undone."</p>
+                                                <div class="row">
+                                                    <button type="button" class="button-danger" on:click=move |_| delete.run(())>"Delete for good"</button>
+                                                    <button type="button" class="button-secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                                                </div>
+                                            }
+                                        })
+                                }}
+                            </div>
+                        }
+                    })
+            }}
+        </section>
     }
 }

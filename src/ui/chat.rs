@@ -129,6 +129,8 @@ fn ChatLayout(
     let switcher_open = RwSignal::new(false);
     // A room the user lost while in the chat, and how: its page says so.
     let gone = RwSignal::new(None::<(String, Gone)>);
+    // A "Message" (open a direct room) that failed.
+    let dm_error = RwSignal::new(None::<String>);
     // Focus follows the drawer: into it when it opens, back to its toggle
     // when it closes (were focus inside it).
     let close_members = NodeRef::<leptos::html::Button>::new();
@@ -231,6 +233,7 @@ fn ChatLayout(
             .map_or_else(Vec::new, |list| {
                 list.joined
                     .into_iter()
+                    .chain(list.direct)
                     .map(|joined| (joined.room.id, joined.unread))
                     .collect::<Vec<_>>()
             })
@@ -495,15 +498,27 @@ fn ChatLayout(
         on_cleanup(move || keys.remove());
     });
 
-    // A memo, so refreshing the room list (unread counts) does not rebuild
-    // the open room and lose its draft.
+    // The open room as last listed (a rename changes it in place), and
+    // its id: only a change of room rebuilds the view (and its draft).
     let open_room = Memo::new(move |_| {
         let id = current.get()?;
         let list = room_list.get()?.ok()?;
         list.joined
             .into_iter()
+            .chain(list.direct)
             .find(|joined| joined.room.id == id)
             .map(|joined| joined.room)
+    });
+    let open_id = Memo::new(move |_| open_room.with(|room| room.as_ref().map(|room| room.id.clone())));
+    let navigate_to_direct = use_navigate();
+    let message_person = Callback::new(move |handle: String| {
+        crate::rooms::components::start_direct(
+            handle,
+            refresh,
+            Callback::new(|()| ()),
+            dm_error,
+            navigate_to_direct.clone(),
+        );
     });
 
     view! {
@@ -529,11 +544,14 @@ fn ChatLayout(
             <RoomSwitcher rooms=room_list open=switcher_open />
             <RoomsSidebar rooms=room_list current=current.into() refresh />
             <Transition>
-                {move || match open_room.get() {
-                    Some(room) => {
+                {move || match open_id.get() {
+                    Some(_) => {
                         view! {
                             <RoomView
-                                room
+                                room=open_room
+                                members=member_list
+                                me_id=user.id.clone()
+                                on_message=message_person
                                 messages
                                 older
                                 current=current.into()
@@ -546,9 +564,25 @@ fn ChatLayout(
                         }
                             .into_any()
                     }
-                    // A room in the path that is not in the list (left, or
-                    // an old link): say so, with the way back a phone needs.
+                    // A room in the path that is not in the list (removed,
+                    // deleted, left, or an old link): say so, with the way
+                    // back a phone needs.
                     None if current.get().is_some() => {
+                        let how = gone.get().filter(|(id, _)| current.get().as_deref() == Some(id.as_str())).map(|(_, how)| how);
+                        let (title, text) = match how {
+                            Some(Gone::Removed) => (
+                                "You are no longer a member of this room",
+                                "Its owner or an admin removed you. Pick another room from your list.",
+                            ),
+                            Some(Gone::Deleted) => (
+                                "This room was deleted",
+                                "Its owner deleted it with all its messages. Pick another room from your list.",
+                            ),
+                            None => (
+                                "This room is not in your list",
+                                "You are no longer a member of it (you left, or were removed), or it was deleted, or the link is old. Pick a room from your list.",
+                            ),
+                        };
                         view! {
                             <section class="pane pane-conversation" aria-label="Conversation">
                                 <header class="room-header">
@@ -557,8 +591,8 @@ fn ChatLayout(
                                     </A>
                                 </header>
                                 <div class="empty-state">
-                                    <p>"This room is not in your list."</p>
-                                    <p class="muted">"You may have left it, or the link is old. Pick a room from your list."</p>
+                                    <h1>{title}</h1>
+                                    <p class="muted">{text}</p>
                                 </div>
                             </section>
                         }
@@ -595,9 +629,22 @@ fn ChatLayout(
                 // Inside a Transition: `open_room` reads the rooms resource, and
                 // a resource read outside one stalls server rendering.
                 <Transition>
-                    {move || open_room.get().map(|room| view! { <InviteForm room_id=room.id /> })}
+                    {move || {
+                        open_room
+                            .get()
+                            .filter(|room| !room.is_direct())
+                            .map(|room| view! { <InviteForm room_id=room.id /> })
+                    }}
                 </Transition>
-                {move || current.get().is_some().then(|| view! { <MemberLists members=member_list /> })}
+                {move || dm_error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
+                {move || {
+                    current
+                        .get()
+                        .is_some()
+                        .then(|| {
+                            view! { <MemberLists members=member_list me=me.get_value() on_message=message_person /> }
+                        })
+                }}
             </aside>
         </div>
     }

@@ -17,6 +17,10 @@ pub enum Icon {
     ChevronDown,
     ArrowDown,
     Close,
+    /// A speech bubble: write to someone.
+    Chat,
+    /// A gear: settings.
+    Settings,
 }
 
 impl Icon {
@@ -37,6 +41,11 @@ impl Icon {
             Self::ChevronDown => &["M6 9l6 6 6-6"],
             Self::ArrowDown => &["M12 4v15", "M5 12l7 7 7-7"],
             Self::Close => &["M6 6l12 12", "M18 6L6 18"],
+            Self::Chat => &["M4 5h16v11H9l-5 4z"],
+            Self::Settings => &[
+                "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6",
+                "M12 2v3M12 19v3M4.9 4.9l2.1 2.1M17 17l2.1 2.1M2 12h3M19 12h3M4.9 19.1L7 17M17 7l2.1-2.1",
+            ],
         }
     }
 }
