@@ -110,7 +110,7 @@ for (const viewport of [
     // A room that is not in the list (left, or an old link) still has a
     // way back.
     await page.goto("/rooms/0123456789abcdef0123456789abcdef");
-    await expect(page.getByText("This room is not in your list.")).toBeVisible();
+    await expect(page.getByRole("heading", { name: "This room is not in your list" })).toBeVisible();
     await page.getByRole("link", { name: "Back to rooms" }).click();
     await expect(rooms.getByRole("link", { name: first })).toBeVisible();
   });

@@ -255,8 +255,28 @@ pub fn desktop_notify(item: &Notification) {
     }
     let options = web_sys::NotificationOptions::new();
     options.set_body(&item.text);
-    options.set_tag(&item.id);
+    // Tagged with the message, when there is one: the same message's
+    // notification for a room set to "All messages" is replaced, not
+    // doubled.
+    options.set_tag(item.message_id.as_ref().unwrap_or(&item.id));
     let _ = web_sys::Notification::new_with_options(&item.headline(), &options);
+}
+
+/// Shows a desktop notification for a message in a room the user set to
+/// "All messages" (direct rooms notify through their `direct`
+/// notifications instead), on the same terms as [`desktop_notify`].
+pub fn desktop_notify_message(message: &crate::messages::Message, room_name: &str) {
+    if !desktop_supported()
+        || !document().hidden()
+        || web_sys::Notification::permission() != web_sys::NotificationPermission::Granted
+    {
+        return;
+    }
+    let options = web_sys::NotificationOptions::new();
+    options.set_body(&super::model::excerpt(&message.body));
+    options.set_tag(&message.id);
+    let title = format!("{} in {room_name}", message.author.display_name);
+    let _ = web_sys::Notification::new_with_options(&title, &options);
 }
 
 /// Whether this browser has the Notification API at all (some mobile

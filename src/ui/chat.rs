@@ -19,7 +19,8 @@ use crate::messages::api::{history, mark_room_read};
 use crate::messages::components::{pause, RoomView, PAGE};
 use crate::messages::model::{merge_messages, MessageId};
 use crate::messages::Message;
-use crate::notifications::components::{desktop_notify, NotificationFeed};
+use crate::notifications::components::{desktop_notify, desktop_notify_message, NotificationFeed};
+use crate::rooms::model::NotifyLevel;
 use crate::presence::api::members;
 use crate::presence::components::MemberLists;
 use crate::presence::model::{apply_presence, typing_text, Member, TYPING_SHOWN_MS};
@@ -281,6 +282,16 @@ fn ChatLayout(
         LiveEvent::Lost => live.set(false),
         LiveEvent::Message(message) => {
             typists.update(|list| list.retain(|(id, ..)| *id != message.author.id));
+            if me.with_value(|me| message.author.id != *me) {
+                let loud = room_list.with_untracked(|list| {
+                    let list = list.as_ref()?.as_ref().ok()?;
+                    let joined = list.joined.iter().find(|joined| joined.room.id == message.room_id)?;
+                    (joined.room.notifications == Some(NotifyLevel::All)).then(|| joined.room.name.clone())
+                });
+                if let Some(room_name) = loud {
+                    desktop_notify_message(&message, &room_name);
+                }
+            }
             if current.get_untracked().as_deref() == Some(message.room_id.as_str()) {
                 let room_id = message.room_id.clone();
                 let up_to = message.id.clone();
