@@ -30,6 +30,14 @@ for (const colorScheme of ["light", "dark"] as const) {
     await send(page, "Hello, https://example.com and @nobody");
     await expectNoSeriousViolations(page, "a room");
 
+    // The owner's room settings, and a new direct message's form.
+    await page.getByRole("button", { name: "Room settings" }).click();
+    await expect(page.getByRole("region", { name: "Room settings" })).toBeVisible();
+    await expectNoSeriousViolations(page, "the room settings");
+    await page.getByRole("button", { name: "New message" }).click();
+    await expect(page.getByRole("textbox", { name: "People" })).toBeVisible();
+    await expectNoSeriousViolations(page, "the new message form");
+
     // What opens over it: the user menu and the room switcher.
     await page.getByRole("banner").getByRole("button", { name: "(user menu)" }).click();
     await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
