@@ -1178,12 +1178,14 @@ async fn memory_per_message_of_100_and_1000_byte_bodies() {
 }
 
 #[tokio::test]
-async fn public_rooms_from_before_the_word_index_are_indexed_at_start() {
+async fn public_rooms_and_handles_from_before_their_indexes_are_indexed_at_start() {
     let redis = RedisServer::start().await;
     let app = TestApp::spawn(&redis).await;
     let ann = person(&app, "ann").await;
+    let bob = person(&app, "bobby_legacy").await;
     let room = create_room(&app, &ann, "Legacy lounge", false).await;
-    // As a room made before the index existed: no words, no marker.
+    // As a room and accounts made before the indexes existed: no words,
+    // no handles, no markers.
     let prefix = app.settings.redis.key_prefix.clone();
     let mut conn = redis.connection().await;
     for key in [
@@ -1191,6 +1193,8 @@ async fn public_rooms_from_before_the_word_index_are_indexed_at_start() {
         format!("{prefix}rooms:public:word:lounge"),
         format!("{prefix}rooms:public:words"),
         format!("{prefix}rooms:public:indexed"),
+        format!("{prefix}users:handles"),
+        format!("{prefix}users:handles:indexed"),
     ] {
         let _: i64 = conn.del(&key).await.unwrap();
     }
@@ -1212,6 +1216,16 @@ async fn public_rooms_from_before_the_word_index_are_indexed_at_start() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(count, 1, "indexed at start: {room}");
+    // The handles too (on a cluster, found on every primary).
+    let mut people = Value::Null;
+    for _ in 0..50 {
+        people = ok_json(restarted.call(&bob, "people", &[("q", "an")]).await).await;
+        if people.as_array().is_some_and(|found| !found.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(people[0]["handle"], "ann", "{people}");
 }
 
 // Direct rooms, roles, removal, deletion, notification levels.

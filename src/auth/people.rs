@@ -31,8 +31,9 @@ pub(crate) async fn index_handle(state: &AppState, handle: &str, user_id: &str) 
 }
 
 /// Indexes the handle of every account, once per deployment (accounts made
-/// before the index existed), in the background at start: `SCAN MATCH
-/// {p}user_by_handle:*`, 500 keys a step, each handle's id read with `GET`.
+/// before the index existed), in the background at start: the handle
+/// index keys found by `SCAN MATCH {p}user_by_handle:*` (on every primary
+/// of a cluster), each handle's id read with `GET`.
 pub(crate) async fn backfill_handle_index(state: &AppState) -> AppResult<()> {
     let keys = &state.keys;
     let done: bool = redis::cmd("EXISTS")
@@ -43,30 +44,14 @@ pub(crate) async fn backfill_handle_index(state: &AppState) -> AppResult<()> {
         return Ok(());
     }
     let lead = keys.user_by_handle("");
-    let pattern = format!("{}*", crate::server::redis::glob_escape(&lead));
-    let mut cursor = 0u64;
-    loop {
-        let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(500)
+    for key in state.redis().scan_prefix(&lead).await? {
+        let id: Option<String> = redis::cmd("GET")
+            .arg(&key)
             .query_async(&mut state.redis())
             .await?;
-        for key in page {
-            let id: Option<String> = redis::cmd("GET")
-                .arg(&key)
-                .query_async(&mut state.redis())
-                .await?;
-            if let (Some(id), Some(handle)) = (id, key.strip_prefix(&lead)) {
-                index_handle(state, handle, &id).await?;
-            }
+        if let (Some(id), Some(handle)) = (id, key.strip_prefix(&lead)) {
+            index_handle(state, handle, &id).await?;
         }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
     }
     let () = redis::cmd("SET")
         .arg(keys.handles_indexed())

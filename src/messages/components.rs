@@ -85,7 +85,13 @@ pub fn RoomView(
         room.with_untracked(|room| room.as_ref().map(|room| room.id.clone()))
             .unwrap_or_default(),
     );
-    let name = move || room.with(|room| room.as_ref().map(|room| room.name.clone()).unwrap_or_default());
+    let name = move || {
+        room.with(|room| {
+            room.as_ref()
+                .map(|room| room.name.clone())
+                .unwrap_or_default()
+        })
+    };
     let me_id = StoredValue::new(me_id);
     let settings_open = RwSignal::new(false);
     let still_open = move || current.try_get_untracked().flatten() == room_id.try_get_value();
@@ -595,7 +601,8 @@ fn NotificationLevel(room: Memo<Option<Room>>) -> impl IntoView {
     };
     let change = move |event: leptos::ev::Event| {
         let value = event_target_value(&event);
-        let Some(room_id) = room.with_untracked(|room| room.as_ref().map(|room| room.id.clone())) else {
+        let Some(room_id) = room.with_untracked(|room| room.as_ref().map(|room| room.id.clone()))
+        else {
             return;
         };
         spawn_local(async move {

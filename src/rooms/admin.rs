@@ -432,7 +432,7 @@ pub(crate) async fn delete(state: &AppState, room_id: &RoomId) -> AppResult<bool
         }
     }
     // The per-person keys left on the room's slot.
-    let leftovers = redis.keys_with_prefix(&keys.room(room)).await?;
+    let leftovers = redis.keys_in_tag(&keys.room(room)).await?;
     for key in leftovers {
         let _: i64 = redis::cmd("UNLINK")
             .arg(&key)

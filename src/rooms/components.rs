@@ -182,7 +182,11 @@ pub fn start_direct(
 
 /// The handle being typed: what follows the last comma, without `@`.
 fn last_handle(text: &str) -> &str {
-    text.rsplit(',').next().unwrap_or("").trim().trim_start_matches('@')
+    text.rsplit(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_start_matches('@')
 }
 
 /// "New message": handles, comma-separated, with suggestions of people as
@@ -212,7 +216,10 @@ fn NewMessageForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView
     let input = NodeRef::<leptos::html::Input>::new();
     let pick = move |handle: String| {
         handles.update(|text| {
-            let kept = text.rsplit_once(',').map_or("", |(before, _)| before).trim();
+            let kept = text
+                .rsplit_once(',')
+                .map_or("", |(before, _)| before)
+                .trim();
             *text = if kept.is_empty() {
                 format!("{handle}, ")
             } else {
@@ -226,7 +233,13 @@ fn NewMessageForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView
     let navigate = use_navigate();
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        start_direct(handles.get_untracked(), refresh, on_done, error, navigate.clone());
+        start_direct(
+            handles.get_untracked(),
+            refresh,
+            on_done,
+            error,
+            navigate.clone(),
+        );
     };
     view! {
         <form class="stack panel" aria-label="New message" on:submit=submit>
@@ -664,11 +677,27 @@ pub fn RoomSettings(
     use super::model::{Provided, Role};
 
     let current = room.get_untracked();
-    let room_id = StoredValue::new(current.as_ref().map(|room| room.id.clone()).unwrap_or_default());
-    let name = RwSignal::new(current.as_ref().map(|room| room.name.clone()).unwrap_or_default());
-    let topic = RwSignal::new(current.as_ref().map(|room| room.topic.clone()).unwrap_or_default());
+    let room_id = StoredValue::new(
+        current
+            .as_ref()
+            .map(|room| room.id.clone())
+            .unwrap_or_default(),
+    );
+    let name = RwSignal::new(
+        current
+            .as_ref()
+            .map(|room| room.name.clone())
+            .unwrap_or_default(),
+    );
+    let topic = RwSignal::new(
+        current
+            .as_ref()
+            .map(|room| room.topic.clone())
+            .unwrap_or_default(),
+    );
     let status = RwSignal::new(None::<Result<String, String>>);
-    let owner = move || room.with(|room| room.as_ref().and_then(|room| room.role)) == Some(Role::Owner);
+    let owner =
+        move || room.with(|room| room.as_ref().and_then(|room| room.role)) == Some(Role::Owner);
     let report = move |outcome: Result<String, AppError>| {
         status.try_set(Some(outcome.map_err(|err| err.to_string())));
     };
@@ -676,7 +705,12 @@ pub fn RoomSettings(
         event.prevent_default();
         let (new_name, new_topic) = (name.get_untracked(), topic.get_untracked());
         spawn_local(async move {
-            let saved = update_room(room_id.get_value(), Some(new_name), Provided(Some(new_topic))).await;
+            let saved = update_room(
+                room_id.get_value(),
+                Some(new_name),
+                Provided(Some(new_topic)),
+            )
+            .await;
             report(saved.map(|_| "Saved.".to_owned()));
         });
     };
@@ -684,9 +718,15 @@ pub fn RoomSettings(
         spawn_local(async move {
             let room = room_id.get_value();
             let done = match what {
-                "remove" => remove_member(room, handle.clone()).await.map(|()| format!("Removed @{handle}.")),
-                "admin" => set_role(room, handle.clone(), "admin".into()).await.map(|()| format!("@{handle} is an admin.")),
-                _ => set_role(room, handle.clone(), "member".into()).await.map(|()| format!("@{handle} is a member.")),
+                "remove" => remove_member(room, handle.clone())
+                    .await
+                    .map(|()| format!("Removed @{handle}.")),
+                "admin" => set_role(room, handle.clone(), "admin".into())
+                    .await
+                    .map(|()| format!("@{handle} is an admin.")),
+                _ => set_role(room, handle.clone(), "member".into())
+                    .await
+                    .map(|()| format!("@{handle} is a member.")),
             };
             report(done);
         });

@@ -128,9 +128,9 @@ impl Redis {
     /// cluster hash tag (all such keys share its slot). On a cluster the
     /// keys of that slot are listed on its primary (`CLUSTER
     /// KEYSLOT`, `COUNTKEYSINSLOT`, then `GETKEYSINSLOT`: O(keys in the
-    /// slot)); elsewhere `SCAN MATCH`, O(every key), 1,000 at a time. For
-    /// rare work only (deleting a room).
-    pub(crate) async fn keys_with_prefix(&self, prefix: &str) -> RedisResult<Vec<String>> {
+    /// slot)); elsewhere [`Self::scan_prefix`]. For rare work only
+    /// (deleting a room).
+    pub(crate) async fn keys_in_tag(&self, prefix: &str) -> RedisResult<Vec<String>> {
         if self.is_cluster() {
             let slot: u16 = redis::cmd("CLUSTER")
                 .arg("KEYSLOT")
@@ -161,24 +161,67 @@ impl Redis {
                 .filter(|key| key.starts_with(prefix))
                 .collect());
         }
+        self.scan_prefix(prefix).await
+    }
+
+    /// Every key whose name starts with `prefix`: `SCAN MATCH`, 1,000 keys
+    /// a step, O(every key); on a cluster on each primary in turn (found
+    /// with `CLUSTER SLOTS`), since a `SCAN` cursor belongs to one node.
+    /// For rare work only (a one-time backfill, deleting a room).
+    pub(crate) async fn scan_prefix(&self, prefix: &str) -> RedisResult<Vec<String>> {
         let pattern = format!("{}*", glob_escape(prefix));
         let mut found = Vec::new();
-        let mut cursor = 0u64;
-        loop {
-            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
+        let nodes: Vec<Option<(String, u16)>> = if self.is_cluster() {
+            let slots: Vec<redis::Value> = redis::cmd("CLUSTER")
+                .arg("SLOTS")
                 .query_async(&mut self.clone())
                 .await?;
-            found.extend(page);
-            if next == 0 {
-                return Ok(found);
+            let mut primaries: Vec<(String, u16)> = slots
+                .into_iter()
+                .filter_map(|range| {
+                    // [start, end, [host, port, id, …], replicas…]
+                    let range: Vec<redis::Value> = redis::from_redis_value(range).ok()?;
+                    let primary: Vec<redis::Value> =
+                        redis::from_redis_value(range.get(2)?.clone()).ok()?;
+                    let host: String = redis::from_redis_value(primary.first()?.clone()).ok()?;
+                    let port: u16 = redis::from_redis_value(primary.get(1)?.clone()).ok()?;
+                    Some((host, port))
+                })
+                .collect();
+            primaries.sort();
+            primaries.dedup();
+            primaries.into_iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for node in nodes {
+            let mut cursor = 0u64;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000);
+                let (next, page): (u64, Vec<String>) = match &node {
+                    Some((host, port)) => {
+                        let mut connection = self.cluster().await?;
+                        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                            host: host.clone(),
+                            port: *port,
+                        });
+                        redis::from_redis_value(connection.route_command(scan, routing).await?)?
+                    }
+                    None => scan.query_async(&mut self.clone()).await?,
+                };
+                found.extend(page);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
-            cursor = next;
         }
+        Ok(found)
     }
 
     /// Whether this is a cluster (a script may touch only one slot).

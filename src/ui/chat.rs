@@ -20,12 +20,12 @@ use crate::messages::components::{pause, RoomView, PAGE};
 use crate::messages::model::{merge_messages, MessageId};
 use crate::messages::Message;
 use crate::notifications::components::{desktop_notify, desktop_notify_message, NotificationFeed};
-use crate::rooms::model::NotifyLevel;
 use crate::presence::api::members;
 use crate::presence::components::MemberLists;
 use crate::presence::model::{apply_presence, typing_text, Member, TYPING_SHOWN_MS};
 use crate::rooms::api::rooms;
 use crate::rooms::components::{InviteForm, RoomSwitcher, RoomsSidebar};
+use crate::rooms::model::NotifyLevel;
 use crate::ui::icons::{Icon, IconSvg};
 
 /// `/` and `/rooms/:id`: the chat for a signed-in user; everyone else goes
@@ -285,8 +285,12 @@ fn ChatLayout(
             if me.with_value(|me| message.author.id != *me) {
                 let loud = room_list.with_untracked(|list| {
                     let list = list.as_ref()?.as_ref().ok()?;
-                    let joined = list.joined.iter().find(|joined| joined.room.id == message.room_id)?;
-                    (joined.room.notifications == Some(NotifyLevel::All)).then(|| joined.room.name.clone())
+                    let joined = list
+                        .joined
+                        .iter()
+                        .find(|joined| joined.room.id == message.room_id)?;
+                    (joined.room.notifications == Some(NotifyLevel::All))
+                        .then(|| joined.room.name.clone())
                 });
                 if let Some(room_name) = loud {
                     desktop_notify_message(&message, &room_name);
@@ -520,7 +524,8 @@ fn ChatLayout(
             .find(|joined| joined.room.id == id)
             .map(|joined| joined.room)
     });
-    let open_id = Memo::new(move |_| open_room.with(|room| room.as_ref().map(|room| room.id.clone())));
+    let open_id =
+        Memo::new(move |_| open_room.with(|room| room.as_ref().map(|room| room.id.clone())));
     let navigate_to_direct = use_navigate();
     let message_person = Callback::new(move |handle: String| {
         crate::rooms::components::start_direct(
