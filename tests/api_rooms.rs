@@ -1439,7 +1439,11 @@ async fn the_same_people_always_get_the_same_direct_room_which_behaves_like_a_pr
     let bobs = direct_list(&app, &bob).await;
     assert_eq!(bobs[0], (id.clone(), "ann".to_owned(), 2));
     assert_eq!(bobs[1].0, group_id);
-    assert_eq!(notification_kinds(&app, &bob).await, ["direct", "direct"]);
+    // One line per conversation: the newest message replaces the unread one.
+    let list = ok_json(app.call(&bob, "notifications", &[]).await).await;
+    assert_eq!(list["unread"], 1, "{list}");
+    assert_eq!(list["items"][0]["kind"], "direct");
+    assert_eq!(list["items"][0]["text"], "are you there?");
     assert!(
         notification_kinds(&app, &ann).await.is_empty(),
         "the author is not notified"
@@ -1459,23 +1463,26 @@ async fn the_same_people_always_get_the_same_direct_room_which_behaves_like_a_pr
     support::send_text(&app, &bob, &id, "yes").await;
     assert_eq!(direct_list(&app, &ann).await[0].0, id);
 
-    // A member who sets the room to `none` hears nothing of it but mentions.
-    ok_json(
-        app.call(
-            &bob,
-            "set_room_notifications",
-            &[("room_id", &id), ("level", "none")],
+    // A member who sets the room to `mentions` or `none` hears nothing of
+    // it but mentions (read first: a read notification stays as it is).
+    ok_json(app.call(&bob, "mark_read", &[("id", "all")]).await).await;
+    for level in ["mentions", "none"] {
+        ok_json(
+            app.call(
+                &bob,
+                "set_room_notifications",
+                &[("room_id", &id), ("level", level)],
+            )
+            .await,
         )
-        .await,
-    )
-    .await;
-    support::send_text(&app, &ann, &id, "quiet now").await;
-    assert_eq!(notification_kinds(&app, &bob).await.len(), 2);
+        .await;
+        support::send_text(&app, &ann, &id, "quiet now").await;
+        assert_eq!(notification_kinds(&app, &bob).await.len(), 1, "{level}");
+    }
     support::send_text(&app, &ann, &id, "but @bob, look").await;
-    assert_eq!(
-        notification_kinds(&app, &bob).await,
-        ["mention", "direct", "direct"]
-    );
+    assert_eq!(notification_kinds(&app, &bob).await, ["mention", "direct"]);
+    let list = ok_json(app.call(&bob, "notifications", &[]).await).await;
+    assert_eq!(list["items"][0]["text"], "but @bob, look");
     let rooms = ok_json(app.call(&bob, "rooms", &[]).await).await;
     let listed = rooms["direct"]
         .as_array()
@@ -1669,6 +1676,11 @@ async fn owners_and_admins_run_a_room_and_a_removed_member_loses_it_at_once_ever
         (renamed["name"].as_str(), renamed["topic"].as_str()),
         (Some("Lobby"), Some("Say hello"))
     );
+    // (Each removal told the members first, for their member lists.)
+    for room in [&public, &private] {
+        let removal = carol_events.next_named("room_updated").await.json();
+        assert_eq!(removal["id"], room.as_str());
+    }
     let live = carol_events.next_named("room_updated").await.json();
     assert_eq!(
         (
@@ -1880,6 +1892,11 @@ async fn owners_and_admins_run_a_room_and_a_removed_member_loses_it_at_once_ever
             "admin removes"
         );
     }
+    assert_eq!(
+        status_of(&app, &ann, "leave_room", &[("room_id", &public)]).await,
+        400,
+        "the owner cannot leave"
+    );
     // A member's level is theirs; the default is `all` in a small room.
     let rooms = ok_json(app.call(&ann, "rooms", &[]).await).await;
     assert!(
@@ -1958,7 +1975,10 @@ async fn deleting_a_room_removes_every_key_of_it_and_every_trace_in_its_peoples_
     let erin = support::person_on(&app, "erin").await;
     ok_json(app.call(&erin, "join_room", &[("room_id", &room)]).await).await;
     support::send_text(&app, &erin, &room, "bye").await;
+    support::send_text(&app, &ann, &room, "bye @erin").await;
     ok_json(app.call(&erin, "leave_room", &[("room_id", &room)]).await).await;
+    let erins = ok_json(app.call(&erin, "notifications", &[]).await).await;
+    assert_eq!(erins["unread"], 1, "{erins}");
 
     let mut redis_connection = redis.connection().await;
     let naming = redis_connection.clone();
@@ -2043,7 +2063,9 @@ async fn deleting_a_room_removes_every_key_of_it_and_every_trace_in_its_peoples_
             .unwrap();
         assert!(!members.contains(&room), "{word}");
     }
-    for who in [&ann, &bob, &carol, &dan] {
+    // Erin had left: her list was not cleaned, but what links to the room
+    // is left out of it.
+    for who in [&ann, &bob, &carol, &dan, &erin] {
         let rooms = ok_json(app.call(who, "rooms", &[]).await).await;
         assert!(!rooms.to_string().contains(&room), "{rooms}");
         let notifications = ok_json(app.call(who, "notifications", &[]).await).await;

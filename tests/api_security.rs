@@ -280,6 +280,50 @@ async fn every_endpoint_is_limited_and_an_invitation_pays_before_the_handle_is_l
         429
     );
 
+    // The endpoints of direct rooms and room administration: each pays
+    // its limit first, whatever its answer (here refusals: nobody is no
+    // one, the caller is no owner, the room is no direct room).
+    let nobody = [("room_id", room.as_str()), ("handle", "nobody")];
+    let admin_cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        (
+            "update_room",
+            vec![("room_id", room.as_str()), ("topic", "t")],
+        ),
+        (
+            "set_role",
+            [nobody.as_slice(), &[("role", "admin")]].concat(),
+        ),
+        ("remove_member", nobody.to_vec()),
+        ("delete_room", room_form.to_vec()),
+        (
+            "set_room_notifications",
+            vec![("room_id", room.as_str()), ("level", "all")],
+        ),
+        ("hide_direct", room_form.to_vec()),
+        ("open_direct", vec![("handles", "nobody")]),
+        ("people", vec![("q", "p")]),
+    ];
+    for (n, (endpoint, form)) in admin_cases.iter().enumerate() {
+        let client = fresh(200 + n).await;
+        // The owner renames (paying nothing else first); the others join
+        // the room first (where it matters), which pays one membership
+        // action: then two calls go through, not three.
+        let (caller, free_calls) = match *endpoint {
+            "update_room" => (&owner, 3),
+            "open_direct" | "people" => (&client, 3),
+            _ => {
+                ok_json(app.call(&client, "join_room", &room_form).await).await;
+                (&client, 2)
+            }
+        };
+        for call in 0..free_calls {
+            let status = app.call(caller, endpoint, form).await.status();
+            assert_ne!(status, 429, "{endpoint}: call {call} refused");
+        }
+        let refused = app.call(caller, endpoint, form).await;
+        assert_eq!(refused.status(), 429, "{endpoint} is not limited");
+    }
+
     // Probing handles costs invitations like inviting does.
     let prober = fresh(100).await;
     ok_json(app.call(&prober, "join_room", &room_form).await).await;

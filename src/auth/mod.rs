@@ -28,4 +28,4 @@ pub(crate) use profiles::{
     profile, profiles, start_invalidation as start_profile_invalidation, ProfileCache,
 };
 #[cfg(feature = "ssr")]
-pub(crate) use store::user_id_by_handle;
+pub(crate) use store::{user_id_by_handle, user_ids_by_handles};

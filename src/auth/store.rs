@@ -185,6 +185,22 @@ pub(crate) async fn user_id_by_handle(
         .await?)
 }
 
+/// The ids of the accounts with these handles, in order (`None` for a
+/// handle nobody has): one `MGET` (split by slot by redis-rs on a cluster).
+pub(crate) async fn user_ids_by_handles(
+    state: &AppState,
+    handles: &[Handle],
+) -> AppResult<Vec<Option<String>>> {
+    let keys: Vec<String> = handles
+        .iter()
+        .map(|handle| state.keys.user_by_handle(handle.as_str()))
+        .collect();
+    Ok(redis::cmd("MGET")
+        .arg(keys)
+        .query_async(&mut state.redis())
+        .await?)
+}
+
 /// The account with this id, email included (for its owner).
 pub(crate) async fn find_user(state: &AppState, id: &str) -> AppResult<Option<User>> {
     Ok(user_from_fields(user_fields(state, id).await?))

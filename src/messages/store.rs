@@ -57,7 +57,7 @@ const DEDUP_WINDOW: usize = 100;
 /// Because the script runs atomically, publishes happen in stream order.
 /// The entry's `author` and `cmid` are stored packed ([`pack_id`]).
 ///
-/// 9. in a direct room, list the other members who did not mute it: they
+/// 9. in a direct room, list the other members whose level is `all`: they
 ///    are notified (kind `direct`).
 ///
 /// Replies `{outcome, ...}`: `{'sent', id, room name, members to notify...}`, `{'seen', ms of
@@ -119,13 +119,15 @@ redis.call(ARGV[12], ARGV[7], cjson.encode({
   id = id, room_id = ARGV[8], body = ARGV[3], client_msg_id = ARGV[4], sent_at = ms,
   author = { id = ARGV[2], handle = ARGV[10], display_name = ARGV[11] }
 }))
--- In a direct room every other member is notified, unless they muted it:
--- their levels are read here, on the room's slot, in this same call, so
--- the send needs no round trip per recipient to learn whom to tell.
+-- In a direct room every other member is notified, unless they set it to
+-- mentions only or nothing: their levels are read here, on the room's
+-- slot, in this same call, so the send needs no round trip per recipient
+-- to learn whom to tell.
 local reply = {'sent', id, name}
 if redis.call('HGET', KEYS[4], 'kind') == 'direct' then
   for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-    if member ~= ARGV[2] and redis.call('HGET', KEYS[7], member) ~= 'none' then
+    local level = redis.call('HGET', KEYS[7], member)
+    if member ~= ARGV[2] and (not level or level == 'all') then
       table.insert(reply, member)
     end
   end

@@ -51,6 +51,8 @@ impl Notification {
         let who = &self.from.display_name;
         let room = &self.room_name;
         match self.kind {
+            // A direct room has no name of its own.
+            NotificationKind::Mention if room.is_empty() => format!("{who} mentioned you"),
             NotificationKind::Mention => format!("{who} mentioned you in {room}"),
             NotificationKind::Invite => format!("{who} invited you to {room}"),
             NotificationKind::InviteAccepted => format!("{who} accepted your invitation to {room}"),

@@ -82,6 +82,32 @@ fn new_notification(
     }
 }
 
+/// A `direct` notification replaces the user's unread one of the same
+/// room, if any: a lively conversation is one line in the list (the
+/// newest message), not a hundred that push invitations out of it. Then as
+/// [`push`]: `LPUSH`, `LTRIM`, `EXPIRE`, `PUBLISH`, all in this one script.
+static PUSH_DIRECT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] list; ARGV[1] notification, ARGV[2] room id, ARGV[3] keep,
+-- ARGV[4] seconds kept, ARGV[5] PUBLISH or SPUBLISH, ARGV[6] channel,
+-- ARGV[7] event
+for _, raw in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local ok, item = pcall(cjson.decode, raw)
+  if ok and type(item) == 'table' and item.kind == 'direct'
+      and item.room_id == ARGV[2] and item.read ~= true then
+    redis.call('LREM', KEYS[1], 1, raw)
+  end
+end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call(ARGV[5], ARGV[6], ARGV[7])
+return 1
+",
+    )
+});
+
 /// Stores a notification and delivers it to the user's open tabs.
 async fn push(state: &AppState, user_id: &str, notification: &Notification) -> AppResult<()> {
     let json = serde_json::to_string(notification)
@@ -192,9 +218,35 @@ pub(crate) async fn notify_direct(
         );
         notification.text = excerpt(message.body);
         notification.message_id = Some(message.message_id.to_owned());
-        async move { push(state, user_id, &notification).await }
+        async move { push_direct(state, user_id, &notification).await }
     }))
     .await?;
+    Ok(())
+}
+
+/// [`push`] for a `direct` notification, replacing the unread one of the
+/// same room (see [`PUSH_DIRECT`]).
+async fn push_direct(
+    state: &AppState,
+    user_id: &str,
+    notification: &Notification,
+) -> AppResult<()> {
+    let json = serde_json::to_string(notification)
+        .map_err(|err| AppError::internal("encode notification", err))?;
+    let event = PersonalEvent::Forward(Box::new(ClientEvent::Notification(notification.clone())));
+    let channel = state.keys.user_events(user_id);
+    let redis = state.redis();
+    let _: i64 = PUSH_DIRECT
+        .key(state.keys.user_notifications(user_id))
+        .arg(json)
+        .arg(&notification.room_id)
+        .arg(KEEP)
+        .arg(KEEP_SECS)
+        .arg(redis.publish_command(&channel))
+        .arg(&channel)
+        .arg(event.to_json())
+        .invoke_async(&mut redis.clone())
+        .await?;
     Ok(())
 }
 
@@ -296,10 +348,35 @@ pub(crate) async fn list(
         .arg(KEEP - 1)
         .query_async(&mut state.redis())
         .await?;
-    let all: Vec<Notification> = raw
+    let mut all: Vec<Notification> = raw
         .iter()
         .filter_map(|json| serde_json::from_str(json).ok())
         .collect();
+    // Items about a room deleted since (for someone who had left it, whose
+    // list the deletion did not clean) would link nowhere: left out. One
+    // `EXISTS` per distinct room, sent together.
+    let mut rooms: Vec<&str> = all.iter().map(|item| item.room_id.as_str()).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    let redis = state.redis();
+    let exists: Vec<bool> = futures::future::try_join_all(rooms.iter().map(|room| {
+        let mut redis = redis.clone();
+        let key = state.keys.room(room);
+        async move {
+            redis::cmd("EXISTS")
+                .arg(key)
+                .query_async::<bool>(&mut redis)
+                .await
+        }
+    }))
+    .await?;
+    let gone: Vec<String> = rooms
+        .into_iter()
+        .zip(exists)
+        .filter(|(_, exists)| !exists)
+        .map(|(room, _)| room.to_owned())
+        .collect();
+    all.retain(|item| !gone.contains(&item.room_id));
     Ok(NotificationList {
         unread: all.iter().filter(|item| !item.read).count(),
         items: all.into_iter().take(limit).collect(),

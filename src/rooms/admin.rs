@@ -56,6 +56,15 @@ return 0
     )
 });
 
+/// The id of the direct room of exactly these people (sorted, distinct
+/// user ids), if one was opened.
+pub(crate) async fn existing_direct(state: &AppState, ids: &[String]) -> AppResult<Option<String>> {
+    Ok(redis::cmd("GET")
+        .arg(state.keys.direct(&ids.join(",")))
+        .query_async(&mut state.redis())
+        .await?)
+}
+
 /// Finds or creates the direct room of exactly these people (`ids`: user
 /// ids, the caller's among them, sorted and distinct) and puts it into
 /// each one's room list. Returns it as `caller` sees it.
@@ -167,44 +176,65 @@ pub(crate) fn public_view(room: &Room) -> Room {
     }
 }
 
+/// Renames a room and/or sets its topic: only the fields given, only if
+/// the room still exists (an update racing a deletion must not bring back
+/// half a hash), and publishes the room as it now is (`room_updated`, in
+/// the order of the writes). Replies `{old name, name, topic}`, or `{}`
+/// when the room is gone.
+static UPDATE_ROOM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] hash; ARGV[1] room id, ARGV[2] '1' if a name is given, ARGV[3]
+-- name, ARGV[4] '1' if a topic is given, ARGV[5] topic, ARGV[6] PUBLISH or
+-- SPUBLISH, ARGV[7] channel
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local old = redis.call('HGET', KEYS[1], 'name')
+if ARGV[2] == '1' then redis.call('HSET', KEYS[1], 'name', ARGV[3]) end
+if ARGV[4] == '1' then redis.call('HSET', KEYS[1], 'topic', ARGV[5]) end
+local room = redis.call('HMGET', KEYS[1], 'name', 'private', 'kind', 'topic')
+redis.call(ARGV[6], ARGV[7], cjson.encode({
+  event = 'room_updated', id = ARGV[1], name = room[1], private = room[2] == '1',
+  kind = room[3] or 'room', topic = room[4] or ''
+}))
+return {old, room[1], room[4] or ''}
+",
+    )
+});
+
 /// Renames the room and/or sets its topic, and tells its members live. A
 /// public room's new name is indexed for the directory (its old words
-/// are dropped from the index).
+/// are dropped from the index). `None` when the room is gone.
 pub(crate) async fn update(
     state: &AppState,
     room: &Room,
     name: Option<&str>,
     topic: Option<&str>,
-) -> AppResult<Room> {
+) -> AppResult<Option<Room>> {
     let keys = &state.keys;
     let redis = state.redis();
-    let mut updated = public_view(room);
-    if let Some(name) = name {
-        updated.name = name.to_owned();
-    }
-    if let Some(topic) = topic {
-        updated.topic = topic.to_owned();
-    }
     let channel = keys.room_events(&room.id);
-    let () = redis::pipe()
-        .atomic()
-        .hset_multiple(
-            keys.room(&room.id),
-            &[("name", &updated.name), ("topic", &updated.topic)],
-        )
-        .ignore()
-        .add_command(redis.publish(&channel, RoomEvent::RoomUpdated(updated.clone()).to_json()))
-        .ignore()
-        .query_async(&mut redis.clone())
+    let reply: Vec<String> = UPDATE_ROOM
+        .key(keys.room(&room.id))
+        .arg(&room.id)
+        .arg(if name.is_some() { "1" } else { "0" })
+        .arg(name.unwrap_or_default())
+        .arg(if topic.is_some() { "1" } else { "0" })
+        .arg(topic.unwrap_or_default())
+        .arg(redis.publish_command(&channel))
+        .arg(&channel)
+        .invoke_async(&mut redis.clone())
         .await?;
-    if !room.private && updated.name != room.name {
-        reindex(state, &room.id, &room.name, &updated.name).await?;
+    let [old, name, topic] = reply.as_slice() else {
+        return Ok(None);
+    };
+    if !room.private && name != old {
+        reindex(state, &room.id, old, name).await?;
     }
-    Ok(Room {
-        role: room.role,
-        notifications: room.notifications,
-        ..updated
-    })
+    Ok(Some(Room {
+        name: name.clone(),
+        topic: topic.clone(),
+        ..room.clone()
+    }))
 }
 
 /// Moves a public room in the directory's word index from its old name's
@@ -288,6 +318,20 @@ pub(crate) async fn set_role(
     Ok(true)
 }
 
+/// Stores a member's level, only while they are a member: a level set
+/// racing a leave (or a deletion) must not leave a field for someone
+/// outside the room.
+static SET_LEVEL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] members, KEYS[2] levels; ARGV[1] user id, ARGV[2] level
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1
+",
+    )
+});
+
 /// Stores the user's notification level for the room and tells their other
 /// tabs.
 pub(crate) async fn set_notifications(
@@ -297,29 +341,46 @@ pub(crate) async fn set_notifications(
     level: NotifyLevel,
 ) -> AppResult<()> {
     let keys = &state.keys;
-    let () = redis::cmd("HSET")
-        .arg(keys.room_notify(&room.id))
+    let set: i64 = SET_LEVEL
+        .key(keys.room_members(&room.id))
+        .key(keys.room_notify(&room.id))
         .arg(user_id)
         .arg(level.as_str())
-        .query_async(&mut state.redis())
+        .invoke_async(&mut state.redis())
         .await?;
+    if set == 0 {
+        // Gone from the room (or the room gone) since the check.
+        return Err(super::model::no_such_room());
+    }
     let own = Room {
         notifications: Some(level),
-        ..room.clone()
+        ..presented(state, room.clone(), user_id).await?
     };
     let event = PersonalEvent::Forward(Box::new(ClientEvent::RoomUpdated(own)));
     publish_personal(&mut state.redis(), keys, user_id, &event).await
 }
 
 /// Takes a member out of the room (see `store::set_membership`: their
-/// streams stop carrying the room at once, on every process) and tells
-/// their tabs they were removed.
-pub(crate) async fn remove(state: &AppState, room_id: &RoomId, user_id: &str) -> AppResult<()> {
-    super::store::set_membership(state, room_id, user_id, false).await?;
+/// streams stop carrying the room at once, on every process), tells their
+/// tabs they were removed, and the members (`room_updated`: their member
+/// lists change).
+pub(crate) async fn remove(state: &AppState, room: &Room, user_id: &str) -> AppResult<()> {
+    let room_id = RoomId::parse(&room.id)?;
+    super::store::set_membership(state, &room_id, user_id, false).await?;
     let event = PersonalEvent::Forward(Box::new(ClientEvent::Removed(RoomRef {
-        room_id: room_id.as_str().to_owned(),
+        room_id: room.id.clone(),
     })));
-    publish_personal(&mut state.redis(), &state.keys, user_id, &event).await
+    let redis = state.redis();
+    publish_personal(&mut redis.clone(), &state.keys, user_id, &event).await?;
+    let channel = state.keys.room_events(&room.id);
+    let () = redis
+        .publish(
+            &channel,
+            RoomEvent::RoomUpdated(public_view(room)).to_json(),
+        )
+        .query_async(&mut redis.clone())
+        .await?;
+    Ok(())
 }
 
 /// The first step of a delete, atomic on the room's slot: reads who is in
@@ -370,10 +431,15 @@ const FORGET_CONCURRENCY: usize = 32;
 
 /// Deletes a room and every key of it (see the module docs). `false` if it
 /// was gone already.
-pub(crate) async fn delete(state: &AppState, room_id: &RoomId) -> AppResult<bool> {
+pub(crate) async fn delete(state: &AppState, room: &Room) -> AppResult<bool> {
+    // Out of the directory first: should anything below fail, the owner
+    // can delete again (the room is still there), and it is not listed.
+    if !room.private {
+        unlist(state, &room.id, &room.name).await?;
+    }
     let keys = &state.keys;
     let redis = state.redis();
-    let room = room_id.as_str();
+    let room = room.id.as_str();
     let reply: Vec<String> = UNLINK_ROOM
         .key(keys.room(room))
         .key(keys.room_members(room))
@@ -388,6 +454,45 @@ pub(crate) async fn delete(state: &AppState, room_id: &RoomId) -> AppResult<bool
     let [name, private, people @ ..] = reply.as_slice() else {
         return Ok(false);
     };
+    // From here on the room is gone for everyone: what follows clears
+    // traces, and a failure is logged rather than answered (a retry would
+    // find no room).
+    if let Err(err) = forget_everywhere(state, room, name, private == "1", people).await {
+        tracing::warn!(?err, room, "a deleted room's traces were not all cleared");
+    }
+    Ok(true)
+}
+
+/// Takes a public room out of the directory and its words' sets.
+async fn unlist(state: &AppState, room_id: &str, name: &str) -> AppResult<()> {
+    let keys = &state.keys;
+    let _: i64 = redis::cmd("ZREM")
+        .arg(keys.public_rooms())
+        .arg(room_id)
+        .query_async(&mut state.redis())
+        .await?;
+    for word in name_words(name) {
+        let _: i64 = redis::cmd("ZREM")
+            .arg(keys.public_word_rooms(&word))
+            .arg(room_id)
+            .query_async(&mut state.redis())
+            .await?;
+    }
+    Ok(())
+}
+
+/// The steps of a delete after the room's keys are gone: each person's
+/// traces, the directory (again, should a rename have raced the delete),
+/// and the per-person keys on the room's slot.
+async fn forget_everywhere(
+    state: &AppState,
+    room: &str,
+    name: &str,
+    private: bool,
+    people: &[String],
+) -> AppResult<()> {
+    let keys = &state.keys;
+    let redis = state.redis();
     let people: Vec<&String> = people.iter().filter(|id| !id.is_empty()).collect();
     let room_ref = RoomRef {
         room_id: room.to_owned(),
@@ -417,19 +522,8 @@ pub(crate) async fn delete(state: &AppState, room_id: &RoomId) -> AppResult<bool
         }))
         .await?;
     }
-    if private != "1" {
-        let _: i64 = redis::cmd("ZREM")
-            .arg(keys.public_rooms())
-            .arg(room)
-            .query_async(&mut redis.clone())
-            .await?;
-        for word in name_words(name) {
-            let _: i64 = redis::cmd("ZREM")
-                .arg(keys.public_word_rooms(&word))
-                .arg(room)
-                .query_async(&mut redis.clone())
-                .await?;
-        }
+    if !private {
+        unlist(state, room, name).await?;
     }
     // The per-person keys left on the room's slot.
     let leftovers = redis.keys_in_tag(&keys.room(room)).await?;
@@ -439,5 +533,5 @@ pub(crate) async fn delete(state: &AppState, room_id: &RoomId) -> AppResult<bool
             .query_async(&mut redis.clone())
             .await?;
     }
-    Ok(true)
+    Ok(())
 }

@@ -226,6 +226,11 @@ pub async fn leave_room(room_id: String) -> Result<(), AppError> {
     if room.is_direct() {
         return Err(direct_is_fixed());
     }
+    if room.role == Some(super::model::Role::Owner) {
+        return Err(AppError::BadRequest(
+            "The owner cannot leave the room: delete it instead.".into(),
+        ));
+    }
     store::set_membership(&state, &room_id, &user_id, false).await
 }
 

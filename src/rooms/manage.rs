@@ -24,43 +24,45 @@ pub const DIRECT_MAX_OTHERS: usize = 8;
 pub async fn open_direct(handles: String) -> Result<Room, AppError> {
     use crate::auth::model::Handle;
     use crate::auth::session::require_user;
-    use crate::limits::{self, Limit};
+    use crate::limits::{self, Limit, PerUser};
     use crate::server::state::AppState;
 
     let state = AppState::current()?;
     let user = require_user().await?;
-    let mut wanted = Vec::new();
+    // Looking handles up pays the read limit: handles cannot be probed
+    // without limit.
+    limits::take(&state, &[PerUser::Read.of(&user.id)]).await?;
+    let too_many = || AppError::BadRequest("handles may name at most 8 other people.".into());
+    let mut wanted: Vec<Handle> = Vec::new();
     for handle in handles.split(',').map(str::trim).filter(|h| !h.is_empty()) {
-        let handle = Handle::parse(handle.trim_start_matches('@'))?;
-        if !wanted.contains(&handle) {
+        let handle = Handle::parse(handle)?;
+        if handle.as_str() != user.handle && !wanted.contains(&handle) {
+            // Stops at the first one too many: never more work than that.
+            if wanted.len() == DIRECT_MAX_OTHERS {
+                return Err(too_many());
+            }
             wanted.push(handle);
         }
     }
-    wanted.retain(|handle| handle.as_str() != user.handle);
     if wanted.is_empty() {
         return Err(AppError::BadRequest(
             "handles must name at least one other person.".into(),
         ));
     }
-    if wanted.len() > DIRECT_MAX_OTHERS {
-        return Err(AppError::BadRequest(
-            "handles may name at most 8 other people.".into(),
-        ));
-    }
-    // Paid before the handles are looked up, like an invitation: handles
-    // cannot be probed without limit.
-    limits::take(&state, &[Limit::Invite { user_id: &user.id }]).await?;
+    let found = crate::auth::user_ids_by_handles(&state, &wanted).await?;
     let mut ids = vec![user.id.clone()];
-    for handle in &wanted {
-        let id = crate::auth::user_id_by_handle(&state, handle)
-            .await?
-            .ok_or_else(|| {
-                AppError::NotFound(format!("Nobody has the handle @{}.", handle.as_str()))
-            })?;
-        ids.push(id);
+    for (handle, id) in wanted.iter().zip(found) {
+        ids.push(id.ok_or_else(|| {
+            AppError::NotFound(format!("Nobody has the handle @{}.", handle.as_str()))
+        })?);
     }
     ids.sort_unstable();
     ids.dedup();
+    // Opening one that exists is free; a new one pays like an invitation
+    // (it puts a conversation into other people's lists).
+    if super::admin::existing_direct(&state, &ids).await?.is_none() {
+        limits::take(&state, &[Limit::Invite { user_id: &user.id }]).await?;
+    }
     super::admin::open_direct(&state, &user.id, &ids).await
 }
 
@@ -104,7 +106,8 @@ pub async fn update_room(
         name.as_ref().map(RoomName::as_str),
         topic.as_deref(),
     )
-    .await
+    .await?
+    .ok_or_else(super::model::no_such_room)
 }
 
 /// Makes a member an admin (`role=admin`) or a member again
@@ -137,19 +140,19 @@ pub async fn remove_member(room_id: String, handle: String) -> Result<(), AppErr
     use super::access::{managed_room, member_by_handle, Needs};
     use super::model::Role;
 
-    let (caller, _) = managed_room(&room_id, Needs::Admin).await?;
+    let (caller, room) = managed_room(&room_id, Needs::Admin).await?;
     let target = member_by_handle(&caller, &handle).await?;
     if target == caller.user_id {
         return Err(AppError::BadRequest(
             "To go, leave the room instead.".into(),
         ));
     }
-    let (room, _) =
+    let (as_target, _) =
         super::store::room_and_standing(&caller.state, &caller.room_id, &target).await?;
-    if room.and_then(|room| room.role) == Some(Role::Owner) {
+    if as_target.and_then(|room| room.role) == Some(Role::Owner) {
         return Err(AppError::Forbidden("The owner cannot be removed.".into()));
     }
-    super::admin::remove(&caller.state, &caller.room_id, &target).await
+    super::admin::remove(&caller.state, &room, &target).await
 }
 
 /// Deletes a room and everything in it. The owner only.
@@ -157,8 +160,8 @@ pub async fn remove_member(room_id: String, handle: String) -> Result<(), AppErr
 pub async fn delete_room(room_id: String) -> Result<(), AppError> {
     use super::access::{managed_room, Needs};
 
-    let (caller, _) = managed_room(&room_id, Needs::Owner).await?;
-    super::admin::delete(&caller.state, &caller.room_id).await?;
+    let (caller, room) = managed_room(&room_id, Needs::Owner).await?;
+    super::admin::delete(&caller.state, &room).await?;
     Ok(())
 }
 

@@ -238,6 +238,23 @@ return 0
     )
 });
 
+/// Adds a member, answers their invitation and publishes `member_joined`,
+/// only if the room still exists: a join racing a deletion must not bring
+/// back a member set of a room that is gone.
+static JOIN_ROOM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+-- KEYS[1] hash, KEYS[2] members, KEYS[3] invites; ARGV[1] user id,
+-- ARGV[2] PUBLISH or SPUBLISH, ARGV[3] channel, ARGV[4] marker
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call(ARGV[2], ARGV[3], ARGV[4])
+return 1
+",
+    )
+});
+
 /// The room and whether the user is a member, in one round trip; for a
 /// member, the room carries their role and notification level.
 pub(crate) async fn room_and_standing(
@@ -354,25 +371,27 @@ pub(crate) async fn set_membership(
     let (room_id, user) = (room.to_owned(), user_id.to_owned());
     if member {
         // Joining answers any pending invitation.
-        let () = redis::pipe()
-            .atomic()
-            .sadd(keys.room_members(room), user_id)
-            .ignore()
-            .zrem(keys.room_invited(room), user_id)
-            .ignore()
-            .add_command(
-                redis.publish(
-                    &keys.room_events(room),
-                    RoomEvent::MemberJoined {
-                        room_id,
-                        user_id: user,
-                    }
-                    .to_json(),
-                ),
+        let channel = keys.room_events(room);
+        let joined: i64 = JOIN_ROOM
+            .key(keys.room(room))
+            .key(keys.room_members(room))
+            .key(keys.room_invited(room))
+            .arg(user_id)
+            .arg(redis.publish_command(&channel))
+            .arg(&channel)
+            .arg(
+                RoomEvent::MemberJoined {
+                    room_id,
+                    user_id: user,
+                }
+                .to_json(),
             )
-            .ignore()
-            .query_async(&mut redis.clone())
+            .invoke_async(&mut redis.clone())
             .await?;
+        if joined == 0 {
+            // Deleted since the caller's check.
+            return Err(super::model::no_such_room());
+        }
         add_to_user(state, room, user_id).await
     } else {
         let personal = keys.user_events(user_id);
