@@ -12,9 +12,9 @@
 //! | `{p}user_by_handle:{handle}` | string | none                      | register          | register, invite, mentions |
 //! | `{p}session:{id}`            | string | session expiry (EXAT)     | session layer     | session layer     |
 //! | `{p}user:{id}:sessions`      | hash   | absolute session lifetime | sign-in, revoke   | every signed-in request |
-//! | `{p}user:{id}:rooms`         | set    | none                      | create/join/leave | rooms             |
-//! | `{p}room:{id}`               | hash   | none                      | create_room; `seq` by send | rooms, join, ...  |
-//! | `{p}room:{id}:members`       | set    | none                      | create/join/leave | authorization     |
+//! | `{p}user:{id}:rooms`         | set    | none                      | create/join/leave, open_direct, remove, delete | rooms |
+//! | `{p}room:{id}`               | hash   | none                      | create_room, open_direct, update_room; `seq`, `last_at` by send | rooms, join, ...  |
+//! | `{p}room:{id}:members`       | set    | none                      | create/join/leave, open_direct, remove | authorization     |
 //! | `{p}room:{id}:read`          | hash   | none (one field per member; left with the member) | send, mark_room_read | rooms (unread) |
 //! | `{p}room:{id}:invites`       | zset   | 30 days, reset per invitation | invite, answer | authorization     |
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
@@ -29,7 +29,7 @@
 //! | `{p}presence`                | zset   | none (entries pruned)     | event streams     | presence sweeper  |
 //! | `{p}room:{id}:online`        | set    | none (entries pruned)     | presence          | online, members   |
 //! | `{p}room:{id}:typing:{u}`    | string | 3 s                       | typing            | typing (throttle) |
-//! | `{p}user:{id}:notifications` | list   | 30 days, reset per push   | mention, invite   | notifications     |
+//! | `{p}user:{id}:notifications` | list   | 30 days, reset per push   | mention, invite, direct, delete | notifications |
 //! | `{p}profiles`                | channel| -                         | update_profile    | profile caches    |
 //! | `{p}limit:{s}:{name}`        | string | until the limiter is full again | rate limits | rate limits    |
 //! | `{p}room:{id}:limit:send:{u}`| string | until the limiter is full again | send script | send script    |
@@ -39,7 +39,7 @@
 //! | `{p}user:{id}:limit:send_bytes` | string | until the limiter is full again | send script (gate) | send script (gate) |
 //! | `{p}room:{id}:admins`        | set    | none (members only; left with the member) | set_role | access checks |
 //! | `{p}room:{id}:notify`        | hash   | none (one field per member who chose; left with the member) | set_room_notifications | send script, rooms |
-//! | `{p}direct:{ids}`            | string | none (one per set of people who wrote to each other) | open_direct | open_direct |
+//! | `{p}direct:{ids}`            | string | none (one per set of people a direct room was opened for) | open_direct | open_direct |
 //! | `{p}user:{id}:hidden`        | hash   | none (one field per hidden direct room) | hide_direct | rooms |
 //! | `{p}users:handles`           | zset   | none (one entry per account) | register, start (backfill) | people |
 //! | `{p}users:handles:indexed`   | string | none (one key)            | start (backfill)  | start (backfill)  |
@@ -360,6 +360,7 @@ mod tests {
             keys.user_notifications("u1"),
             keys.user_sessions("u1"),
             keys.user_send_limit("u1"),
+            keys.user_hidden("u1"),
         ] {
             assert!(key.contains("{u1}"), "{key}");
         }
