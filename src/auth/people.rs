@@ -15,9 +15,9 @@ use crate::server::state::AppState;
 pub const SUGGESTED: usize = 10;
 /// How many of a room's members are looked at for people one shares a
 /// room with (all of a small room's; a sample of a big one's).
-const SHARED_SAMPLE: i64 = 200;
+const SHARED_SAMPLE: i64 = 100;
 /// How many of one's rooms are looked at for them.
-const SHARED_ROOMS: usize = 50;
+const SHARED_ROOMS: usize = 20;
 
 /// Adds an account's handle to the index (at sign-up). Idempotent.
 pub(crate) async fn index_handle(state: &AppState, handle: &str, user_id: &str) -> AppResult<()> {

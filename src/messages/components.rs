@@ -60,6 +60,8 @@ pub fn RoomView(
     me_id: String,
     /// Opens a direct room with the person of this handle.
     on_message: Callback<String>,
+    /// Asks for the room list again.
+    refresh: Callback<()>,
     messages: RwSignal<Vec<Message>>,
     older: RwSignal<bool>,
     /// The room open now: answers for a room left meanwhile are dropped.
@@ -297,6 +299,10 @@ pub fn RoomView(
                         .then(|| view! { <span class="tag">"private"</span> })
                 }}
                 {move || {
+                    room.with(|room| room.as_ref().is_some_and(Room::is_direct))
+                        .then(|| view! { <crate::rooms::components::HideDirect room_id=room_id.get_value() refresh /> })
+                }}
+                {move || {
                     room.with(|room| room.as_ref().is_some_and(Room::can_manage))
                         .then(|| {
                             view! {
@@ -324,7 +330,7 @@ pub fn RoomView(
                 </button>
                 <div class="room-subheader">
                     <p class="topic">{move || room.with(|room| room.as_ref().map(|room| room.topic.clone()))}</p>
-                    <NotificationLevel room />
+                    <crate::rooms::components::NotificationLevel room />
                 </div>
             </header>
             {move || {
@@ -586,48 +592,4 @@ fn render_messages(
             }
         })
         .collect_view()
-}
-
-/// "Notifications for this room": the reader's own level, saved at once.
-#[component]
-fn NotificationLevel(room: Memo<Option<Room>>) -> impl IntoView {
-    use crate::rooms::manage::set_room_notifications;
-    use crate::rooms::model::NotifyLevel;
-
-    let error = RwSignal::new(None::<String>);
-    let level = move || {
-        room.with(|room| room.as_ref().and_then(|room| room.notifications))
-            .unwrap_or_default()
-    };
-    let change = move |event: leptos::ev::Event| {
-        let value = event_target_value(&event);
-        let Some(room_id) = room.with_untracked(|room| room.as_ref().map(|room| room.id.clone()))
-        else {
-            return;
-        };
-        spawn_local(async move {
-            let saved = set_room_notifications(room_id, value).await;
-            error.try_set(saved.err().map(|err| err.to_string()));
-        });
-    };
-    let options = [
-        (NotifyLevel::All, "All messages"),
-        (NotifyLevel::Mentions, "Mentions only"),
-        (NotifyLevel::None, "Nothing"),
-    ];
-    view! {
-        <select class="notify-level" aria-label="Notifications for this room" on:change=change>
-            {options
-                .into_iter()
-                .map(|(value, label)| {
-                    view! {
-                        <option value=value.as_str() selected=move || level() == value>
-                            {label}
-                        </option>
-                    }
-                })
-                .collect_view()}
-        </select>
-        {move || error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
-    }
 }

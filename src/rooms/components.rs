@@ -12,6 +12,7 @@ use super::manage::open_direct;
 use super::model::{fuzzy_score, JoinedRoom, NotifyLevel, Room, RoomList};
 use crate::auth::api::people;
 use crate::error::AppError;
+use crate::ui::icons::{Icon, IconSvg};
 
 /// The sidebar. `rooms` is the latest `rooms()` answer; `refresh` asks
 /// for a new one.
@@ -180,6 +181,9 @@ pub fn start_direct(
     });
 }
 
+/// How long typing must pause before people are suggested.
+const SUGGEST_AFTER: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// The handle being typed: what follows the last comma, without `@`.
 fn last_handle(text: &str) -> &str {
     text.rsplit(',')
@@ -206,12 +210,21 @@ fn NewMessageForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView
             suggestions.set(Vec::new());
             return;
         }
-        spawn_local(async move {
-            let found = people(typed).await.unwrap_or_default();
-            if request.try_get_value() == Some(this) {
-                suggestions.try_set(found);
-            }
-        });
+        // Asked once typing pauses, not on every key.
+        set_timeout(
+            move || {
+                if request.try_get_value() != Some(this) {
+                    return;
+                }
+                spawn_local(async move {
+                    let found = people(typed).await.unwrap_or_default();
+                    if request.try_get_value() == Some(this) {
+                        suggestions.try_set(found);
+                    }
+                });
+            },
+            SUGGEST_AFTER,
+        );
     });
     let input = NodeRef::<leptos::html::Input>::new();
     let pick = move |handle: String| {
@@ -663,9 +676,18 @@ pub fn RoomSwitcher(
     }
 }
 
+/// What the owner or an admin does to a member from "Room settings".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemberAction {
+    Remove,
+    MakeAdmin,
+    RemoveAdmin,
+}
+
 /// "Room settings", for the owner and admins: the name and topic, each
 /// member's "Remove" (and for the owner "Make admin" or "Remove admin"),
-/// and for the owner "Delete room", asked twice.
+/// and for the owner "Delete room", asked twice. Focus moves into it when
+/// it opens; Escape closes it.
 #[component]
 pub fn RoomSettings(
     room: Memo<Option<Room>>,
@@ -677,54 +699,48 @@ pub fn RoomSettings(
     use super::model::{Provided, Role};
 
     let current = room.get_untracked();
-    let room_id = StoredValue::new(
-        current
-            .as_ref()
-            .map(|room| room.id.clone())
-            .unwrap_or_default(),
-    );
-    let name = RwSignal::new(
-        current
-            .as_ref()
-            .map(|room| room.name.clone())
-            .unwrap_or_default(),
-    );
-    let topic = RwSignal::new(
-        current
-            .as_ref()
-            .map(|room| room.topic.clone())
-            .unwrap_or_default(),
-    );
+    let field = |pick: fn(&Room) -> String| current.as_ref().map(pick).unwrap_or_default();
+    let room_id = StoredValue::new(field(|room| room.id.clone()));
+    let name = RwSignal::new(field(|room| room.name.clone()));
+    let topic = RwSignal::new(field(|room| room.topic.clone()));
     let status = RwSignal::new(None::<Result<String, String>>);
     let owner =
         move || room.with(|room| room.as_ref().and_then(|room| room.role)) == Some(Role::Owner);
     let report = move |outcome: Result<String, AppError>| {
         status.try_set(Some(outcome.map_err(|err| err.to_string())));
     };
+    // Only what the reader changed is sent: a rename must not put back a
+    // topic another admin set meanwhile.
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let (new_name, new_topic) = (name.get_untracked(), topic.get_untracked());
+        let (now_name, now_topic) = room
+            .with_untracked(|room| {
+                room.as_ref()
+                    .map(|room| (room.name.clone(), room.topic.clone()))
+            })
+            .unwrap_or_default();
+        let new_name = Some(name.get_untracked()).filter(|new| *new != now_name);
+        let new_topic = Some(topic.get_untracked()).filter(|new| *new != now_topic);
+        if new_name.is_none() && new_topic.is_none() {
+            status.set(Some(Ok("Nothing to change.".into())));
+            return;
+        }
         spawn_local(async move {
-            let saved = update_room(
-                room_id.get_value(),
-                Some(new_name),
-                Provided(Some(new_topic)),
-            )
-            .await;
+            let saved = update_room(room_id.get_value(), new_name, Provided(new_topic)).await;
             report(saved.map(|_| "Saved.".to_owned()));
         });
     };
-    let act = move |handle: String, what: &'static str| {
+    let act = move |handle: String, action: MemberAction| {
         spawn_local(async move {
             let room = room_id.get_value();
-            let done = match what {
-                "remove" => remove_member(room, handle.clone())
+            let done = match action {
+                MemberAction::Remove => remove_member(room, handle.clone())
                     .await
                     .map(|()| format!("Removed @{handle}.")),
-                "admin" => set_role(room, handle.clone(), "admin".into())
+                MemberAction::MakeAdmin => set_role(room, handle.clone(), "admin".into())
                     .await
                     .map(|()| format!("@{handle} is an admin.")),
-                _ => set_role(room, handle.clone(), "member".into())
+                MemberAction::RemoveAdmin => set_role(room, handle.clone(), "member".into())
                     .await
                     .map(|()| format!("@{handle} is a member.")),
             };
@@ -742,17 +758,51 @@ pub fn RoomSettings(
             }
         });
     });
+    let first = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(input) = first.get() {
+            let _ = input.focus();
+        }
+    });
+    // Escape closes, and focus goes back to the button that opened it.
+    let on_key = move |event: leptos::ev::KeyboardEvent| {
+        if event.key() == "Escape" {
+            event.prevent_default();
+            on_close.run(());
+            if let Ok(Some(toggle)) = document().query_selector(".settings-toggle") {
+                if let Ok(toggle) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(toggle) {
+                    let _ = toggle.focus();
+                }
+            }
+        }
+    };
     let me_id = StoredValue::new(me_id);
+    // Everyone but the reader and the owner, keyed by person and role: a
+    // presence change does not rebuild the buttons (and lose focus).
+    let others = move || {
+        members.with(|list| {
+            list.iter()
+                .filter(|member| {
+                    me_id.with_value(|me| *me != member.user.id) && member.role != Role::Owner
+                })
+                .map(|member| (member.user.clone(), member.role))
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
-        <section class="panel stack room-settings" aria-label="Room settings">
+        <section class="panel stack room-settings" aria-label="Room settings" on:keydown=on_key>
             <form class="stack" on:submit=save>
                 <label for="room-settings-name">"Room name"</label>
-                <input id="room-settings-name" type="text" required maxlength="80" bind:value=name />
+                <input id="room-settings-name" type="text" required maxlength="80" node_ref=first bind:value=name />
                 <label for="room-settings-topic">"Topic"</label>
                 <input id="room-settings-topic" type="text" maxlength="250" bind:value=topic />
                 <div class="row">
-                    <button type="submit" class="button-primary">"Save"</button>
-                    <button type="button" class="button-secondary" on:click=move |_| on_close.run(())>"Close"</button>
+                    <button type="submit" class="button-primary">
+                        "Save"
+                    </button>
+                    <button type="button" class="button-secondary" on:click=move |_| on_close.run(())>
+                        "Close"
+                    </button>
                 </div>
             </form>
             {move || {
@@ -765,42 +815,48 @@ pub fn RoomSettings(
             }}
             <h3 class="list-title">"Members"</h3>
             <ul class="settings-members">
-                {move || {
-                    members
-                        .get()
-                        .into_iter()
-                        .filter(|member| me_id.with_value(|me| *me != member.user.id) && member.role != Role::Owner)
-                        .map(|member| {
-                            let handle = member.user.handle.clone();
-                            let (remove, promote) = (handle.clone(), handle.clone());
-                            let admin = member.role == Role::Admin;
-                            view! {
-                                <li>
-                                    <span class="member-name">
-                                        {member.user.display_name.clone()}
-                                        <span class="handle">{format!(" @{handle}")}</span>
-                                        {admin.then(|| view! { <span class="tag">"admin"</span> })}
-                                    </span>
-                                    {owner()
-                                        .then(|| {
+                <For each=others key=|(user, role)| (user.id.clone(), *role) let:member>
+                    {
+                        let (user, role) = member;
+                        let admin = role == Role::Admin;
+                        let label_id = format!("settings-member-{}", user.id);
+                        let (remove, promote) = (user.handle.clone(), user.handle.clone());
+                        view! {
+                            <li>
+                                <span class="member-name" id=label_id.clone()>
+                                    {user.display_name.clone()}
+                                    <span class="handle">{format!(" @{}", user.handle)}</span>
+                                    {admin.then(|| view! { <span class="tag">"admin"</span> })}
+                                </span>
+                                {move || {
+                                    let (promote, label_id) = (promote.clone(), label_id.clone());
+                                    owner()
+                                        .then(move || {
+                                            let action = if admin { MemberAction::RemoveAdmin } else { MemberAction::MakeAdmin };
                                             view! {
                                                 <button
                                                     type="button"
                                                     class="button-secondary"
-                                                    on:click=move |_| act(promote.clone(), if admin { "member" } else { "admin" })
+                                                    aria-describedby=label_id
+                                                    on:click=move |_| act(promote.clone(), action)
                                                 >
                                                     {if admin { "Remove admin" } else { "Make admin" }}
                                                 </button>
                                             }
-                                        })}
-                                    <button type="button" class="button-secondary" on:click=move |_| act(remove.clone(), "remove")>
-                                        "Remove"
-                                    </button>
-                                </li>
-                            }
-                        })
-                        .collect_view()
-                }}
+                                        })
+                                }}
+                                <button
+                                    type="button"
+                                    class="button-secondary"
+                                    aria-describedby=format!("settings-member-{}", user.id)
+                                    on:click=move |_| act(remove.clone(), MemberAction::Remove)
+                                >
+                                    "Remove"
+                                </button>
+                            </li>
+                        }
+                    }
+                </For>
             </ul>
             {move || {
                 owner()
@@ -815,10 +871,16 @@ pub fn RoomSettings(
                                         .get()
                                         .then(|| {
                                             view! {
-                                                <p role="alert">"Delete this room and all its messages for everyone? This cannot be undone."</p>
+                                                <p role="alert">
+                                                    "Delete this room and all its messages for everyone? This cannot be undone."
+                                                </p>
                                                 <div class="row">
-                                                    <button type="button" class="button-danger" on:click=move |_| delete.run(())>"Delete for good"</button>
-                                                    <button type="button" class="button-secondary" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                                                    <button type="button" class="button-danger" on:click=move |_| delete.run(())>
+                                                        "Delete for good"
+                                                    </button>
+                                                    <button type="button" class="button-secondary" on:click=move |_| confirming.set(false)>
+                                                        "Cancel"
+                                                    </button>
                                                 </div>
                                             }
                                         })
@@ -828,5 +890,87 @@ pub fn RoomSettings(
                     })
             }}
         </section>
+    }
+}
+
+/// "Notifications for this room": the reader's own level, saved at once;
+/// shows the saved level again if saving fails.
+#[component]
+pub fn NotificationLevel(room: Memo<Option<Room>>) -> impl IntoView {
+    use super::manage::set_room_notifications;
+
+    let error = RwSignal::new(None::<String>);
+    let saved = move || {
+        room.with(|room| room.as_ref().and_then(|room| room.notifications))
+            .unwrap_or_default()
+    };
+    // The select shows what the reader picks; the saved level is put back
+    // when it changes (the room list is refetched after a save, here or in
+    // another tab) and when a save fails.
+    let put_back = RwSignal::new(());
+    let change = move |event: leptos::ev::Event| {
+        let level = event_target_value(&event);
+        let Some(room_id) = room.with_untracked(|room| room.as_ref().map(|room| room.id.clone()))
+        else {
+            return;
+        };
+        spawn_local(async move {
+            let outcome = set_room_notifications(room_id, level).await;
+            if outcome.is_err() {
+                put_back.try_set(());
+            }
+            error.try_set(outcome.err().map(|err| err.to_string()));
+        });
+    };
+    let options = [
+        (NotifyLevel::All, "All messages"),
+        (NotifyLevel::Mentions, "Mentions only"),
+        (NotifyLevel::None, "Nothing"),
+    ];
+    view! {
+        <select
+            class="notify-level"
+            aria-label="Notifications for this room"
+            prop:value=move || {
+                put_back.track();
+                saved().as_str()
+            }
+            on:change=change
+        >
+            {options
+                .into_iter()
+                .map(|(value, label)| {
+                    view! {
+                        <option value=value.as_str() selected=value == saved()>
+                            {label}
+                        </option>
+                    }
+                })
+                .collect_view()}
+        </select>
+        {move || error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
+    }
+}
+
+/// "Hide conversation": takes a direct room out of the list until its next
+/// message, and goes home.
+#[component]
+pub fn HideDirect(room_id: String, refresh: Callback<()>) -> impl IntoView {
+    use super::manage::hide_direct;
+
+    let navigate = use_navigate();
+    let hide = move |_| {
+        let (room_id, navigate) = (room_id.clone(), navigate.clone());
+        spawn_local(async move {
+            if hide_direct(room_id).await.is_ok() {
+                let _ = refresh.try_run(());
+                navigate("/", NavigateOptions::default());
+            }
+        });
+    };
+    view! {
+        <button type="button" class="icon-button" aria-label="Hide conversation" title="Hide conversation" on:click=hide>
+            <IconSvg icon=Icon::Close />
+        </button>
     }
 }

@@ -235,7 +235,13 @@ fn ChatLayout(
                 list.joined
                     .into_iter()
                     .chain(list.direct)
-                    .map(|joined| (joined.room.id, joined.unread))
+                    .map(|joined| {
+                        let loud = joined
+                            .room
+                            .notifications
+                            .is_none_or(|level| level == NotifyLevel::All);
+                        (joined.room.id, joined.unread, loud)
+                    })
                     .collect::<Vec<_>>()
             })
     });
@@ -256,8 +262,8 @@ fn ChatLayout(
             unread_by_room.with_untracked(|rooms| {
                 rooms
                     .iter()
-                    .find(|(room, _)| room == id)
-                    .map(|(_, unread)| *unread)
+                    .find(|(room, ..)| room == id)
+                    .map(|(_, unread, _)| *unread)
             })
         });
         unread_at_open.set(unread.unwrap_or(0));
@@ -459,10 +465,11 @@ fn ChatLayout(
     let unread_total = Memo::new(move |_| {
         let open = current.get();
         unread_by_room.with(|rooms| {
+            // Rooms set to mentions only or nothing stay out of the total.
             rooms
                 .iter()
-                .filter(|(room, _)| Some(room) != open.as_ref())
-                .map(|(_, unread)| unread)
+                .filter(|(room, _, loud)| *loud && Some(room) != open.as_ref())
+                .map(|(_, unread, _)| unread)
                 .sum::<u64>()
         })
     });
@@ -473,8 +480,8 @@ fn ChatLayout(
     // the room above or below, Escape closes the members drawer.
     let navigate = use_navigate();
     let move_room = move |step: isize| {
-        let ids: Vec<String> =
-            unread_by_room.with_untracked(|rooms| rooms.iter().map(|(id, _)| id.clone()).collect());
+        let ids: Vec<String> = unread_by_room
+            .with_untracked(|rooms| rooms.iter().map(|(id, ..)| id.clone()).collect());
         if ids.is_empty() {
             return;
         }
@@ -526,15 +533,32 @@ fn ChatLayout(
     });
     let open_id =
         Memo::new(move |_| open_room.with(|room| room.as_ref().map(|room| room.id.clone())));
+    // "Message": the conversation with that one person, straight from the
+    // list when it is there (hidden ones are not: the server shows them
+    // again), else opened (or created) by the server.
     let navigate_to_direct = use_navigate();
     let message_person = Callback::new(move |handle: String| {
-        crate::rooms::components::start_direct(
-            handle,
-            refresh,
-            Callback::new(|()| ()),
-            dm_error,
-            navigate_to_direct.clone(),
-        );
+        let listed = room_list.with_untracked(|list| {
+            let list = list.as_ref()?.as_ref().ok()?;
+            list.direct
+                .iter()
+                .find(|joined| {
+                    joined.room.members.len() == 2
+                        && joined.room.members.iter().any(|user| user.handle == handle)
+                })
+                .map(|joined| joined.room.id.clone())
+        });
+        dm_error.set(None);
+        match listed {
+            Some(id) => navigate_to_direct(&format!("/rooms/{id}"), NavigateOptions::default()),
+            None => crate::rooms::components::start_direct(
+                handle,
+                refresh,
+                Callback::new(|()| ()),
+                dm_error,
+                navigate_to_direct.clone(),
+            ),
+        }
     });
 
     view! {
@@ -557,6 +581,11 @@ fn ChatLayout(
                         }
                     })
             }}
+            {move || {
+                dm_error
+                    .get()
+                    .map(|message| view! { <p role="alert" class="connection-banner">{message}</p> })
+            }}
             <RoomSwitcher rooms=room_list open=switcher_open />
             <RoomsSidebar rooms=room_list current=current.into() refresh />
             <Transition>
@@ -568,6 +597,7 @@ fn ChatLayout(
                                 members=member_list
                                 me_id=user.id.clone()
                                 on_message=message_person
+                                refresh
                                 messages
                                 older
                                 current=current.into()
@@ -652,7 +682,6 @@ fn ChatLayout(
                             .map(|room| view! { <InviteForm room_id=room.id /> })
                     }}
                 </Transition>
-                {move || dm_error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
                 {move || {
                     current
                         .get()
