@@ -49,6 +49,12 @@ test("a direct message from the members pane appears live for the other person, 
   await expect(bob.page.getByRole("textbox", { name: "People" })).toHaveValue(`${ann.person.handle}, `);
   await bob.page.getByRole("button", { name: "Start" }).click();
   await expect(bob.page).toHaveURL(direct);
+
+  // Hidden from Bob's list until the next message.
+  await bob.page.getByRole("button", { name: "Hide conversation" }).click();
+  await expect(link).toHaveCount(0);
+  await send(ann.page, "Still there?");
+  await expect(link).toBeVisible();
 });
 
 test("the owner renames a room, sets a topic and removes a member, who sees each change live", async ({
