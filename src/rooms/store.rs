@@ -599,7 +599,7 @@ pub(crate) async fn listing(
         joined.room.name = super::model::direct_name(&members, user_id);
         joined.room.members = members;
     }
-    direct.sort_by(|a, b| b.last_at.cmp(&a.last_at));
+    direct.sort_by_key(|joined| std::cmp::Reverse(joined.last_at));
     Ok((rooms, direct))
 }
 
