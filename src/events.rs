@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::messages::model::ReactionEvent;
 use crate::messages::Message;
 use crate::notifications::model::Notification;
 use crate::presence::model::{PresenceChange, Typing};
@@ -57,11 +58,16 @@ pub enum ClientEvent {
     RoomDeleted(RoomRef),
     /// The user was removed from a room by its owner or an admin.
     Removed(RoomRef),
+    /// A message was edited or deleted: its new state (its reactions'
+    /// `me` is for nobody: clients keep theirs).
+    MessageUpdated(Message),
+    /// Someone reacted to a message, or took a reaction back.
+    Reaction(ReactionEvent),
 }
 
 impl ClientEvent {
     /// Every event name, in the order docs/api.md lists them.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 12] = [
         "message",
         "presence",
         "typing",
@@ -72,6 +78,8 @@ impl ClientEvent {
         "room_updated",
         "room_deleted",
         "removed",
+        "message_updated",
+        "reaction",
     ];
 
     /// The SSE event name.
@@ -87,6 +95,8 @@ impl ClientEvent {
             Self::RoomUpdated(_) => "room_updated",
             Self::RoomDeleted(_) => "room_deleted",
             Self::Removed(_) => "removed",
+            Self::MessageUpdated(_) => "message_updated",
+            Self::Reaction(_) => "reaction",
         }
     }
 
@@ -104,6 +114,8 @@ impl ClientEvent {
                 serde_json::to_value(room)
             }
             Self::RoomUpdated(room) => serde_json::to_value(room),
+            Self::MessageUpdated(message) => serde_json::to_value(message),
+            Self::Reaction(reaction) => serde_json::to_value(reaction),
         };
         data.map_or_else(|_| "{}".to_owned(), |value| value.to_string())
     }
@@ -136,6 +148,8 @@ pub enum RoomEvent {
     /// The room's name or topic changed, or a member's role: members
     /// refresh the header and the members pane.
     RoomUpdated(Room),
+    /// A message was edited or deleted.
+    MessageUpdated(Message),
     /// A member left, published in the transaction that takes them out of
     /// the member set: ordered with the room's messages, so nothing sent
     /// after the leave reaches the former member (`server::sse`). Never
@@ -216,14 +230,14 @@ mod tests {
 
     fn every_client_event() -> Vec<ClientEvent> {
         vec![
-            ClientEvent::Message(Message {
-                id: "1-0".into(),
-                room_id: "r".into(),
-                author: user(),
-                body: "hi".into(),
-                sent_at: 1,
-                client_msg_id: "c".into(),
-            }),
+            ClientEvent::Message(Message::new(
+                "1-0".into(),
+                "r".into(),
+                user(),
+                "hi".into(),
+                1,
+                "c".into(),
+            )),
             ClientEvent::Presence(PresenceChange {
                 room_id: "r".into(),
                 user: user(),
@@ -269,6 +283,25 @@ mod tests {
             }),
             ClientEvent::Removed(RoomRef {
                 room_id: "r".into(),
+            }),
+            ClientEvent::MessageUpdated(Message {
+                edited_at: Some(2),
+                ..Message::new(
+                    "1-0".into(),
+                    "r".into(),
+                    user(),
+                    "hi!".into(),
+                    1,
+                    "c".into(),
+                )
+            }),
+            ClientEvent::Reaction(ReactionEvent {
+                room_id: "r".into(),
+                message_id: "1-0".into(),
+                emoji: "👍".into(),
+                user: user(),
+                on: true,
+                count: 1,
             }),
         ]
     }

@@ -874,12 +874,14 @@ async fn a_message_costs_one_redis_round_trip_and_its_deliveries_none() {
                 || line.contains("session:")
         })
         .collect();
-    assert_eq!(sent.len(), 3, "{sent:#?}");
+    assert_eq!(sent.len(), 4, "{sent:#?}");
     assert!(sent[0].contains("\"evalsha\""), "{sent:#?}");
     assert!(sent[0].contains("\"one\""), "{sent:#?}");
-    // The retry runs the same script, then reads the first message back.
+    // The retry runs the same script, then reads the first message back
+    // (its entry, then its state: edits and reactions).
     assert!(sent[1].contains("\"evalsha\""), "{sent:#?}");
     assert!(sent[2].contains("\"xrange\""), "{sent:#?}");
+    assert!(sent[3].contains("\"hgetall\""), "{sent:#?}");
     let script: Vec<&String> = seen.iter().filter(|line| line.contains(" lua]")).collect();
     for command in ["\"hexists\"", "\"sismember\"", "\"xadd\"", "\"publish\""] {
         assert!(
@@ -2091,4 +2093,297 @@ async fn deleting_a_room_removes_every_key_of_it_and_every_trace_in_its_peoples_
         status_of(&app, &ann, "delete_room", &[("room_id", &room)]).await,
         404
     );
+}
+
+// The message lifecycle: edits, deletions, reactions, replies.
+
+async fn edit(
+    app: &TestApp,
+    client: &reqwest::Client,
+    room: &str,
+    id: &str,
+    body: &str,
+) -> reqwest::Response {
+    app.call(
+        client,
+        "edit_message",
+        &[("room_id", room), ("message_id", id), ("body", body)],
+    )
+    .await
+}
+
+async fn react_to(
+    app: &TestApp,
+    client: &reqwest::Client,
+    room: &str,
+    id: &str,
+    emoji: &str,
+    on: bool,
+) -> reqwest::Response {
+    let on = if on { "true" } else { "false" };
+    app.call(
+        client,
+        "react",
+        &[("room_id", room), ("message_id", id), ("emoji", emoji), ("on", on)],
+    )
+    .await
+}
+
+/// The message with this id in the caller's history of the room.
+async fn in_history(app: &TestApp, client: &reqwest::Client, room: &str, id: &str) -> Value {
+    history(app, client, room, &[])
+        .await
+        .into_iter()
+        .find(|message| message["id"] == id)
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn messages_are_edited_deleted_reacted_to_and_replied_to_by_the_right_people_live_and_in_history(
+) {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let mut settings = support::test_settings(&redis);
+    settings.redis.key_prefix = app.settings.redis.key_prefix.clone();
+    let other = TestApp::spawn_with(settings).await;
+    let ann = support::person_on(&app, "ann").await; // owner
+    let bob = support::person_on(&app, "bob").await; // admin
+    let carol = support::person_on(&app, "carol").await; // author
+    let dan = support::person_on(&app, "dan").await; // outsider
+    let erin = support::person_on(&app, "erin").await; // former member
+    let anonymous = TestApp::client();
+    let room = support::public_room(&app, &ann, &[&bob, &carol, &erin]).await;
+    ok_json(
+        app.call(&ann, "set_role", &[("room_id", &room), ("handle", "bob"), ("role", "admin")])
+            .await,
+    )
+    .await;
+    ok_json(app.call(&erin, "leave_room", &[("room_id", &room)]).await).await;
+    let mut anns_events = support::EventReader::open(&app, &ann).await;
+    let first = support::send_text(&app, &carol, &room, "hello @ann").await;
+    let id = first["id"].as_str().unwrap().to_owned();
+    assert_eq!(first["edited_at"], Value::Null);
+    assert_eq!(first["deleted"], false);
+    assert_eq!(first["reactions"], serde_json::json!([]));
+    let live = anns_events.next_named("message").await.json();
+    assert_eq!(live, first, "the live message is the one sent, every field");
+
+    // Who may edit: the author only, while a member.
+    assert_eq!(edit(&app, &anonymous, &room, &id, "x").await.status(), 401);
+    assert_eq!(edit(&app, &dan, &room, &id, "x").await.status(), 403, "outsider");
+    assert_eq!(edit(&app, &erin, &room, &id, "x").await.status(), 403, "former member");
+    assert_eq!(edit(&app, &ann, &room, &id, "x").await.status(), 403, "the owner");
+    assert_eq!(edit(&app, &bob, &room, &id, "x").await.status(), 403, "an admin");
+    assert_eq!(edit(&app, &carol, &room, "1-0", "x").await.status(), 404);
+    assert_eq!(edit(&app, &carol, &room, "nope", "x").await.status(), 400);
+    assert_eq!(edit(&app, &carol, &room, &id, " ").await.status(), 400);
+    let edited = ok_json(edit(&app, &carol, &room, &id, "hello @ann and @bob").await).await;
+    assert_eq!(edited["body"], "hello @ann and @bob");
+    let at = edited["edited_at"].as_u64().expect("an edit time");
+    let live = anns_events.next_named("message_updated").await.json();
+    assert_eq!((live["id"].as_str(), live["body"].as_str()), (Some(id.as_str()), Some("hello @ann and @bob")));
+    assert_eq!(in_history(&app, &ann, &room, &id).await["body"], "hello @ann and @bob");
+    // A stale edit (from an older version) is refused; a current one is not.
+    let stale = app
+        .call(&carol, "edit_message", &[("room_id", &room), ("message_id", &id), ("body", "old"), ("base_edited_at", "0")])
+        .await;
+    assert_eq!(stale.status(), 409);
+    let at_text = at.to_string();
+    let again = ok_json(
+        app.call(&carol, "edit_message", &[("room_id", &room), ("message_id", &id), ("body", "hello @ann and @bob!"), ("base_edited_at", &at_text)])
+            .await,
+    )
+    .await;
+    assert!(again["edited_at"].as_u64().unwrap() > at);
+    // Concurrent edits on two processes: one state wins, and it is one of them.
+    let edits = (0..6).map(|n| {
+        let server = if n % 2 == 0 { &app } else { &other };
+        let (room, id) = (room.clone(), id.clone());
+        let carol = carol.clone();
+        async move { edit(server, &carol, &room, &id, &format!("version {n}")).await.status() }
+    });
+    assert!(futures::future::join_all(edits).await.iter().all(|status| *status == 200));
+    let body = in_history(&app, &carol, &room, &id).await["body"].as_str().unwrap().to_owned();
+    assert!(body.starts_with("version "), "{body}");
+    // Mentions: Bob was told once, by the first edit that named him; Ann
+    // once, by the send.
+    let kinds = |list: Value| -> Vec<String> {
+        list["items"].as_array().unwrap().iter().map(|item| item["kind"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(kinds(ok_json(app.call(&bob, "notifications", &[]).await).await), ["mention"]);
+    assert_eq!(kinds(ok_json(app.call(&ann, "notifications", &[]).await).await), ["mention"]);
+    ok_json(edit(&app, &carol, &room, &id, "and @bob again").await).await;
+    assert_eq!(kinds(ok_json(app.call(&bob, "notifications", &[]).await).await), ["mention"]);
+
+    // Reactions: once per person and emoji, in the order first used, live.
+    for _ in 0..2 {
+        let reactions = ok_json(react_to(&app, &bob, &room, &id, "👍", true).await).await;
+        assert_eq!(reactions, serde_json::json!([{ "emoji": "👍", "count": 1, "me": true }]));
+    }
+    let toggles = (0..8).map(|n| {
+        let server = if n % 2 == 0 { &app } else { &other };
+        let (room, id, carol) = (room.clone(), id.clone(), carol.clone());
+        async move { react_to(server, &carol, &room, &id, "👍", true).await.status() }
+    });
+    assert!(futures::future::join_all(toggles).await.iter().all(|status| *status == 200));
+    ok_json(react_to(&app, &ann, &room, &id, "🎉", true).await).await;
+    let live = anns_events.next_named("reaction").await.json();
+    assert_eq!((live["emoji"].as_str(), live["count"].as_u64(), live["on"].as_bool()), (Some("👍"), Some(1), Some(true)));
+    let seen_by_bob = in_history(&app, &bob, &room, &id).await;
+    assert_eq!(
+        seen_by_bob["reactions"],
+        serde_json::json!([{ "emoji": "👍", "count": 2, "me": true }, { "emoji": "🎉", "count": 1, "me": false }])
+    );
+    ok_json(react_to(&app, &bob, &room, &id, "👍", false).await).await;
+    ok_json(react_to(&app, &bob, &room, &id, "👍", false).await).await;
+    assert_eq!(in_history(&app, &ann, &room, &id).await["reactions"][0]["count"], 1);
+    for bad in ["x", "👍👍", "", "<b>"] {
+        assert_eq!(react_to(&app, &bob, &room, &id, bad, true).await.status(), 400, "{bad:?}");
+    }
+    assert_eq!(react_to(&app, &dan, &room, &id, "👍", true).await.status(), 403);
+    assert_eq!(react_to(&app, &bob, &room, "1-0", "👍", true).await.status(), 404);
+
+    // Replies: the parent's author and start; its author is told.
+    let parent = support::send_text(&app, &ann, &room, "Who brings the cake?").await;
+    let parent_id = parent["id"].as_str().unwrap().to_owned();
+    let reply = ok_json(
+        app.call(&bob, "send_message", &[("room_id", &room), ("body", "Me!"), ("client_msg_id", "r1"), ("reply_to", &parent_id)])
+            .await,
+    )
+    .await;
+    assert_eq!(reply["reply_to"]["id"], parent_id.as_str());
+    assert_eq!(reply["reply_to"]["author"]["handle"], "ann");
+    assert_eq!(reply["reply_to"]["excerpt"], "Who brings the cake?");
+    let live = anns_events.next_named("message").await;
+    let live = if live.json()["id"] == parent_id.as_str() { anns_events.next_named("message").await } else { live };
+    assert_eq!(live.json()["reply_to"]["excerpt"], "Who brings the cake?");
+    let anns = ok_json(app.call(&ann, "notifications", &[]).await).await;
+    assert_eq!(anns["items"][0]["kind"], "reply");
+    assert_eq!(anns["items"][0]["message_id"], reply["id"]);
+    for (parent, status) in [("1-0", 404), ("nope", 400)] {
+        let response = app
+            .call(&bob, "send_message", &[("room_id", &room), ("body", "x"), ("client_msg_id", "r2"), ("reply_to", parent)])
+            .await;
+        assert_eq!(response.status(), status, "{parent}");
+    }
+
+    // Who may delete: the author, the owner, an admin; nobody else.
+    let annes = support::send_text(&app, &ann, &room, "ann's").await;
+    let annes = annes["id"].as_str().unwrap();
+    let delete = |client: &reqwest::Client, id: &str| {
+        app.call(client, "delete_message", &[("room_id", room.as_str()), ("message_id", id)])
+    };
+    assert_eq!(delete(&carol, annes).await.status(), 403, "a member, someone else's");
+    assert_eq!(delete(&dan, annes).await.status(), 403);
+    assert_eq!(delete(&anonymous, annes).await.status(), 401);
+    assert_eq!(delete(&bob, &id).await.status(), 200, "an admin, someone else's");
+    let mut gone = anns_events.next_named("message_updated").await.json();
+    while gone["deleted"] != true {
+        gone = anns_events.next_named("message_updated").await.json();
+    }
+    assert_eq!((gone["id"].as_str(), gone["body"].as_str()), (Some(id.as_str()), Some("")));
+    let deleted = in_history(&app, &ann, &room, &id).await;
+    assert_eq!((deleted["deleted"].as_bool(), deleted["body"].as_str()), (Some(true), Some("")));
+    assert_eq!(deleted["reactions"], serde_json::json!([]));
+    assert_eq!(deleted["author"]["handle"], "carol");
+    assert_eq!(edit(&app, &carol, &room, &id, "back").await.status(), 404);
+    assert_eq!(react_to(&app, &bob, &room, &id, "👍", true).await.status(), 404);
+    assert_eq!(delete(&carol, &id).await.status(), 200, "deleting twice is no error");
+    assert_eq!(delete(&ann, annes).await.status(), 200, "the owner");
+    assert_eq!(delete(&ann, &parent_id).await.status(), 200);
+    let reply_now = in_history(&app, &bob, &room, reply["id"].as_str().unwrap()).await;
+    assert_eq!(reply_now["reply_to"]["deleted"], true, "{reply_now}");
+    assert_eq!(reply_now["reply_to"]["excerpt"], "");
+
+    // Trimmed away: a room that keeps messages one second.
+    let mut brief = support::test_settings(&redis);
+    brief.redis.key_prefix = app.settings.redis.key_prefix.clone();
+    brief.messages.retention_secs = 1;
+    let brief = TestApp::spawn_with(brief).await;
+    let old = support::send_text(&brief, &carol, &room, "soon gone").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    support::send_text(&brief, &carol, &room, "trims the old one").await;
+    let old = old["id"].as_str().unwrap();
+    assert_eq!(edit(&app, &carol, &room, old, "x").await.status(), 404);
+    assert_eq!(react_to(&app, &carol, &room, old, "👍", true).await.status(), 404);
+    assert_eq!(delete(&carol, old).await.status(), 404);
+    other.stop().await;
+    brief.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_missed_edits_and_reactions_catches_up_from_history() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = support::person_on(&app, "ann").await;
+    let bob = support::person_on(&app, "bob").await;
+    let room = support::public_room(&app, &ann, &[&bob]).await;
+    let sent = support::send_text(&app, &ann, &room, "first draft").await;
+    let id = sent["id"].as_str().unwrap().to_owned();
+    // Bob's view, then his stream drops.
+    let mut events = support::EventReader::open(&app, &bob).await;
+    let shown = history(&app, &bob, &room, &[]).await;
+    drop(events);
+    ok_json(edit(&app, &ann, &room, &id, "final text").await).await;
+    ok_json(react_to(&app, &ann, &room, &id, "🎉", true).await).await;
+    let later = support::send_text(&app, &ann, &room, "and more").await;
+    // Back: a new stream, then history read again from the first message
+    // shown, as the web app does after every gap.
+    events = support::EventReader::open(&app, &bob).await;
+    let first = &shown[0]["id"];
+    let (ms, seq) = first.as_str().unwrap().split_once('-').unwrap();
+    let before_first = match seq.parse::<u64>().unwrap() {
+        0 => format!("{}-{}", ms.parse::<u64>().unwrap() - 1, u64::MAX),
+        seq => format!("{ms}-{}", seq - 1),
+    };
+    let now = history(&app, &bob, &room, &[("after", before_first.as_str())]).await;
+    assert_eq!(now[0]["body"], "final text");
+    assert!(now[0]["edited_at"].is_u64());
+    assert_eq!(now[0]["reactions"][0]["emoji"], "🎉");
+    assert_eq!(now[1]["id"], later["id"]);
+    assert_eq!(events.next_within(std::time::Duration::from_millis(300)).await.map(|e| e.event), None);
+}
+
+#[tokio::test]
+async fn a_history_page_is_two_redis_round_trips_whatever_its_edits_and_reactions() {
+    use futures::StreamExt;
+    use std::time::Duration;
+
+    if support::needs_own_redis("watches every command of the server with MONITOR") {
+        return;
+    }
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let room = create_room(&app, &ann, "general", false).await;
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        let sent = support::send_text(&app, &ann, &room, &format!("message {n}")).await;
+        ids.push(sent["id"].as_str().unwrap().to_owned());
+    }
+    ok_json(edit(&app, &ann, &room, &ids[3], "edited").await).await;
+    ok_json(react_to(&app, &ann, &room, &ids[5], "👍", true).await).await;
+    history(&app, &ann, &room, &[]).await;
+    let monitor = redis::Client::open(redis.admin_url())
+        .unwrap()
+        .get_async_monitor()
+        .await
+        .unwrap();
+    let mut commands = monitor.into_on_message::<String>();
+    let page = history(&app, &ann, &room, &[]).await;
+    assert_eq!(page[3]["body"], "edited");
+    let mut seen = Vec::new();
+    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_millis(500), commands.next()).await {
+        let line = line.to_lowercase();
+        if line.contains(&room) && !line.contains(" lua]") {
+            seen.push(line);
+        }
+    }
+    // The first round trip reads the page (XREVRANGE); the second, one
+    // pipeline, reads every message's state (one HGETALL each, empty for
+    // the eight never changed). (The membership check before them is one
+    // more, as for every room endpoint.)
+    let pages = seen.iter().filter(|line| line.contains("\"xrevrange\"")).count();
+    let states = seen.iter().filter(|line| line.contains("\"hgetall\"") && line.contains(":m:")).count();
+    assert_eq!((pages, states), (1, 10), "{seen:#?}");
 }

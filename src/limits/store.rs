@@ -137,6 +137,10 @@ pub(crate) enum PerUser {
     Read,
     MarkRead,
     Account,
+    /// `edit_message`, `delete_message`.
+    Edit,
+    /// `react`.
+    React,
 }
 
 impl PerUser {
@@ -156,6 +160,8 @@ impl PerUser {
             Self::Read => "read",
             Self::MarkRead => "mark_read",
             Self::Account => "account",
+            Self::Edit => "edit",
+            Self::React => "react",
         }
     }
 
@@ -166,6 +172,8 @@ impl PerUser {
             Self::Read => limits.reads_per_user,
             Self::MarkRead => limits.mark_read_per_user,
             Self::Account => limits.account_per_user,
+            Self::Edit => limits.edits_per_user,
+            Self::React => limits.reactions_per_user,
         }
     }
 }

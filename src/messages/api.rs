@@ -1,4 +1,5 @@
-//! The message endpoints: `send_message`, `history`, `mark_room_read`.
+//! The message endpoints: `send_message`, `history`, `mark_room_read`,
+//! `edit_message`, `delete_message`, `react`.
 
 use leptos::prelude::*;
 
@@ -12,11 +13,13 @@ pub async fn send_message(
     room_id: String,
     body: String,
     client_msg_id: String,
+    #[server(default)] reply_to: Option<String>,
 ) -> Result<Message, AppError> {
     use super::model::{ClientMsgId, MessageBody};
     use super::store::{self, Sender, Sent};
     use crate::auth::session::{require_sign_in_unchecked, revoked};
-    use crate::notifications::{notify_direct, notify_mentions, Mentioning};
+    use super::model::MessageId;
+    use crate::notifications::{notify_direct, notify_mentions, notify_reply, Mentioning};
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
     use crate::server::metrics::METRICS;
@@ -30,9 +33,27 @@ pub async fn send_message(
     let room_id = RoomId::parse(&room_id)?;
     let body = MessageBody::parse(body)?;
     let client_msg_id = ClientMsgId::parse(&client_msg_id)?;
+    let reply_to = reply_to
+        .filter(|id| !id.is_empty())
+        .map(|id| MessageId::parse(&id, "reply_to"))
+        .transpose()?;
+    // A reply shows its parent's author and start: read it first (one
+    // round trip more, for replies only). Nothing of a room one is not in
+    // is read: membership first.
+    let reply_to = match reply_to {
+        None => None,
+        Some(parent) => {
+            member_room(&state, &room_id, &sign_in.user_id).await?;
+            let found = store::one(&state, &room_id, &parent, &sign_in.user_id)
+                .await?
+                .ok_or_else(super::lifecycle::no_such_message)?;
+            Some(store::reply_ref(&found.id, Some(&found)))
+        }
+    };
     let sender = Sender {
         author,
         sign_in: &sign_in.handle,
+        reply_to,
     };
     match store::send(&state, &room_id, sender, body, &client_msg_id).await? {
         Sent::New {
@@ -44,19 +65,33 @@ pub async fn send_message(
             METRICS.messages_sent.inc();
             // Stored and delivered already: a failure here must not turn
             // the send into an error the client would retry.
-            let mentioning = Mentioning {
+            // Each person is told once: a direct room's members by
+            // `direct`, the author of the message replied to by `reply`,
+            // the others mentioned by `mention`.
+            let mut told = notify.clone();
+            let parent_author = message
+                .reply_to
+                .as_ref()
+                .map(|parent| parent.author.id.clone())
+                .filter(|id| !id.is_empty() && *id != message.author.id && !told.contains(id));
+            let mut mentioning = Mentioning {
                 room_id: &message.room_id,
                 room_name: &room_name,
                 message_id: &message.id,
                 author: &message.author,
                 body: &message.body,
-                told: &notify,
+                told: &[],
             };
-            let notified = match notify_direct(&state, &mentioning, &notify).await {
-                Ok(()) => notify_mentions(&state, mentioning).await,
-                Err(err) => Err(err),
+            let notified = async {
+                notify_direct(&state, &mentioning, &notify).await?;
+                if let Some(parent_author) = parent_author {
+                    notify_reply(&state, &mentioning, &parent_author).await?;
+                    told.push(parent_author);
+                }
+                mentioning.told = &told;
+                notify_mentions(&state, mentioning).await
             };
-            if let Err(err) = notified {
+            if let Err(err) = notified.await {
                 tracing::warn!(?err, "could not notify");
             }
             durable?;
@@ -129,7 +164,7 @@ pub async fn history(
         (None, Some(before)) => Range::Before { before, limit },
         (None, None) => Range::Latest(limit),
     };
-    store::entries(&caller.state, &caller.room_id, range).await
+    store::entries(&caller.state, &caller.room_id, range, &caller.user_id).await
 }
 
 /// Moves the caller's read position in a room forward to `up_to` (never
@@ -159,4 +194,159 @@ pub async fn mark_room_read(room_id: String, up_to: String) -> Result<(), AppErr
         publish_personal(&mut state.redis(), &state.keys, &user_id, &event).await?;
     }
     Ok(())
+}
+
+/// Edits one's own message. With `base_edited_at` (the `edited_at` the
+/// client showed, 0 for never edited), 409 if it was edited meanwhile.
+/// People the new text mentions who were not mentioned before are
+/// notified (once).
+#[server(endpoint = "edit_message")]
+pub async fn edit_message(
+    room_id: String,
+    message_id: String,
+    body: String,
+    #[server(default)] base_edited_at: Option<u64>,
+) -> Result<Message, AppError> {
+    use super::lifecycle::{self, Change};
+    use super::model::{MessageBody, MessageId};
+    use crate::auth::session::require_user;
+    use crate::notifications::{mentioned_ids, notify_mentions, Mentioning};
+    use crate::rooms::access::member_room;
+    use crate::rooms::model::RoomId;
+    use crate::server::state::AppState;
+
+    let state = AppState::current()?;
+    let user = require_user().await?;
+    crate::limits::take(&state, &[crate::limits::PerUser::Edit.of(&user.id)]).await?;
+    let room_id = RoomId::parse(&room_id)?;
+    let message_id = MessageId::parse(&message_id, "message_id")?;
+    let body = MessageBody::parse(body)?;
+    let edit = Change::Edit {
+        body: body.as_str(),
+        base: base_edited_at,
+    };
+    let id = message_id.to_string();
+    let Some(changed) = lifecycle::change(&state, &room_id, &id, &user.id, edit).await? else {
+        // Not a member: 404 or 403, as for reading.
+        member_room(&state, &room_id, &user.id).await?;
+        return Err(lifecycle::no_such_message());
+    };
+    let room = member_room(&state, &room_id, &user.id).await?;
+    let message = publish_update(&state, &room_id, &message_id, &user.id).await?;
+    // Mentions new to this message: not in the text as sent, nor notified
+    // by an earlier edit.
+    let mut before = mentioned_ids(&state, &changed.original_body).await?;
+    before.extend(changed.mentioned.iter().cloned());
+    let mentioning = Mentioning {
+        room_id: &message.room_id,
+        room_name: &room.name,
+        message_id: &message.id,
+        author: &message.author,
+        body: &message.body,
+        told: &before,
+    };
+    match notify_mentions(&state, mentioning).await {
+        Ok(notified) if !notified.is_empty() => {
+            let mut all = changed.mentioned.clone();
+            all.extend(notified);
+            lifecycle::record_mentioned(&state, &room_id, &id, &all).await?;
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(?err, "could not notify an edit's mentions"),
+    }
+    Ok(message)
+}
+
+/// Deletes a message: its author, or the room's owner or an admin. The
+/// message stays in history as deleted (empty body, no reactions).
+#[server(endpoint = "delete_message")]
+pub async fn delete_message(room_id: String, message_id: String) -> Result<(), AppError> {
+    use super::lifecycle::{self, Change};
+    use super::model::MessageId;
+    use crate::auth::session::require_user;
+    use crate::rooms::access::member_room;
+    use crate::rooms::model::RoomId;
+    use crate::server::state::AppState;
+
+    let state = AppState::current()?;
+    let user = require_user().await?;
+    crate::limits::take(&state, &[crate::limits::PerUser::Edit.of(&user.id)]).await?;
+    let room_id = RoomId::parse(&room_id)?;
+    let message_id = MessageId::parse(&message_id, "message_id")?;
+    let id = message_id.to_string();
+    let Some(changed) = lifecycle::change(&state, &room_id, &id, &user.id, Change::Delete).await?
+    else {
+        member_room(&state, &room_id, &user.id).await?;
+        return Err(lifecycle::no_such_message());
+    };
+    let _ = changed;
+    publish_update(&state, &room_id, &message_id, &user.id).await?;
+    Ok(())
+}
+
+/// Reacts to a message with one emoji (`on=true`) or takes the reaction
+/// back (`on=false`); counted once per person. The message's reactions.
+#[server(endpoint = "react")]
+pub async fn react(
+    room_id: String,
+    message_id: String,
+    emoji: String,
+    on: bool,
+) -> Result<Vec<super::model::Reaction>, AppError> {
+    use super::lifecycle::{self, React};
+    use super::model::{single_grapheme, MessageId};
+    use crate::auth::session::require_user;
+    use crate::rooms::access::member_room;
+    use crate::rooms::model::RoomId;
+    use crate::server::state::AppState;
+
+    let state = AppState::current()?;
+    let user = require_user().await?;
+    crate::limits::take(&state, &[crate::limits::PerUser::React.of(&user.id)]).await?;
+    let room_id = RoomId::parse(&room_id)?;
+    let message_id = MessageId::parse(&message_id, "message_id")?;
+    if !single_grapheme(&emoji) || emojis::get(&emoji).is_none() {
+        return Err(AppError::BadRequest("emoji must be one emoji.".into()));
+    }
+    let id = message_id.to_string();
+    let react = React {
+        message_id: &id,
+        user: &user,
+        emoji: &emoji,
+        on,
+    };
+    match lifecycle::react(&state, &room_id, react).await? {
+        Some(reactions) => Ok(reactions),
+        None => {
+            member_room(&state, &room_id, &user.id).await?;
+            Err(lifecycle::no_such_message())
+        }
+    }
+}
+
+/// Reads the changed message back (as `viewer` sees it: the answer) and
+/// publishes it on the room's channel as `message_updated` (with no `me`
+/// in its reactions: they are everyone's).
+#[cfg(feature = "ssr")]
+async fn publish_update(
+    state: &crate::server::state::AppState,
+    room_id: &crate::rooms::model::RoomId,
+    id: &super::model::MessageId,
+    viewer: &str,
+) -> Result<Message, AppError> {
+    let message = super::store::one(state, room_id, id, viewer)
+        .await?
+        .ok_or_else(super::lifecycle::no_such_message)?;
+    let mut everyones = message.clone();
+    for reaction in &mut everyones.reactions {
+        reaction.me = false;
+    }
+    let channel = state.keys.room_events(&message.room_id);
+    let redis = state.redis();
+    let event = crate::events::RoomEvent::MessageUpdated(everyones);
+    let () = redis
+        .publish(&channel, event.to_json())
+        .query_async(&mut redis.clone())
+        .await?;
+    Ok(message)
 }

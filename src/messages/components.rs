@@ -8,8 +8,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 
-use super::api::{history, send_message};
-use super::model::{merge_messages, Message};
+use super::api::{delete_message, edit_message, history, react, send_message};
+use super::model::{merge_messages, Message, MessageId};
 use crate::error::AppError;
 use crate::presence::api::typing;
 use crate::presence::model::TYPING_EVERY_MS;
@@ -44,7 +44,74 @@ pub(crate) async fn pause(duration: std::time::Duration) {
 struct Pending {
     client_msg_id: String,
     body: String,
+    /// The id of the message it replies to.
+    reply_to: Option<String>,
     failed: Option<String>,
+}
+
+/// The emoji the "React" picker offers.
+const PICKER: [(&str, &str); 8] = [
+    ("👍", "thumbs up"),
+    ("❤️", "heart"),
+    ("😂", "laughing"),
+    ("🎉", "party"),
+    ("😮", "surprised"),
+    ("😢", "sad"),
+    ("👀", "eyes"),
+    ("✅", "done"),
+];
+
+/// What the messages' buttons act on: the open room's reply, edit and
+/// picker state, shared by every message of the log.
+#[derive(Clone, Copy)]
+struct Actions {
+    room_id: StoredValue<String>,
+    /// The message the composer replies to.
+    replying: RwSignal<Option<Message>>,
+    /// The message being edited, and the edited text.
+    editing: RwSignal<Option<(String, String)>>,
+    /// The message whose emoji picker is open.
+    picker: RwSignal<Option<String>>,
+    error: RwSignal<Option<String>>,
+    /// Whether the reader may delete others' messages (owner or admin).
+    moderator: Signal<bool>,
+    on_message: Callback<String>,
+    /// Shows a message of the room (loading older history if needed).
+    show: Callback<String>,
+}
+
+impl Actions {
+    fn react(self, message_id: String, emoji: String, on: bool) {
+        self.picker.set(None);
+        spawn_local(async move {
+            let answer = react(self.room_id.get_value(), message_id, emoji, on).await;
+            self.error.try_set(answer.err().map(|err| err.to_string()));
+        });
+    }
+
+    fn delete(self, message_id: String) {
+        spawn_local(async move {
+            let answer = delete_message(self.room_id.get_value(), message_id).await;
+            self.error.try_set(answer.err().map(|err| err.to_string()));
+        });
+    }
+
+    /// Saves the edit in progress (an unchanged or blank text just closes
+    /// it).
+    fn save_edit(self, original: &Message) {
+        let Some((id, text)) = self.editing.get_untracked() else {
+            return;
+        };
+        self.editing.set(None);
+        if text.trim().is_empty() || text.trim() == original.body {
+            return;
+        }
+        let base = original.edited_at.unwrap_or(0);
+        spawn_local(async move {
+            let answer = edit_message(self.room_id.get_value(), id, text, Some(base)).await;
+            self.error.try_set(answer.err().map(|err| err.to_string()));
+        });
+    }
 }
 
 /// The open room. `messages` is owned by the page, which also merges live
@@ -96,6 +163,79 @@ pub fn RoomView(
     };
     let me_id = StoredValue::new(me_id);
     let settings_open = RwSignal::new(false);
+    let replying = RwSignal::new(None::<Message>);
+    let composer = NodeRef::<leptos::html::Textarea>::new();
+    // Mention suggestions: the `@word` being typed before the caret, the
+    // members it matches, the one selected; Escape hides them until the
+    // text changes.
+    let caret = RwSignal::new(0usize);
+    let mention_closed = RwSignal::new(false);
+    let mention_selected = RwSignal::new(0usize);
+    let mention = Memo::new(move |_| {
+        let at = caret.get();
+        draft.with(|text| typed_mention(text, at))
+    });
+    let suggestions = Memo::new(move |_| {
+        if mention_closed.get() {
+            return Vec::new();
+        }
+        let Some((_, query)) = mention.get() else {
+            return Vec::new();
+        };
+        let query = query.to_lowercase();
+        members.with(|list| {
+            list.iter()
+                .map(|member| &member.user)
+                .filter(|user| me_id.with_value(|me| user.id != *me))
+                .filter(|user| {
+                    user.handle.starts_with(&query)
+                        || user
+                            .display_name
+                            .to_lowercase()
+                            .split_whitespace()
+                            .any(|word| word.starts_with(&query))
+                })
+                .take(6)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    let pick_mention = move |handle: String| {
+        let Some((start, _)) = mention.get_untracked() else {
+            return;
+        };
+        let at = caret.get_untracked();
+        let text = draft.get_untracked();
+        let (Some(before), Some(after)) = (text.get(..start), text.get(at..)) else {
+            return;
+        };
+        let inserted = format!("{before}@{handle} ");
+        let position = inserted.len();
+        draft.set(format!("{inserted}{after}"));
+        caret.set(position);
+        mention_selected.set(0);
+        if let Some(composer) = composer.get_untracked() {
+            composer.set_value(&format!("{inserted}{after}"));
+            let position = u32::try_from(position).unwrap_or(u32::MAX);
+            let _ = composer.set_selection_range(position, position);
+            let _ = composer.focus();
+        }
+    };
+    let note_caret = move || {
+        if let Some(composer) = composer.get_untracked() {
+            if let Ok(Some(at)) = composer.selection_start() {
+                caret.set(at as usize);
+            }
+        }
+    };
+    // Replying puts the cursor in the composer.
+    Effect::new(move |_| {
+        if replying.with(Option::is_some) {
+            if let Some(composer) = composer.get_untracked() {
+                let _ = composer.focus();
+            }
+        }
+    });
     let still_open = move || current.try_get_untracked().flatten() == room_id.try_get_value();
 
     let send = move |item: Pending| {
@@ -104,6 +244,7 @@ pub fn RoomView(
                 room_id.get_value(),
                 item.body.clone(),
                 item.client_msg_id.clone(),
+                item.reply_to.clone(),
             )
             .await;
             // A server or Redis failure (a failover, a node restarting) is
@@ -121,6 +262,7 @@ pub fn RoomView(
                     room_id.get_value(),
                     item.body.clone(),
                     item.client_msg_id.clone(),
+                    item.reply_to.clone(),
                 )
                 .await;
             }
@@ -170,8 +312,10 @@ pub fn RoomView(
         let item = Pending {
             client_msg_id: uuid::Uuid::new_v4().to_string(),
             body,
+            reply_to: replying.get_untracked().map(|parent| parent.id),
             failed: None,
         };
+        replying.set(None);
         pending.update(|list| list.push(item.clone()));
         draft.set(String::new());
         send(item);
@@ -285,6 +429,57 @@ pub fn RoomView(
         }
     });
     let empty = move || loaded.get() && messages.with(Vec::is_empty) && pending.with(Vec::is_empty);
+    // A message of the room, shown and focused: older pages are loaded
+    // until it is there (at most 10 of 100), then it is scrolled to.
+    let show = Callback::new(move |id: String| {
+        spawn_local(async move {
+            for _ in 0..10 {
+                let here = messages.with_untracked(|list| list.iter().any(|m| m.id == id));
+                if here || !still_open() {
+                    break;
+                }
+                let first = messages.with_untracked(|list| list.first().map(|m| m.id.clone()));
+                let Ok(page) = history(room_id.get_value(), first, None, Some(100)).await else {
+                    break;
+                };
+                if !still_open() {
+                    return;
+                }
+                older.set(page.len() == 100);
+                let ended = page.is_empty();
+                messages.update(|list| {
+                    merge_messages(list, page);
+                });
+                if ended {
+                    break;
+                }
+            }
+            request_animation_frame(move || highlight(&id));
+        });
+    });
+    // A link to a message (`?message=<id>`, from a notification or a
+    // shared link): once the first page is there, show that message.
+    let query = leptos_router::hooks::use_query_map();
+    Effect::new(move |shown: Option<Option<String>>| {
+        let wanted = query.with(|query| query.get("message"));
+        if loaded.get() && wanted.is_some() && shown.flatten() != wanted {
+            if let Some(id) = wanted.clone() {
+                show.run(id);
+            }
+            return wanted;
+        }
+        shown.flatten()
+    });
+    let actions = Actions {
+        room_id,
+        replying,
+        editing: RwSignal::new(None),
+        picker: RwSignal::new(None),
+        error,
+        moderator: Signal::derive(move || room.with(|room| room.as_ref().is_some_and(Room::can_manage))),
+        on_message,
+        show,
+    };
     view! {
         <section class="pane pane-conversation" aria-label=name>
             <header class="room-header">
@@ -372,7 +567,11 @@ pub fn RoomView(
                 }}
                 {move || {
                     let divider = divider_before.get();
-                    messages.with(|list| render_messages(list, &me.read_value(), &me_id.read_value(), divider.as_deref(), on_message))
+                    // Opening an edit box or a picker redraws the log.
+                    actions.editing.with(|editing| editing.as_ref().map(|(id, _)| id.len()));
+                    actions.picker.track();
+                    actions.moderator.track();
+                    messages.with(|list| render_messages(list, &me.read_value(), &me_id.read_value(), divider.as_deref(), actions))
                 }}
                 {move || {
                     // A message that has arrived (live or as the answer) is
@@ -437,7 +636,56 @@ pub fn RoomView(
                 }}
             </div>
             <p class="typing" aria-live="polite">{move || typing_text.get()}</p>
+            {move || {
+                replying
+                    .get()
+                    .map(|parent| {
+                        view! {
+                            <div class="replying">
+                                <p>
+                                    <span class="replying-to">{format!("Replying to {}", parent.author.display_name)}</span>
+                                    <span class="excerpt">{super::model::reply_excerpt(&parent.body)}</span>
+                                </p>
+                                <button type="button" class="icon-button" aria-label="Cancel reply" title="Cancel reply" on:click=move |_| replying.set(None)>
+                                    <IconSvg icon=Icon::Close />
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
             {move || error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
+            {move || {
+                let found = suggestions.get();
+                (!found.is_empty())
+                    .then(|| {
+                        let selected = mention_selected.get().min(found.len() - 1);
+                        view! {
+                            <ul class="mention-suggestions" role="listbox" aria-label="Mention suggestions">
+                                {found
+                                    .into_iter()
+                                    .enumerate()
+                                    .map(|(at, user)| {
+                                        let handle = user.handle.clone();
+                                        view! {
+                                            <li
+                                                role="option"
+                                                aria-selected=(at == selected).to_string()
+                                                class:selected=at == selected
+                                                on:mousedown=move |event: leptos::ev::MouseEvent| {
+                                                    event.prevent_default();
+                                                    pick_mention(handle.clone());
+                                                }
+                                            >
+                                                {user.display_name}
+                                                <span class="handle">{format!(" @{}", user.handle)}</span>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        }
+                    })
+            }}
             <form
                 class="composer"
                 on:submit=move |event: leptos::ev::SubmitEvent| {
@@ -447,17 +695,57 @@ pub fn RoomView(
             >
                 <textarea
                     aria-label="Message"
+                    node_ref=composer
                     rows="2"
                     placeholder=move || format!("Message {}", name())
                     prop:value=move || draft.get()
                     on:input=move |event| {
                         draft.set(event_target_value(&event));
+                        mention_closed.set(false);
+                        mention_selected.set(0);
+                        note_caret();
                         announce_typing();
                     }
+                    on:click=move |_| note_caret()
+                    on:keyup=move |event: leptos::ev::KeyboardEvent| {
+                        if event.key().starts_with("Arrow") && suggestions.with_untracked(Vec::is_empty) {
+                            note_caret();
+                        }
+                    }
                     on:keydown=move |event: leptos::ev::KeyboardEvent| {
+                        let count = suggestions.with_untracked(Vec::len);
+                        let key = event.key();
+                        if count > 0 && !event.is_composing() {
+                            match key.as_str() {
+                                "ArrowDown" | "ArrowUp" => {
+                                    event.prevent_default();
+                                    let step = if key == "ArrowDown" { 1 } else { count - 1 };
+                                    mention_selected.update(|at| *at = (*at + step) % count);
+                                    return;
+                                }
+                                "Enter" | "Tab" => {
+                                    event.prevent_default();
+                                    let chosen = suggestions.with_untracked(|list| {
+                                        list.get(mention_selected.get_untracked().min(count - 1)).map(|user| user.handle.clone())
+                                    });
+                                    if let Some(handle) = chosen {
+                                        pick_mention(handle);
+                                    }
+                                    return;
+                                }
+                                "Escape" => {
+                                    event.prevent_default();
+                                    mention_closed.set(true);
+                                    return;
+                                }
+                                _ => {}
+                            }
+                        }
                         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
                             event.prevent_default();
                             submit();
+                        } else if event.key() == "Escape" && replying.get_untracked().is_some() {
+                            replying.set(None);
                         } else if event.key() == "ArrowUp" && draft.get_untracked().is_empty()
                             && !(event.alt_key() || event.ctrl_key() || event.meta_key() || event.shift_key())
                         {
@@ -485,6 +773,48 @@ pub fn RoomView(
 /// A body as text nodes, with web links as `<a>` elements and mentions
 /// highlighted (see `linkify`); a mention of `me` stands out more.
 fn body_view(body: &str, me: &str) -> impl IntoView {
+    nodes_view(crate::text::markdown::parse(body), me)
+}
+
+/// Formatted nodes as views: elements and text nodes only, never HTML.
+fn nodes_view(nodes: Vec<crate::text::markdown::Node>, me: &str) -> AnyView {
+    use crate::text::markdown::Node;
+    nodes
+        .into_iter()
+        .map(|node| match node {
+            Node::Text(text) => text_view(&text, me).into_any(),
+            Node::Break => view! { <br /> }.into_any(),
+            Node::Code(code) => view! { <code>{code}</code> }.into_any(),
+            Node::Strong(inner) => view! { <strong>{nodes_view(inner, me)}</strong> }.into_any(),
+            Node::Emphasis(inner) => view! { <em>{nodes_view(inner, me)}</em> }.into_any(),
+            Node::Strike(inner) => view! { <s>{nodes_view(inner, me)}</s> }.into_any(),
+            Node::Link { url, children } => view! {
+                <a href=url target="_blank" rel="noopener noreferrer nofollow">
+                    {nodes_view(children, me)}
+                </a>
+            }
+            .into_any(),
+            Node::Paragraph(inner) => view! { <p>{nodes_view(inner, me)}</p> }.into_any(),
+            Node::CodeBlock(code) => view! { <pre><code>{code}</code></pre> }.into_any(),
+            Node::Quote(inner) => view! { <blockquote>{nodes_view(inner, me)}</blockquote> }.into_any(),
+            Node::List { ordered, items } => {
+                let items = items
+                    .into_iter()
+                    .map(|item| view! { <li>{nodes_view(item, me)}</li> })
+                    .collect_view();
+                if ordered {
+                    view! { <ol>{items}</ol> }.into_any()
+                } else {
+                    view! { <ul>{items}</ul> }.into_any()
+                }
+            }
+        })
+        .collect_view()
+        .into_any()
+}
+
+/// Plain text with its bare web links and `@mentions`.
+fn text_view(body: &str, me: &str) -> impl IntoView {
     linkify::pieces(body)
         .into_iter()
         .map(|piece| match piece {
@@ -516,8 +846,9 @@ fn render_messages(
     me: &str,
     me_id: &str,
     divider_before: Option<&str>,
-    on_message: Callback<String>,
+    actions: Actions,
 ) -> impl IntoView {
+    let on_message = actions.on_message;
     let now = time::now_millis();
     let mut previous: Option<(&str, String, u64)> = None;
     list.iter()
@@ -586,10 +917,253 @@ fn render_messages(
                             </span>
                             <span class="time-full">{full_time.clone()}</span>
                         </div>
-                        <p class="body">{body_view(&message.body, me)}</p>
+                        {message.reply_to.clone().map(|parent| reply_quote(parent, actions))}
+                        {message_body(message, me, actions)}
+                        {reactions_view(message, actions)}
                     </div>
+                    {message_actions(message, me_id, actions)}
                 </article>
             }
         })
         .collect_view()
+}
+
+/// The quoted start of the message a reply answers: a button that shows it.
+fn reply_quote(parent: super::model::ReplyRef, actions: Actions) -> impl IntoView {
+    let id = parent.id.clone();
+    let text = if parent.deleted {
+        "Original message deleted".to_owned()
+    } else {
+        format!("{}: {}", parent.author.display_name, parent.excerpt)
+    };
+    view! {
+        <button type="button" class="reply-quote" on:click=move |_| actions.show.run(id.clone())>
+            <IconSvg icon=Icon::Reply />
+            <span>{text}</span>
+        </button>
+    }
+}
+
+/// A message's body: the text with "(edited)", the deleted placeholder, or
+/// the edit box while it is being edited (Enter saves, Escape cancels).
+fn message_body(message: &Message, me: &str, actions: Actions) -> impl IntoView {
+    if message.deleted {
+        return view! { <p class="body deleted">"This message was deleted."</p> }.into_any();
+    }
+    let editing = actions
+        .editing
+        .with_untracked(|editing| editing.as_ref().is_some_and(|(id, _)| *id == message.id));
+    if editing {
+        let original = message.clone();
+        let text = actions.editing.with_untracked(|e| e.as_ref().map(|(_, text)| text.clone()));
+        let save = original.clone();
+        return view! {
+            <form
+                class="edit-box"
+                on:submit=move |event: leptos::ev::SubmitEvent| {
+                    event.prevent_default();
+                    actions.save_edit(&save);
+                }
+            >
+                <textarea
+                    aria-label="Edit message"
+                    rows="2"
+                    prop:value=text.unwrap_or_default()
+                    autofocus
+                    on:input=move |event| {
+                        let text = event_target_value(&event);
+                        actions.editing.update_untracked(|editing| {
+                            if let Some((_, draft)) = editing {
+                                *draft = text;
+                            }
+                        });
+                    }
+                    on:keydown=move |event: leptos::ev::KeyboardEvent| {
+                        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+                            event.prevent_default();
+                            actions.save_edit(&original);
+                        } else if event.key() == "Escape" {
+                            event.prevent_default();
+                            actions.editing.set(None);
+                        }
+                    }
+                ></textarea>
+                <div class="row">
+                    <button type="submit" class="button-primary">"Save"</button>
+                    <button type="button" class="button-secondary" on:click=move |_| actions.editing.set(None)>
+                        "Cancel"
+                    </button>
+                </div>
+            </form>
+        }
+        .into_any();
+    }
+    view! {
+        <div class="body">
+            {body_view(&message.body, me)}
+            {message.edited_at.is_some().then(|| view! { <span class="edited">"(edited)"</span> })}
+        </div>
+    }
+    .into_any()
+}
+
+/// One toggle button per emoji: "👍 2", pressed when the reader is among
+/// those who reacted.
+fn reactions_view(message: &Message, actions: Actions) -> impl IntoView {
+    (!message.reactions.is_empty() && !message.deleted).then(|| {
+        let buttons = message
+            .reactions
+            .iter()
+            .map(|reaction| {
+                let (id, emoji, me) = (message.id.clone(), reaction.emoji.clone(), reaction.me);
+                view! {
+                    <button
+                        type="button"
+                        class="reaction"
+                        aria-pressed=me.to_string()
+                        on:click=move |_| actions.react(id.clone(), emoji.clone(), !me)
+                    >
+                        {format!("{} {}", reaction.emoji, reaction.count)}
+                    </button>
+                }
+            })
+            .collect_view();
+        view! { <div class="reactions">{buttons}</div> }
+    })
+}
+
+/// "Reply", "React", and on one's own messages "Edit" and "Delete" (owners
+/// and admins also "Delete" others'): shown on hover and keyboard focus.
+/// "React" opens a small picker of common emoji.
+fn message_actions(message: &Message, me_id: &str, actions: Actions) -> impl IntoView {
+    if message.deleted {
+        return None;
+    }
+    let mine = message.author.id == me_id;
+    let (reply, react_id, edit, delete) = (
+        message.clone(),
+        message.id.clone(),
+        (message.id.clone(), message.body.clone()),
+        message.id.clone(),
+    );
+    let picker_open = actions
+        .picker
+        .with_untracked(|open| open.as_deref() == Some(message.id.as_str()));
+    let picker_id = message.id.clone();
+    let moderator = actions.moderator.get_untracked();
+    Some(view! {
+        <div class="message-actions">
+            <button type="button" class="icon-button" aria-label="Reply" title="Reply" on:click=move |_| actions.replying.set(Some(reply.clone()))>
+                <IconSvg icon=Icon::Reply />
+            </button>
+            <button
+                type="button"
+                class="icon-button"
+                aria-label="React"
+                title="React"
+                aria-expanded=picker_open.to_string()
+                on:click=move |_| {
+                    let id = react_id.clone();
+                    actions.picker.update(|open| *open = if open.as_deref() == Some(id.as_str()) { None } else { Some(id) });
+                }
+            >
+                <IconSvg icon=Icon::Smile />
+            </button>
+            {mine
+                .then(|| {
+                    view! {
+                        <button type="button" class="icon-button" aria-label="Edit" title="Edit" on:click=move |_| actions.editing.set(Some(edit.clone()))>
+                            <IconSvg icon=Icon::Pencil />
+                        </button>
+                    }
+                })}
+            <a
+                class="icon-button"
+                href=format!("/rooms/{}?message={}", message.room_id, message.id)
+                aria-label="Link to this message"
+                title="Link to this message"
+            >
+                <IconSvg icon=Icon::Link />
+            </a>
+            {(mine || moderator)
+                .then(|| {
+                    view! {
+                        <button type="button" class="icon-button" aria-label="Delete" title="Delete" on:click=move |_| actions.delete(delete.clone())>
+                            <IconSvg icon=Icon::Trash />
+                        </button>
+                    }
+                })}
+            {picker_open
+                .then(|| {
+                    view! {
+                        <div class="emoji-picker" role="group" aria-label="Pick a reaction">
+                            {PICKER
+                                .iter()
+                                .map(|(emoji, name)| {
+                                    let id = picker_id.clone();
+                                    view! {
+                                        <button
+                                            type="button"
+                                            class="emoji"
+                                            title=*name
+                                            on:click=move |_| actions.react(id.clone(), (*emoji).to_owned(), true)
+                                        >
+                                            {*emoji}
+                                        </button>
+                                    }
+                                })
+                                .collect_view()}
+                        </div>
+                    }
+                })}
+        </div>
+    })
+}
+
+/// Scrolls a message of the log into view, focuses it and marks it for a
+/// moment (browser only).
+fn highlight(id: &str) {
+    let Ok(Some(element)) = document().query_selector(&format!("article[data-id='{id}']")) else {
+        return;
+    };
+    let Ok(element) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(element) else {
+        return;
+    };
+    element.scroll_into_view();
+    let _ = element.focus();
+    let _ = element.class_list().add_1("highlighted");
+    set_timeout(
+        move || {
+            let _ = element.class_list().remove_1("highlighted");
+        },
+        std::time::Duration::from_secs(3),
+    );
+}
+
+/// The mention being typed: where its `@` is and the letters after it,
+/// when the caret (a byte offset) follows `@` and handle characters that
+/// start the text or follow white space.
+fn typed_mention(text: &str, caret: usize) -> Option<(usize, String)> {
+    let before = text.get(..caret.min(text.len()))?;
+    let at = before.rfind('@')?;
+    let query = &before[at + 1..];
+    let starts_word = before[..at].chars().next_back().is_none_or(char::is_whitespace);
+    let handle_like = query
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    (starts_word && handle_like && query.len() <= 32).then(|| (at, query.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::typed_mention;
+
+    #[test]
+    fn a_mention_is_typed_after_an_at_that_starts_a_word() {
+        assert_eq!(typed_mention("hi @an", 6), Some((3, "an".into())));
+        assert_eq!(typed_mention("@", 1), Some((0, String::new())));
+        assert_eq!(typed_mention("mail me@host", 12), None);
+        assert_eq!(typed_mention("hi @ann there", 13), None);
+        assert_eq!(typed_mention("hi @an", 2), None);
+    }
 }

@@ -13,6 +13,8 @@ pub mod components;
 pub mod model;
 
 #[cfg(feature = "ssr")]
+mod lifecycle;
+#[cfg(feature = "ssr")]
 mod store;
 #[cfg(feature = "ssr")]
 pub mod unread;

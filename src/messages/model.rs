@@ -21,6 +21,87 @@ pub struct Message {
     pub sent_at: u64,
     /// The sender's id for this message, which makes retries idempotent.
     pub client_msg_id: String,
+    /// When the body was last edited (ms since the epoch), if ever.
+    #[serde(default)]
+    pub edited_at: Option<u64>,
+    /// A deleted message keeps its id, author and time; its body is empty
+    /// and it has no reactions.
+    #[serde(default)]
+    pub deleted: bool,
+    /// In the order each emoji was first used on the message.
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+    /// The message this one replies to.
+    #[serde(default)]
+    pub reply_to: Option<ReplyRef>,
+}
+
+impl Message {
+    /// A message just sent: never edited, no reactions.
+    pub fn new(
+        id: String,
+        room_id: String,
+        author: User,
+        body: String,
+        sent_at: u64,
+        client_msg_id: String,
+    ) -> Self {
+        Self {
+            id,
+            room_id,
+            author,
+            body,
+            sent_at,
+            client_msg_id,
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
+            reply_to: None,
+        }
+    }
+}
+
+/// One emoji's reactions to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: u64,
+    /// Whether the reader is one of those who reacted.
+    pub me: bool,
+}
+
+/// The message a reply answers: who wrote it and the start of its current
+/// body (empty once deleted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyRef {
+    pub id: String,
+    pub author: User,
+    /// At most [`REPLY_EXCERPT_CHARS`] characters of the parent's body.
+    pub excerpt: String,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// How much of a parent's body a reply shows.
+pub const REPLY_EXCERPT_CHARS: usize = 100;
+
+/// The start of a body, for a reply: at most [`REPLY_EXCERPT_CHARS`]
+/// characters, `…` when cut.
+pub fn reply_excerpt(body: &str) -> String {
+    let mut chars = body.chars();
+    let head: String = chars.by_ref().take(REPLY_EXCERPT_CHARS - 1).collect();
+    if chars.clone().count() > 1 {
+        format!("{head}…")
+    } else {
+        body.to_owned()
+    }
+}
+
+/// One emoji, as `react` takes it: a single grapheme cluster of at most 32
+/// bytes. (The server also checks that it is an emoji.)
+pub fn single_grapheme(input: &str) -> bool {
+    use unicode_segmentation::UnicodeSegmentation;
+    !input.is_empty() && input.len() <= 32 && input.graphemes(true).count() == 1
 }
 
 /// A message body, trimmed of surrounding white space (what is checked is
@@ -122,6 +203,23 @@ impl MessageId {
     }
 }
 
+impl MessageId {
+    /// The id right before this one: a page `after` it starts with this
+    /// message.
+    pub fn just_before(self) -> Self {
+        match self.seq {
+            0 => Self {
+                millis: self.millis.saturating_sub(1),
+                seq: u64::MAX,
+            },
+            seq => Self {
+                millis: self.millis,
+                seq: seq - 1,
+            },
+        }
+    }
+}
+
 impl std::fmt::Display for MessageId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}-{}", self.millis, self.seq)
@@ -153,6 +251,12 @@ pub fn merge_messages(
     for message in incoming {
         let id = key(&message);
         match list.binary_search_by(|probe| key(probe).cmp(&id)) {
+            // A newer state of a message shown (from a catch-up page):
+            // it replaces the old one.
+            Ok(at) if is_newer(&message, &list[at]) => {
+                list[at] = message;
+                changed = true;
+            }
             Ok(_) => {}
             Err(at) => {
                 list.insert(at, message);
@@ -161,6 +265,85 @@ pub fn merge_messages(
         }
     }
     changed
+}
+
+/// Whether `incoming` shows a later state of the same message than
+/// `shown`: deleted since, edited since, or other reactions (a page is
+/// read after the events it may overlap, so its reactions are current).
+fn is_newer(incoming: &Message, shown: &Message) -> bool {
+    if shown.deleted {
+        return false;
+    }
+    incoming.deleted
+        || incoming.edited_at > shown.edited_at
+        || (incoming.edited_at == shown.edited_at && incoming.reactions != shown.reactions)
+        || incoming.reply_to != shown.reply_to
+}
+
+/// Applies a `message_updated` event to a list: the message's body, edit
+/// time and deletion (never going back to an older edit), and the
+/// excerpts of the replies to it. Reactions are kept (they come as
+/// `reaction` events), unless the message is deleted.
+pub fn apply_update(list: &mut [Message], updated: &Message) {
+    for message in list.iter_mut() {
+        if message.id == updated.id {
+            if message.deleted || (!updated.deleted && updated.edited_at <= message.edited_at) {
+                continue;
+            }
+            message.body.clone_from(&updated.body);
+            message.edited_at = updated.edited_at;
+            message.deleted = updated.deleted;
+            if updated.deleted {
+                message.reactions.clear();
+            }
+        }
+        if let Some(parent) = message.reply_to.as_mut().filter(|parent| parent.id == updated.id) {
+            parent.excerpt = if updated.deleted {
+                String::new()
+            } else {
+                reply_excerpt(&updated.body)
+            };
+            parent.deleted = updated.deleted;
+        }
+    }
+}
+
+/// Applies a `reaction` event: the emoji's new count, and `me` when the
+/// reader is the one who reacted.
+pub fn apply_reaction(list: &mut [Message], event: &ReactionEvent, me: &str) {
+    let Some(message) = list.iter_mut().find(|m| m.id == event.message_id) else {
+        return;
+    };
+    match message.reactions.iter_mut().position(|r| r.emoji == event.emoji) {
+        Some(at) if event.count == 0 => {
+            message.reactions.remove(at);
+        }
+        Some(at) => {
+            let reaction = &mut message.reactions[at];
+            reaction.count = event.count;
+            if event.user.id == me {
+                reaction.me = event.on;
+            }
+        }
+        None if event.count > 0 => message.reactions.push(Reaction {
+            emoji: event.emoji.clone(),
+            count: event.count,
+            me: event.user.id == me && event.on,
+        }),
+        None => {}
+    }
+}
+
+/// The `reaction` event: someone reacted (`on`) or took a reaction back,
+/// and the emoji's count now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionEvent {
+    pub room_id: String,
+    pub message_id: String,
+    pub emoji: String,
+    pub user: User,
+    pub on: bool,
+    pub count: u64,
 }
 
 /// How many messages one `history` call returns: default 50, at most 100.

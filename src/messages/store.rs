@@ -81,13 +81,20 @@ static SEND: LazyLock<Script> = LazyLock::new(|| {
 -- ARGV[16]/[17] user limit interval ms/burst,
 -- ARGV[18]/[19]/[20] byte budget ms per byte/burst (bytes)/this body's bytes,
 -- ARGV[21] the client message id's digest, ARGV[22]/[23] author id and
--- client message id packed for the stream, ARGV[24] dedup window (ids)
+-- client message id packed for the stream, ARGV[24] dedup window (ids),
+-- ARGV[25] the id of the message replied to or '', ARGV[26] its
+-- reply_to JSON (or 'null')
 local one = ARGV[1] == 'one'
 if one and redis.call('HEXISTS', KEYS[8], ARGV[13]) == 0 then return {'revoked'} end
 if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return {'not_member'} end
 local name = redis.call('HGET', KEYS[4], 'name') or ''
 local seen = redis.call('ZSCORE', KEYS[2], ARGV[21])
 if seen then return {'seen', seen, name} end
+-- A reply: the message answered must still be kept (nothing is paid for
+-- a refused send).
+if ARGV[25] ~= '' and not redis.call('XRANGE', KEYS[1], ARGV[25], ARGV[25])[1] then
+  return {'no_parent'}
+end
 local limiters = {{KEYS[5], tonumber(ARGV[14]), tonumber(ARGV[15])}}
 if one then
   limiters[2] = {KEYS[9], tonumber(ARGV[16]), tonumber(ARGV[17])}
@@ -95,8 +102,13 @@ if one then
 end
 local wait = take(limiters, clock())
 if wait > 0 then return {'limited', tostring(wait)} end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
-  'author', ARGV[22], 'body', ARGV[3], 'cmid', ARGV[23])
+local entry = {KEYS[1], 'MAXLEN', '~', ARGV[5], '*',
+  'author', ARGV[22], 'body', ARGV[3], 'cmid', ARGV[23]}
+if ARGV[25] ~= '' then
+  table.insert(entry, 're')
+  table.insert(entry, ARGV[25])
+end
+local id = redis.call('XADD', unpack(entry))
 local ms = tonumber(string.match(id, '^(%d+)-'))
 local oldest = ms - tonumber(ARGV[6])
 if oldest > 0 then
@@ -115,10 +127,14 @@ redis.call('HSET', KEYS[4], 'last_at', ms)
 redis.call('HSET', KEYS[6], ARGV[2], id .. ' ' .. string.format('%d', count))
 -- The event is the Message itself, as JSON, so no process has to look
 -- anything up or encode it again before sending it to its clients.
-redis.call(ARGV[12], ARGV[7], cjson.encode({
+-- (cjson writes an empty Lua table as an object: the fields a new
+-- message has empty are spliced in as text.)
+local json = cjson.encode({
   id = id, room_id = ARGV[8], body = ARGV[3], client_msg_id = ARGV[4], sent_at = ms,
   author = { id = ARGV[2], handle = ARGV[10], display_name = ARGV[11] }
-}))
+})
+redis.call(ARGV[12], ARGV[7], string.sub(json, 1, -2) ..
+  ',"edited_at":null,"deleted":false,"reactions":[],"reply_to":' .. ARGV[26] .. '}')
 -- In a direct room every other member is notified, unless they set it to
 -- mentions only or nothing: their levels are read here, on the room's
 -- slot, in this same call, so the send needs no round trip per recipient
@@ -185,10 +201,13 @@ pub(crate) enum Sent {
     Limited { wait_ms: u64, before_dedup: bool },
 }
 
-/// Who sends: the author's profile and the handle of their sign-in.
+/// Who sends: the author's profile and the handle of their sign-in; and
+/// the message it replies to, if any (read and checked by the caller; the
+/// script checks again that it is still kept).
 pub(crate) struct Sender<'a> {
     pub author: User,
     pub sign_in: &'a str,
+    pub reply_to: Option<super::model::ReplyRef>,
 }
 
 /// Stores and publishes a message, after checking the sign-in, the
@@ -202,7 +221,11 @@ pub(crate) async fn send(
     body: MessageBody,
     client_msg_id: &ClientMsgId,
 ) -> AppResult<Sent> {
-    let Sender { author, sign_in } = sender;
+    let Sender {
+        author,
+        sign_in,
+        reply_to,
+    } = sender;
     let keys = &state.keys;
     let limits = &state.settings.limits;
     let redis = state.redis();
@@ -227,8 +250,11 @@ pub(crate) async fn send(
     let sent = run_send(
         state,
         room_id,
-        &author,
-        sign_in,
+        Sender {
+            author: author.clone(),
+            sign_in,
+            reply_to,
+        },
         &body,
         client_msg_id,
         cluster,
@@ -257,12 +283,22 @@ pub(crate) async fn send(
 async fn run_send(
     state: &AppState,
     room_id: &RoomId,
-    author: &User,
-    sign_in: &str,
+    sender: Sender<'_>,
     body: &MessageBody,
     client_msg_id: &ClientMsgId,
     cluster: bool,
 ) -> AppResult<Sent> {
+    let Sender {
+        author,
+        sign_in,
+        reply_to,
+    } = sender;
+    let author = &author;
+    let reply_json = match &reply_to {
+        Some(parent) => serde_json::to_string(parent)
+            .map_err(|err| AppError::internal("encode reply", err))?,
+        None => "null".to_owned(),
+    };
     let keys = &state.keys;
     let room = room_id.as_str();
     let settings = &state.settings.messages;
@@ -307,7 +343,9 @@ async fn run_send(
         .arg(&digest(client_msg_id.as_str())[..])
         .arg(pack_id(&author.id))
         .arg(pack_id(client_msg_id.as_str()))
-        .arg(DEDUP_WINDOW);
+        .arg(DEDUP_WINDOW)
+        .arg(reply_to.as_ref().map_or("", |parent| parent.id.as_str()))
+        .arg(&reply_json);
     // With `redis.wait_replicas`, the script and a `WAIT` travel in one
     // pipeline: one round trip, and the `WAIT` is sure to run on the
     // connection (and node) that ran the script, so it waits for this write.
@@ -374,14 +412,15 @@ async fn run_send(
     let sent_at = MessageId::parse(id, "id")
         .map_err(|_| AppError::internal("send script", format!("bad stream id {id}")))?
         .millis;
-    let message = Message {
-        id: id.clone(),
-        room_id: room.to_owned(),
-        author: author.clone(),
-        body: body.as_str().to_owned(),
+    let mut message = Message::new(
+        id.clone(),
+        room.to_owned(),
+        author.clone(),
+        body.as_str().to_owned(),
         sent_at,
-        client_msg_id: client_msg_id.as_str().to_owned(),
-    };
+        client_msg_id.as_str().to_owned(),
+    );
+    message.reply_to = reply_to;
     Ok(Sent::New {
         message,
         room_name: room_name.clone(),
@@ -406,6 +445,7 @@ fn refusal(reply: &[String], gate: bool) -> AppResult<Option<Sent>> {
                 before_dedup: gate,
             })
         }
+        Some("no_parent") => return Err(super::lifecycle::no_such_message()),
         Some("ok" | "sent" | "seen") => None,
         _ => return Err(AppError::internal("send script", format!("{reply:?}"))),
     })
@@ -482,7 +522,7 @@ async fn find_sent(
         }),
         limit: 100,
     };
-    Ok(entries(state, room_id, range)
+    Ok(entries(state, room_id, range, author_id)
         .await?
         .into_iter()
         .find(|message| {
@@ -508,7 +548,7 @@ fn digest(client_msg_id: &str) -> [u8; 8] {
 /// message ids browsers make) as the byte 1 and its 16 bytes, anything else
 /// as it is (client message ids are letters, digits, `_` and `-`, so never
 /// start with byte 0 or 1). 17 bytes instead of 32 or 36, in every message.
-fn pack_id(id: &str) -> Vec<u8> {
+pub(crate) fn pack_id(id: &str) -> Vec<u8> {
     let hex: String = id.chars().filter(|c| *c != '-').collect();
     let lowercase_hex = |text: &str| {
         text.bytes()
@@ -532,7 +572,7 @@ fn pack_id(id: &str) -> Vec<u8> {
 }
 
 /// The id [`pack_id`] stored.
-fn unpack_id(stored: &[u8]) -> String {
+pub(crate) fn unpack_id(stored: &[u8]) -> String {
     match stored {
         [marker @ (0 | 1), bytes @ ..] if bytes.len() == 16 => {
             let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -568,11 +608,13 @@ pub(crate) enum Range {
     Before { before: MessageId, limit: usize },
 }
 
-/// Messages of a room, oldest first.
+/// Messages of a room, oldest first, in their current state (edits,
+/// deletions, reactions, with `me` for `viewer`).
 pub(crate) async fn entries(
     state: &AppState,
     room_id: &RoomId,
     range: Range,
+    viewer: &str,
 ) -> AppResult<Vec<Message>> {
     // Exclusive bounds past either end of the id space mean "nothing"; Redis
     // would reject them instead of answering empty.
@@ -629,7 +671,7 @@ pub(crate) async fn entries(
                 .await?,
         ),
     };
-    to_messages(state, room_id, reply.ids).await
+    to_messages(state, room_id, reply.ids, viewer).await
 }
 
 fn reversed(mut reply: StreamRangeReply) -> StreamRangeReply {
@@ -637,47 +679,173 @@ fn reversed(mut reply: StreamRangeReply) -> StreamRangeReply {
     reply
 }
 
-/// Turns stream entries into messages, looking the authors up in one round
-/// trip.
+/// Turns stream entries into messages in their current state: one more
+/// round trip for the page's states (one `HGETALL` per message, and for
+/// replies to messages not on the page, the parent's entry and state),
+/// pipelined on the room's slot; authors from the profile cache.
 async fn to_messages(
     state: &AppState,
     room_id: &RoomId,
     entries: Vec<StreamId>,
+    viewer: &str,
 ) -> AppResult<Vec<Message>> {
-    let field = |entry: &StreamId, name: &str| entry.get::<String>(name).unwrap_or_default();
-    let id_field = |entry: &StreamId, name: &str| {
-        entry
-            .get::<Vec<u8>>(name)
-            .map(|stored| unpack_id(&stored))
-            .unwrap_or_default()
+    use super::lifecycle::{apply_state, State};
+
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let room = room_id.as_str();
+    let keys = &state.keys;
+    let on_page: Vec<&str> = entries.iter().map(|entry| entry.id.as_str()).collect();
+    let mut parents: Vec<String> = entries
+        .iter()
+        .filter_map(|entry| entry.get::<String>("re"))
+        .filter(|parent| !on_page.contains(&parent.as_str()))
+        .collect();
+    parents.sort_unstable();
+    parents.dedup();
+    let mut pipe = redis::pipe();
+    for id in &on_page {
+        pipe.hgetall(keys.message_state(room, id));
+    }
+    for parent in &parents {
+        pipe.cmd("XRANGE")
+            .arg(keys.room_messages(room))
+            .arg(parent)
+            .arg(parent);
+        pipe.hgetall(keys.message_state(room, parent));
+    }
+    let mut replies: std::vec::IntoIter<redis::Value> = pipe
+        .query_async::<Vec<redis::Value>>(&mut state.redis())
+        .await?
+        .into_iter();
+    let mut next = |what: &str| -> AppResult<redis::Value> {
+        replies
+            .next()
+            .ok_or_else(|| AppError::internal("message states", format!("no reply for {what}")))
     };
+    let mut states: HashMap<String, State> = HashMap::new();
+    for id in &on_page {
+        let fields: State = redis::from_redis_value(next("a state")?)
+            .map_err(|err| AppError::internal("message state", err))?;
+        states.insert((*id).to_owned(), fields);
+    }
+    let mut parent_entries: Vec<StreamId> = Vec::new();
+    for parent in &parents {
+        let found: StreamRangeReply = redis::from_redis_value(next("a parent")?)
+            .map_err(|err| AppError::internal("reply parent", err))?;
+        let fields: State = redis::from_redis_value(next("a parent's state")?)
+            .map_err(|err| AppError::internal("message state", err))?;
+        states.insert(parent.clone(), fields);
+        parent_entries.extend(found.ids);
+    }
     let mut author_ids: Vec<String> = entries
         .iter()
-        .map(|entry| id_field(entry, "author"))
+        .chain(&parent_entries)
+        .map(|entry| author_of(entry))
         .collect();
     author_ids.sort_unstable();
     author_ids.dedup();
     let authors: HashMap<String, User> = crate::auth::profiles(state, &author_ids).await?;
-    Ok(entries
-        .into_iter()
-        .map(|entry| {
-            let author_id = id_field(&entry, "author");
-            let author = authors.get(&author_id).cloned().unwrap_or_else(|| User {
-                id: author_id.clone(),
+    let build = |entry: &StreamId| {
+        let mut message = message_of(entry, room, &authors);
+        if let Some(fields) = states.get(&entry.id) {
+            apply_state(&mut message, fields, Some(viewer));
+        }
+        message
+    };
+    let mut by_id: HashMap<String, Message> = parent_entries
+        .iter()
+        .map(|entry| (entry.id.clone(), build(entry)))
+        .collect();
+    let mut messages: Vec<Message> = entries.iter().map(build).collect();
+    for message in &messages {
+        by_id.insert(message.id.clone(), message.clone());
+    }
+    for (message, entry) in messages.iter_mut().zip(&entries) {
+        message.reply_to = entry.get::<String>("re").map(|parent| {
+            reply_ref(&parent, by_id.get(&parent))
+        });
+    }
+    Ok(messages)
+}
+
+/// The user id an entry's `author` field holds.
+fn author_of(entry: &StreamId) -> String {
+    entry
+        .get::<Vec<u8>>("author")
+        .map(|stored| unpack_id(&stored))
+        .unwrap_or_default()
+}
+
+/// A message as sent, from its stream entry.
+fn message_of(entry: &StreamId, room: &str, authors: &HashMap<String, User>) -> Message {
+    let author_id = author_of(entry);
+    let author = authors.get(&author_id).cloned().unwrap_or_else(|| User {
+        id: author_id.clone(),
+        email: None,
+        handle: String::new(),
+        display_name: "Deleted user".into(),
+    });
+    Message::new(
+        entry.id.clone(),
+        room.to_owned(),
+        author,
+        entry.get::<String>("body").unwrap_or_default(),
+        MessageId::parse(&entry.id, "id").map_or(0, |id| id.millis),
+        entry
+            .get::<Vec<u8>>("cmid")
+            .map(|stored| unpack_id(&stored))
+            .unwrap_or_default(),
+    )
+}
+
+/// What a reply shows of its parent: its author and the start of its
+/// current body; a parent no longer kept shows as deleted.
+pub(crate) fn reply_ref(parent_id: &str, parent: Option<&Message>) -> super::model::ReplyRef {
+    match parent {
+        Some(parent) => super::model::ReplyRef {
+            id: parent_id.to_owned(),
+            author: parent.author.clone(),
+            excerpt: if parent.deleted {
+                String::new()
+            } else {
+                super::model::reply_excerpt(&parent.body)
+            },
+            deleted: parent.deleted,
+        },
+        None => super::model::ReplyRef {
+            id: parent_id.to_owned(),
+            author: User {
+                id: String::new(),
                 email: None,
                 handle: String::new(),
-                display_name: "Deleted user".into(),
-            });
-            Message {
-                sent_at: MessageId::parse(&entry.id, "id").map_or(0, |id| id.millis),
-                room_id: room_id.as_str().to_owned(),
-                author,
-                body: field(&entry, "body"),
-                client_msg_id: id_field(&entry, "cmid"),
-                id: entry.id,
-            }
-        })
-        .collect())
+                display_name: String::new(),
+            },
+            excerpt: String::new(),
+            deleted: true,
+        },
+    }
+}
+
+/// One message in its current state, as `viewer` sees it; `None` when it
+/// is not (or no longer) in the stream.
+pub(crate) async fn one(
+    state: &AppState,
+    room_id: &RoomId,
+    message_id: &MessageId,
+    viewer: &str,
+) -> AppResult<Option<Message>> {
+    let reply: StreamRangeReply = redis::cmd("XRANGE")
+        .arg(state.keys.room_messages(room_id.as_str()))
+        .arg(message_id.to_string())
+        .arg(message_id.to_string())
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(to_messages(state, room_id, reply.ids, viewer)
+        .await?
+        .into_iter()
+        .next())
 }
 
 #[cfg(test)]

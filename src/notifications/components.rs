@@ -167,7 +167,12 @@ fn NotificationItem(item: Notification) -> impl IntoView {
         }
     };
     let accept = answer.clone();
-    let href = format!("/rooms/{}", item.room_id);
+    // A mention, a reply or a direct message opens at its message.
+    let href = match &item.message_id {
+        Some(message) => format!("/rooms/{}?message={message}", item.room_id),
+        None => format!("/rooms/{}", item.room_id),
+    };
+    let link_text = if item.message_id.is_some() { "Open message" } else { "Open room" };
     let open_invite = item.is_open_invite();
     let show_link = item.kind != super::model::NotificationKind::Invite
         || item.answer.as_deref() == Some("accepted");
@@ -195,7 +200,7 @@ fn NotificationItem(item: Notification) -> impl IntoView {
                             </button>
                         }
                     })}
-                {show_link.then(|| view! { <A href=href>"Open room"</A> })}
+                {show_link.then(|| view! { <A href=href>{link_text}</A> })}
                 {(!item.read && !open_invite)
                     .then(|| {
                         let read_it = read_it.clone();

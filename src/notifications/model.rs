@@ -17,6 +17,8 @@ pub enum NotificationKind {
     InviteAccepted,
     /// A message in a direct room you are in (unless you muted it).
     Direct,
+    /// Someone replied to your message.
+    Reply,
 }
 
 /// One notification.
@@ -57,6 +59,8 @@ impl Notification {
             NotificationKind::Invite => format!("{who} invited you to {room}"),
             NotificationKind::InviteAccepted => format!("{who} accepted your invitation to {room}"),
             NotificationKind::Direct => format!("{who} sent you a message"),
+            NotificationKind::Reply if room.is_empty() => format!("{who} replied to you"),
+            NotificationKind::Reply => format!("{who} replied to you in {room}"),
         }
     }
 

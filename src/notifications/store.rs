@@ -150,7 +150,11 @@ pub(crate) struct Mentioning<'a> {
 
 /// Notifies everyone mentioned (`@handle`) in a message who can read the
 /// room, except its author.
-pub(crate) async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -> AppResult<()> {
+/// Returns whom it notified.
+pub(crate) async fn notify_mentions(
+    state: &AppState,
+    message: Mentioning<'_>,
+) -> AppResult<Vec<String>> {
     let Mentioning {
         room_id,
         room_name,
@@ -159,29 +163,14 @@ pub(crate) async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -
         body,
         told,
     } = message;
-    let handles = crate::text::mentions::mentioned_handles(body);
-    if handles.is_empty() {
-        return Ok(());
-    }
-    // One MGET: on a cluster, redis-rs splits it by slot and puts the
-    // answers back in order.
-    let ids: Vec<Option<String>> = redis::cmd("MGET")
-        .arg(
-            handles
-                .iter()
-                .map(|handle| state.keys.user_by_handle(handle))
-                .collect::<Vec<_>>(),
-        )
-        .query_async(&mut state.redis())
-        .await?;
-    let mut ids: Vec<String> = ids
+    let mut ids: Vec<String> = mentioned_ids(state, body)
+        .await?
         .into_iter()
-        .flatten()
         .filter(|id| *id != author.id && !told.contains(id))
         .collect();
     ids.dedup();
     if ids.is_empty() {
-        return Ok(());
+        return Ok(ids);
     }
     let members: Vec<bool> = redis::cmd("SMISMEMBER")
         .arg(state.keys.room_members(room_id))
@@ -198,7 +187,54 @@ pub(crate) async fn notify_mentions(state: &AppState, message: Mentioning<'_>) -
         notification.message_id = Some(message_id.to_owned());
         push(state, user_id, &notification).await?;
     }
-    Ok(())
+    Ok(ids)
+}
+
+/// The ids of the accounts a body mentions (`@handle`), in order: one
+/// `MGET` (redis-rs splits it by slot on a cluster and puts the answers
+/// back in order).
+pub(crate) async fn mentioned_ids(state: &AppState, body: &str) -> AppResult<Vec<String>> {
+    let handles = crate::text::mentions::mentioned_handles(body);
+    if handles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(
+            handles
+                .iter()
+                .map(|handle| state.keys.user_by_handle(handle))
+                .collect::<Vec<_>>(),
+        )
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(ids.into_iter().flatten().collect())
+}
+
+/// Tells the author of the message replied to (kind `reply`), unless they
+/// are no longer in the room or muted it (level `none`). One pipeline on
+/// the room's slot, then the push.
+pub(crate) async fn notify_reply(
+    state: &AppState,
+    message: &Mentioning<'_>,
+    parent_author: &str,
+) -> AppResult<()> {
+    let (member, level): (bool, Option<String>) = redis::pipe()
+        .sismember(state.keys.room_members(message.room_id), parent_author)
+        .hget(state.keys.room_notify(message.room_id), parent_author)
+        .query_async(&mut state.redis())
+        .await?;
+    if !member || level.as_deref() == Some("none") {
+        return Ok(());
+    }
+    let mut notification = new_notification(
+        NotificationKind::Reply,
+        message.room_id,
+        message.room_name,
+        message.author,
+    );
+    notification.text = excerpt(message.body);
+    notification.message_id = Some(message.message_id.to_owned());
+    push(state, parent_author, &notification).await
 }
 
 /// Notifies the other members of a direct room of a message (the send

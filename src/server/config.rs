@@ -375,6 +375,10 @@ pub struct LimitSettings {
     /// Account changes per user: `update_profile`, `revoke_session`,
     /// `sign_out_everywhere` (`change_password` counts as a sign-in).
     pub account_per_user: Rate,
+    /// Edits and deletions of messages per user.
+    pub edits_per_user: Rate,
+    /// Reactions (and taking them back) per user.
+    pub reactions_per_user: Rate,
     /// Open event streams (`GET /api/events`) per session, per user and
     /// per client address, across all processes; more are answered 429.
     pub streams_per_session: u32,
@@ -403,6 +407,8 @@ impl Default for LimitSettings {
             typing_per_user: Rate::new(30, 120.0),
             reads_per_user: Rate::new(120, 600.0),
             mark_read_per_user: Rate::new(60, 300.0),
+            edits_per_user: Rate::new(30, 60.0),
+            reactions_per_user: Rate::new(60, 120.0),
             account_per_user: Rate::new(10, 10.0),
             streams_per_session: 10,
             streams_per_user: 30,
@@ -429,6 +435,8 @@ impl LimitSettings {
         self.typing_per_user.validate("typing_per_user")?;
         self.reads_per_user.validate("reads_per_user")?;
         self.mark_read_per_user.validate("mark_read_per_user")?;
+        self.edits_per_user.validate("edits_per_user")?;
+        self.reactions_per_user.validate("reactions_per_user")?;
         self.account_per_user.validate("account_per_user")?;
         if self.send_bytes_per_user.burst < 12_000 {
             // A message of the largest size could never be sent.

@@ -19,6 +19,7 @@
 //! | `{p}room:{id}:invites`       | zset   | 30 days, reset per invitation | invite, answer | authorization     |
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
 //! | `{p}room:{id}:sent:{u}`      | zset   | 24 h, reset per send; at most 100 entries | send_message | send_message |
+//! | `{p}room:{id}:m:{msg}`       | hash   | until the message expires (its time + retention) | edit, delete, react | history, events |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
 //! | `{p}rooms:public:words`      | zset   | none (one entry per distinct word) | create_room | public_rooms (filter) |
 //! | `{p}rooms:public:indexed`    | string | none (one key)            | start (backfill)  | start (backfill)  |
@@ -121,6 +122,15 @@ impl Keys {
     /// Stream of a room's messages; entry ids are message ids.
     pub fn room_messages(&self, room_id: &str) -> String {
         format!("{}room:{{{room_id}}}:messages", self.prefix)
+    }
+
+    /// Hash of one message's changes since it was sent (its *state*):
+    /// `body` and `edited_at` once edited, `deleted`, the people its edits
+    /// mentioned (`mentioned`), and its reactions (`c:<emoji>` count,
+    /// `o:<emoji>` order of first use, `u:<emoji>:<user id>` who). Expires
+    /// with the message (its time plus the retention).
+    pub(crate) fn message_state(&self, room_id: &str, message_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:m:{message_id}", self.prefix)
     }
 
     /// Sorted set of one author's recent client message ids in a room (8-byte
@@ -319,6 +329,7 @@ mod tests {
             keys.user_send_limit("u1"),
             keys.room_admins("r1"),
             keys.room_notify("r1"),
+            keys.message_state("r1", "1-0"),
             keys.direct("u1,u2"),
             keys.user_hidden("u1"),
             keys.handles(),

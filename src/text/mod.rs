@@ -4,5 +4,6 @@
 //! `std` and `js-sys`, so any module may use it.
 
 pub mod linkify;
+pub mod markdown;
 pub mod mentions;
 pub mod time;

@@ -17,7 +17,7 @@ use crate::auth::components::Auth;
 use crate::auth::User;
 use crate::messages::api::{history, mark_room_read};
 use crate::messages::components::{pause, RoomView, PAGE};
-use crate::messages::model::{merge_messages, MessageId};
+use crate::messages::model::{apply_reaction, apply_update, merge_messages, MessageId};
 use crate::messages::Message;
 use crate::notifications::components::{desktop_notify, desktop_notify_message, NotificationFeed};
 use crate::presence::api::members;
@@ -224,6 +224,43 @@ fn ChatLayout(
         });
     };
 
+    // After a gap in the stream, messages shown may have been edited,
+    // deleted or reacted to meanwhile: they are read again, page by page
+    // from the first shown, and their current state put in place (see
+    // `merge_messages`), so the view equals `history`'s.
+    let reread_shown = move |room_id: String| {
+        spawn_local(async move {
+            let Some((first, last)) = messages.with_untracked(|list| {
+                Some((list.first()?.id.clone(), list.last()?.id.clone()))
+            }) else {
+                return;
+            };
+            let Ok(first) = MessageId::parse(&first, "id") else {
+                return;
+            };
+            let mut after = first.just_before().to_string();
+            loop {
+                let Ok(page) = history(room_id.clone(), None, Some(after), Some(100)).await else {
+                    return;
+                };
+                if current.try_get_untracked().flatten().as_deref() != Some(room_id.as_str()) {
+                    return;
+                }
+                let Some(tail) = page.last().map(|message| message.id.clone()) else {
+                    return;
+                };
+                let done = page.len() < 100 || !is_later(&last, &tail);
+                messages.update(|list| {
+                    merge_messages(list, page);
+                });
+                if done {
+                    return;
+                }
+                after = tail;
+            }
+        });
+    };
+
     // Each joined room's unread count, as last fetched. A memo, read below
     // without tracking: an effect that read the resource itself would
     // register with the page's Transition and re-run with each refetch.
@@ -282,6 +319,7 @@ fn ChatLayout(
             feed.changed();
             if let Some(room) = current.get_untracked() {
                 load_members(room.clone());
+                reread_shown(room.clone());
                 catch_up(room);
             }
         }
@@ -318,6 +356,7 @@ fn ChatLayout(
             refresh.run(());
             if current.get_untracked().as_deref() == Some(room_id.as_str()) {
                 load_members(room_id.clone());
+                reread_shown(room_id.clone());
                 catch_up(room_id);
             }
         }
@@ -361,6 +400,16 @@ fn ChatLayout(
         LiveEvent::Removed(room_id) => {
             gone.set(Some((room_id, Gone::Removed)));
             refresh.run(());
+        }
+        LiveEvent::MessageUpdated(message) => {
+            if current.get_untracked().as_deref() == Some(message.room_id.as_str()) {
+                messages.update(|list| apply_update(list, &message));
+            }
+        }
+        LiveEvent::Reaction(reaction) => {
+            if current.get_untracked().as_deref() == Some(reaction.room_id.as_str()) {
+                me.with_value(|me| messages.update(|list| apply_reaction(list, &reaction, me)));
+            }
         }
     };
     // Typing indicators fade after a few seconds without news.

@@ -21,6 +21,16 @@ pub enum Icon {
     Chat,
     /// A gear: settings.
     Settings,
+    /// A curved arrow: reply.
+    Reply,
+    /// A smiling face: react.
+    Smile,
+    /// A pencil: edit.
+    Pencil,
+    /// A bin: delete.
+    Trash,
+    /// Two chain links: a link.
+    Link,
 }
 
 impl Icon {
@@ -42,6 +52,18 @@ impl Icon {
             Self::ArrowDown => &["M12 4v15", "M5 12l7 7 7-7"],
             Self::Close => &["M6 6l12 12", "M18 6L6 18"],
             Self::Chat => &["M4 5h16v11H9l-5 4z"],
+            Self::Reply => &["M9 14L4 9l5-5", "M4 9h10a6 6 0 0 1 6 6v4"],
+            Self::Smile => &[
+                "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18",
+                "M8 14s1.5 2 4 2 4-2 4-2",
+                "M9 9h.01M15 9h.01",
+            ],
+            Self::Pencil => &["M17 3l4 4L8 20H4v-4z"],
+            Self::Link => &[
+                "M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1",
+                "M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1",
+            ],
+            Self::Trash => &["M4 7h16", "M10 11v6M14 11v6", "M6 7l1 13h10l1-13", "M9 7V4h6v3"],
             Self::Settings => &[
                 "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6",
                 "M12 2v3M12 19v3M4.9 4.9l2.1 2.1M17 17l2.1 2.1M2 12h3M19 12h3M4.9 19.1L7 17M17 7l2.1-2.1",

@@ -52,6 +52,10 @@ pub enum LiveEvent {
     RoomDeleted(String),
     /// The user was removed from a room.
     Removed(String),
+    /// A message was edited or deleted.
+    MessageUpdated(Message),
+    /// Someone reacted to a message, or took a reaction back.
+    Reaction(crate::messages::model::ReactionEvent),
 }
 
 type OnEvent = Rc<dyn Fn(LiveEvent)>;
@@ -302,5 +306,7 @@ fn translate(name: &str, data: &str) -> Option<LiveEvent> {
         ClientEvent::RoomUpdated(room) => LiveEvent::RoomUpdated(room),
         ClientEvent::RoomDeleted(room) => LiveEvent::RoomDeleted(room.room_id),
         ClientEvent::Removed(room) => LiveEvent::Removed(room.room_id),
+        ClientEvent::MessageUpdated(message) => LiveEvent::MessageUpdated(message),
+        ClientEvent::Reaction(reaction) => LiveEvent::Reaction(reaction),
     })
 }

@@ -327,6 +327,8 @@ pub fn settings_on(redis: redchat::server::config::RedisSettings) -> Settings {
         &mut limits.typing_per_user,
         &mut limits.reads_per_user,
         &mut limits.mark_read_per_user,
+        &mut limits.edits_per_user,
+        &mut limits.reactions_per_user,
         &mut limits.account_per_user,
     ] {
         *rate = plenty;
