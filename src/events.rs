@@ -148,8 +148,8 @@ pub enum RoomEvent {
     /// The room's name or topic changed, or a member's role: members
     /// refresh the header and the members pane.
     RoomUpdated(Room),
-    /// A message was edited or deleted.
-    MessageUpdated(Message),
+    /// A message was edited or deleted (boxed: far larger than the others).
+    MessageUpdated(Box<Message>),
     /// A member left, published in the transaction that takes them out of
     /// the member set: ordered with the room's messages, so nothing sent
     /// after the leave reaches the former member (`server::sse`). Never

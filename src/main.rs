@@ -4,7 +4,14 @@
 fn main() -> std::process::ExitCode {
     // Before the runtime starts its threads.
     redchat::server::malloc::tune();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Rendering a page builds its whole view tree on the stack; an
+    // unoptimized (debug) build needs more than the default 2 MiB for the
+    // chat's room page. 8 MiB per worker, reserved, not committed.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("redchat: cannot start the async runtime: {err}");

@@ -2124,7 +2124,26 @@ async fn react_to(
     app.call(
         client,
         "react",
-        &[("room_id", room), ("message_id", id), ("emoji", emoji), ("on", on)],
+        &[
+            ("room_id", room),
+            ("message_id", id),
+            ("emoji", emoji),
+            ("on", on),
+        ],
+    )
+    .await
+}
+
+async fn delete_message(
+    app: &TestApp,
+    client: &reqwest::Client,
+    room: &str,
+    id: &str,
+) -> reqwest::Response {
+    app.call(
+        client,
+        "delete_message",
+        &[("room_id", room), ("message_id", id)],
     )
     .await
 }
@@ -2154,8 +2173,12 @@ async fn messages_are_edited_deleted_reacted_to_and_replied_to_by_the_right_peop
     let anonymous = TestApp::client();
     let room = support::public_room(&app, &ann, &[&bob, &carol, &erin]).await;
     ok_json(
-        app.call(&ann, "set_role", &[("room_id", &room), ("handle", "bob"), ("role", "admin")])
-            .await,
+        app.call(
+            &ann,
+            "set_role",
+            &[("room_id", &room), ("handle", "bob"), ("role", "admin")],
+        )
+        .await,
     )
     .await;
     ok_json(app.call(&erin, "leave_room", &[("room_id", &room)]).await).await;
@@ -2170,10 +2193,26 @@ async fn messages_are_edited_deleted_reacted_to_and_replied_to_by_the_right_peop
 
     // Who may edit: the author only, while a member.
     assert_eq!(edit(&app, &anonymous, &room, &id, "x").await.status(), 401);
-    assert_eq!(edit(&app, &dan, &room, &id, "x").await.status(), 403, "outsider");
-    assert_eq!(edit(&app, &erin, &room, &id, "x").await.status(), 403, "former member");
-    assert_eq!(edit(&app, &ann, &room, &id, "x").await.status(), 403, "the owner");
-    assert_eq!(edit(&app, &bob, &room, &id, "x").await.status(), 403, "an admin");
+    assert_eq!(
+        edit(&app, &dan, &room, &id, "x").await.status(),
+        403,
+        "outsider"
+    );
+    assert_eq!(
+        edit(&app, &erin, &room, &id, "x").await.status(),
+        403,
+        "former member"
+    );
+    assert_eq!(
+        edit(&app, &ann, &room, &id, "x").await.status(),
+        403,
+        "the owner"
+    );
+    assert_eq!(
+        edit(&app, &bob, &room, &id, "x").await.status(),
+        403,
+        "an admin"
+    );
     assert_eq!(edit(&app, &carol, &room, "1-0", "x").await.status(), 404);
     assert_eq!(edit(&app, &carol, &room, "nope", "x").await.status(), 400);
     assert_eq!(edit(&app, &carol, &room, &id, " ").await.status(), 400);
@@ -2181,17 +2220,41 @@ async fn messages_are_edited_deleted_reacted_to_and_replied_to_by_the_right_peop
     assert_eq!(edited["body"], "hello @ann and @bob");
     let at = edited["edited_at"].as_u64().expect("an edit time");
     let live = anns_events.next_named("message_updated").await.json();
-    assert_eq!((live["id"].as_str(), live["body"].as_str()), (Some(id.as_str()), Some("hello @ann and @bob")));
-    assert_eq!(in_history(&app, &ann, &room, &id).await["body"], "hello @ann and @bob");
+    assert_eq!(
+        (live["id"].as_str(), live["body"].as_str()),
+        (Some(id.as_str()), Some("hello @ann and @bob"))
+    );
+    assert_eq!(
+        in_history(&app, &ann, &room, &id).await["body"],
+        "hello @ann and @bob"
+    );
     // A stale edit (from an older version) is refused; a current one is not.
     let stale = app
-        .call(&carol, "edit_message", &[("room_id", &room), ("message_id", &id), ("body", "old"), ("base_edited_at", "0")])
+        .call(
+            &carol,
+            "edit_message",
+            &[
+                ("room_id", &room),
+                ("message_id", &id),
+                ("body", "old"),
+                ("base_edited_at", "0"),
+            ],
+        )
         .await;
     assert_eq!(stale.status(), 409);
     let at_text = at.to_string();
     let again = ok_json(
-        app.call(&carol, "edit_message", &[("room_id", &room), ("message_id", &id), ("body", "hello @ann and @bob!"), ("base_edited_at", &at_text)])
-            .await,
+        app.call(
+            &carol,
+            "edit_message",
+            &[
+                ("room_id", &room),
+                ("message_id", &id),
+                ("body", "hello @ann and @bob!"),
+                ("base_edited_at", &at_text),
+            ],
+        )
+        .await,
     )
     .await;
     assert!(again["edited_at"].as_u64().unwrap() > at);
@@ -2200,35 +2263,76 @@ async fn messages_are_edited_deleted_reacted_to_and_replied_to_by_the_right_peop
         let server = if n % 2 == 0 { &app } else { &other };
         let (room, id) = (room.clone(), id.clone());
         let carol = carol.clone();
-        async move { edit(server, &carol, &room, &id, &format!("version {n}")).await.status() }
+        async move {
+            edit(server, &carol, &room, &id, &format!("version {n}"))
+                .await
+                .status()
+        }
     });
-    assert!(futures::future::join_all(edits).await.iter().all(|status| *status == 200));
-    let body = in_history(&app, &carol, &room, &id).await["body"].as_str().unwrap().to_owned();
+    assert!(futures::future::join_all(edits)
+        .await
+        .iter()
+        .all(|status| *status == 200));
+    let body = in_history(&app, &carol, &room, &id).await["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(body.starts_with("version "), "{body}");
     // Mentions: Bob was told once, by the first edit that named him; Ann
     // once, by the send.
     let kinds = |list: Value| -> Vec<String> {
-        list["items"].as_array().unwrap().iter().map(|item| item["kind"].as_str().unwrap().to_owned()).collect()
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["kind"].as_str().unwrap().to_owned())
+            .collect()
     };
-    assert_eq!(kinds(ok_json(app.call(&bob, "notifications", &[]).await).await), ["mention"]);
-    assert_eq!(kinds(ok_json(app.call(&ann, "notifications", &[]).await).await), ["mention"]);
+    assert_eq!(
+        kinds(ok_json(app.call(&bob, "notifications", &[]).await).await),
+        ["mention"]
+    );
+    assert_eq!(
+        kinds(ok_json(app.call(&ann, "notifications", &[]).await).await),
+        ["mention"]
+    );
     ok_json(edit(&app, &carol, &room, &id, "and @bob again").await).await;
-    assert_eq!(kinds(ok_json(app.call(&bob, "notifications", &[]).await).await), ["mention"]);
+    assert_eq!(
+        kinds(ok_json(app.call(&bob, "notifications", &[]).await).await),
+        ["mention"]
+    );
 
     // Reactions: once per person and emoji, in the order first used, live.
     for _ in 0..2 {
         let reactions = ok_json(react_to(&app, &bob, &room, &id, "👍", true).await).await;
-        assert_eq!(reactions, serde_json::json!([{ "emoji": "👍", "count": 1, "me": true }]));
+        assert_eq!(
+            reactions,
+            serde_json::json!([{ "emoji": "👍", "count": 1, "me": true }])
+        );
     }
     let toggles = (0..8).map(|n| {
         let server = if n % 2 == 0 { &app } else { &other };
         let (room, id, carol) = (room.clone(), id.clone(), carol.clone());
-        async move { react_to(server, &carol, &room, &id, "👍", true).await.status() }
+        async move {
+            react_to(server, &carol, &room, &id, "👍", true)
+                .await
+                .status()
+        }
     });
-    assert!(futures::future::join_all(toggles).await.iter().all(|status| *status == 200));
+    assert!(futures::future::join_all(toggles)
+        .await
+        .iter()
+        .all(|status| *status == 200));
     ok_json(react_to(&app, &ann, &room, &id, "🎉", true).await).await;
     let live = anns_events.next_named("reaction").await.json();
-    assert_eq!((live["emoji"].as_str(), live["count"].as_u64(), live["on"].as_bool()), (Some("👍"), Some(1), Some(true)));
+    assert_eq!(
+        (
+            live["emoji"].as_str(),
+            live["count"].as_u64(),
+            live["on"].as_bool()
+        ),
+        (Some("👍"), Some(1), Some(true))
+    );
     let seen_by_bob = in_history(&app, &bob, &room, &id).await;
     assert_eq!(
         seen_by_bob["reactions"],
@@ -2236,33 +2340,70 @@ async fn messages_are_edited_deleted_reacted_to_and_replied_to_by_the_right_peop
     );
     ok_json(react_to(&app, &bob, &room, &id, "👍", false).await).await;
     ok_json(react_to(&app, &bob, &room, &id, "👍", false).await).await;
-    assert_eq!(in_history(&app, &ann, &room, &id).await["reactions"][0]["count"], 1);
+    assert_eq!(
+        in_history(&app, &ann, &room, &id).await["reactions"][0]["count"],
+        1
+    );
     for bad in ["x", "👍👍", "", "<b>"] {
-        assert_eq!(react_to(&app, &bob, &room, &id, bad, true).await.status(), 400, "{bad:?}");
+        assert_eq!(
+            react_to(&app, &bob, &room, &id, bad, true).await.status(),
+            400,
+            "{bad:?}"
+        );
     }
-    assert_eq!(react_to(&app, &dan, &room, &id, "👍", true).await.status(), 403);
-    assert_eq!(react_to(&app, &bob, &room, "1-0", "👍", true).await.status(), 404);
+    assert_eq!(
+        react_to(&app, &dan, &room, &id, "👍", true).await.status(),
+        403
+    );
+    assert_eq!(
+        react_to(&app, &bob, &room, "1-0", "👍", true)
+            .await
+            .status(),
+        404
+    );
 
     // Replies: the parent's author and start; its author is told.
     let parent = support::send_text(&app, &ann, &room, "Who brings the cake?").await;
     let parent_id = parent["id"].as_str().unwrap().to_owned();
     let reply = ok_json(
-        app.call(&bob, "send_message", &[("room_id", &room), ("body", "Me!"), ("client_msg_id", "r1"), ("reply_to", &parent_id)])
-            .await,
+        app.call(
+            &bob,
+            "send_message",
+            &[
+                ("room_id", &room),
+                ("body", "Me!"),
+                ("client_msg_id", "r1"),
+                ("reply_to", &parent_id),
+            ],
+        )
+        .await,
     )
     .await;
     assert_eq!(reply["reply_to"]["id"], parent_id.as_str());
     assert_eq!(reply["reply_to"]["author"]["handle"], "ann");
     assert_eq!(reply["reply_to"]["excerpt"], "Who brings the cake?");
     let live = anns_events.next_named("message").await;
-    let live = if live.json()["id"] == parent_id.as_str() { anns_events.next_named("message").await } else { live };
+    let live = if live.json()["id"] == parent_id.as_str() {
+        anns_events.next_named("message").await
+    } else {
+        live
+    };
     assert_eq!(live.json()["reply_to"]["excerpt"], "Who brings the cake?");
     let anns = ok_json(app.call(&ann, "notifications", &[]).await).await;
     assert_eq!(anns["items"][0]["kind"], "reply");
     assert_eq!(anns["items"][0]["message_id"], reply["id"]);
     for (parent, status) in [("1-0", 404), ("nope", 400)] {
         let response = app
-            .call(&bob, "send_message", &[("room_id", &room), ("body", "x"), ("client_msg_id", "r2"), ("reply_to", parent)])
+            .call(
+                &bob,
+                "send_message",
+                &[
+                    ("room_id", &room),
+                    ("body", "x"),
+                    ("client_msg_id", "r2"),
+                    ("reply_to", parent),
+                ],
+            )
             .await;
         assert_eq!(response.status(), status, "{parent}");
     }
@@ -2270,27 +2411,57 @@ async fn messages_are_edited_deleted_reacted_to_and_replied_to_by_the_right_peop
     // Who may delete: the author, the owner, an admin; nobody else.
     let annes = support::send_text(&app, &ann, &room, "ann's").await;
     let annes = annes["id"].as_str().unwrap();
-    let delete = |client: &reqwest::Client, id: &str| {
-        app.call(client, "delete_message", &[("room_id", room.as_str()), ("message_id", id)])
-    };
-    assert_eq!(delete(&carol, annes).await.status(), 403, "a member, someone else's");
-    assert_eq!(delete(&dan, annes).await.status(), 403);
-    assert_eq!(delete(&anonymous, annes).await.status(), 401);
-    assert_eq!(delete(&bob, &id).await.status(), 200, "an admin, someone else's");
+    assert_eq!(
+        delete_message(&app, &carol, &room, annes).await.status(),
+        403,
+        "a member, someone else's"
+    );
+    assert_eq!(delete_message(&app, &dan, &room, annes).await.status(), 403);
+    assert_eq!(
+        delete_message(&app, &anonymous, &room, annes)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        delete_message(&app, &bob, &room, &id).await.status(),
+        200,
+        "an admin, someone else's"
+    );
     let mut gone = anns_events.next_named("message_updated").await.json();
     while gone["deleted"] != true {
         gone = anns_events.next_named("message_updated").await.json();
     }
-    assert_eq!((gone["id"].as_str(), gone["body"].as_str()), (Some(id.as_str()), Some("")));
+    assert_eq!(
+        (gone["id"].as_str(), gone["body"].as_str()),
+        (Some(id.as_str()), Some(""))
+    );
     let deleted = in_history(&app, &ann, &room, &id).await;
-    assert_eq!((deleted["deleted"].as_bool(), deleted["body"].as_str()), (Some(true), Some("")));
+    assert_eq!(
+        (deleted["deleted"].as_bool(), deleted["body"].as_str()),
+        (Some(true), Some(""))
+    );
     assert_eq!(deleted["reactions"], serde_json::json!([]));
     assert_eq!(deleted["author"]["handle"], "carol");
     assert_eq!(edit(&app, &carol, &room, &id, "back").await.status(), 404);
-    assert_eq!(react_to(&app, &bob, &room, &id, "👍", true).await.status(), 404);
-    assert_eq!(delete(&carol, &id).await.status(), 200, "deleting twice is no error");
-    assert_eq!(delete(&ann, annes).await.status(), 200, "the owner");
-    assert_eq!(delete(&ann, &parent_id).await.status(), 200);
+    assert_eq!(
+        react_to(&app, &bob, &room, &id, "👍", true).await.status(),
+        404
+    );
+    assert_eq!(
+        delete_message(&app, &carol, &room, &id).await.status(),
+        200,
+        "deleting twice is no error"
+    );
+    assert_eq!(
+        delete_message(&app, &ann, &room, annes).await.status(),
+        200,
+        "the owner"
+    );
+    assert_eq!(
+        delete_message(&app, &ann, &room, &parent_id).await.status(),
+        200
+    );
     let reply_now = in_history(&app, &bob, &room, reply["id"].as_str().unwrap()).await;
     assert_eq!(reply_now["reply_to"]["deleted"], true, "{reply_now}");
     assert_eq!(reply_now["reply_to"]["excerpt"], "");
@@ -2305,8 +2476,13 @@ async fn messages_are_edited_deleted_reacted_to_and_replied_to_by_the_right_peop
     support::send_text(&brief, &carol, &room, "trims the old one").await;
     let old = old["id"].as_str().unwrap();
     assert_eq!(edit(&app, &carol, &room, old, "x").await.status(), 404);
-    assert_eq!(react_to(&app, &carol, &room, old, "👍", true).await.status(), 404);
-    assert_eq!(delete(&carol, old).await.status(), 404);
+    assert_eq!(
+        react_to(&app, &carol, &room, old, "👍", true)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(delete_message(&app, &carol, &room, old).await.status(), 404);
     other.stop().await;
     brief.stop().await;
 }
@@ -2341,7 +2517,13 @@ async fn a_client_that_missed_edits_and_reactions_catches_up_from_history() {
     assert!(now[0]["edited_at"].is_u64());
     assert_eq!(now[0]["reactions"][0]["emoji"], "🎉");
     assert_eq!(now[1]["id"], later["id"]);
-    assert_eq!(events.next_within(std::time::Duration::from_millis(300)).await.map(|e| e.event), None);
+    assert_eq!(
+        events
+            .next_within(std::time::Duration::from_millis(300))
+            .await
+            .map(|e| e.event),
+        None
+    );
 }
 
 #[tokio::test]
@@ -2373,7 +2555,9 @@ async fn a_history_page_is_two_redis_round_trips_whatever_its_edits_and_reaction
     let page = history(&app, &ann, &room, &[]).await;
     assert_eq!(page[3]["body"], "edited");
     let mut seen = Vec::new();
-    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_millis(500), commands.next()).await {
+    while let Ok(Some(line)) =
+        tokio::time::timeout(Duration::from_millis(500), commands.next()).await
+    {
         let line = line.to_lowercase();
         if line.contains(&room) && !line.contains(" lua]") {
             seen.push(line);
@@ -2383,7 +2567,13 @@ async fn a_history_page_is_two_redis_round_trips_whatever_its_edits_and_reaction
     // pipeline, reads every message's state (one HGETALL each, empty for
     // the eight never changed). (The membership check before them is one
     // more, as for every room endpoint.)
-    let pages = seen.iter().filter(|line| line.contains("\"xrevrange\"")).count();
-    let states = seen.iter().filter(|line| line.contains("\"hgetall\"") && line.contains(":m:")).count();
+    let pages = seen
+        .iter()
+        .filter(|line| line.contains("\"xrevrange\""))
+        .count();
+    let states = seen
+        .iter()
+        .filter(|line| line.contains("\"hgetall\"") && line.contains(":m:"))
+        .count();
     assert_eq!((pages, states), (1, 10), "{seen:#?}");
 }

@@ -1417,9 +1417,38 @@ async fn after_a_day_of_use_every_key_has_a_ttl_or_a_documented_bound() {
     let said = support::send_text(&app, &ann, &direct, "to edit").await;
     let said = said["id"].as_str().unwrap();
     let change = [("room_id", direct.as_str()), ("message_id", said)];
-    ok_json(app.call(&ann, "edit_message", &[change.as_slice(), &[("body", "edited")]].concat()).await).await;
-    ok_json(app.call(&bob, "react", &[change.as_slice(), &[("emoji", "👍"), ("on", "true")]].concat()).await).await;
-    ok_json(app.call(&bob, "send_message", &[("room_id", direct.as_str()), ("body", "re"), ("client_msg_id", "re1"), ("reply_to", said)]).await).await;
+    ok_json(
+        app.call(
+            &ann,
+            "edit_message",
+            &[change.as_slice(), &[("body", "edited")]].concat(),
+        )
+        .await,
+    )
+    .await;
+    ok_json(
+        app.call(
+            &bob,
+            "react",
+            &[change.as_slice(), &[("emoji", "👍"), ("on", "true")]].concat(),
+        )
+        .await,
+    )
+    .await;
+    ok_json(
+        app.call(
+            &bob,
+            "send_message",
+            &[
+                ("room_id", direct.as_str()),
+                ("body", "re"),
+                ("client_msg_id", "re1"),
+                ("reply_to", said),
+            ],
+        )
+        .await,
+    )
+    .await;
     ok_json(app.call(&ann, "delete_message", &change).await).await;
     let doomed = ok_json(
         app.call(

@@ -22,6 +22,17 @@ const corpus = [
   "{{7*7}} ${alert(6)}",
 ];
 
+// The same through the formatting: bold, code, a quote, a list, a link
+// whose address is not a web address. Each is shown as the text inside.
+const formatted: [string, string][] = [
+  ["**<img src=x onerror=alert(11)>**", "<img src=x onerror=alert(11)>"],
+  ["`<script>alert(12)</script>`", "<script>alert(12)</script>"],
+  ["> <svg onload=alert(13)>", "<svg onload=alert(13)>"],
+  ["- <img src=y onerror=alert(14)>", "<img src=y onerror=alert(14)>"],
+  ["[click](javascript:alert(15))", "[click](javascript:alert(15))"],
+  ["```\n<iframe src=javascript:alert(16)>\n```", "<iframe src=javascript:alert(16)>"],
+];
+
 test("markup in messages, room names and display names is shown as text and never runs", async ({
   browser,
 }) => {
@@ -43,14 +54,20 @@ test("markup in messages, room names and display names is shown as text and neve
   for (const text of corpus) {
     await send(ann.page, text);
   }
+  for (const [typed] of formatted) {
+    await send(ann.page, typed);
+  }
   for (const text of corpus) {
     await expect(log(ann.page).getByRole("article").filter({ hasText: text })).toHaveCount(1);
   }
+  for (const [, shown] of formatted) {
+    await expect(log(ann.page).getByRole("article").filter({ hasText: shown })).toHaveCount(1);
+  }
   await expect(ann.page.getByRole("heading", { name: roomName })).toBeVisible();
-  await expect(ann.page.locator("main img, main svg:not(.icon), main script, header b")).toHaveCount(0);
-  // The app's icons are in its controls, never in what people wrote.
-  await expect(log(ann.page).locator("svg")).toHaveCount(0);
-  await expect(log(ann.page).getByRole("link")).toHaveCount(0);
+  await expect(ann.page.locator("main img, main svg:not(.icon), main script, main iframe, header b")).toHaveCount(0);
+  // The app's icons are in its controls, never in what people wrote, and
+  // no link either.
+  await expect(log(ann.page).locator(".body svg, .body a, .body img")).toHaveCount(0);
   expect(dialogs).toBe(0);
 });
 

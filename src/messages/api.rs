@@ -15,10 +15,10 @@ pub async fn send_message(
     client_msg_id: String,
     #[server(default)] reply_to: Option<String>,
 ) -> Result<Message, AppError> {
+    use super::model::MessageId;
     use super::model::{ClientMsgId, MessageBody};
     use super::store::{self, Sender, Sent};
     use crate::auth::session::{require_sign_in_unchecked, revoked};
-    use super::model::MessageId;
     use crate::notifications::{notify_direct, notify_mentions, notify_reply, Mentioning};
     use crate::rooms::access::member_room;
     use crate::rooms::model::RoomId;
@@ -274,12 +274,13 @@ pub async fn delete_message(room_id: String, message_id: String) -> Result<(), A
     let room_id = RoomId::parse(&room_id)?;
     let message_id = MessageId::parse(&message_id, "message_id")?;
     let id = message_id.to_string();
-    let Some(changed) = lifecycle::change(&state, &room_id, &id, &user.id, Change::Delete).await?
-    else {
+    if lifecycle::change(&state, &room_id, &id, &user.id, Change::Delete)
+        .await?
+        .is_none()
+    {
         member_room(&state, &room_id, &user.id).await?;
         return Err(lifecycle::no_such_message());
-    };
-    let _ = changed;
+    }
     publish_update(&state, &room_id, &message_id, &user.id).await?;
     Ok(())
 }
@@ -343,7 +344,7 @@ async fn publish_update(
     }
     let channel = state.keys.room_events(&message.room_id);
     let redis = state.redis();
-    let event = crate::events::RoomEvent::MessageUpdated(everyones);
+    let event = crate::events::RoomEvent::MessageUpdated(Box::new(everyones));
     let () = redis
         .publish(&channel, event.to_json())
         .query_async(&mut redis.clone())

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 use super::api::{delete_message, edit_message, history, react, send_message};
-use super::model::{merge_messages, Message, MessageId};
+use super::model::{merge_messages, Message};
 use crate::error::AppError;
 use crate::presence::api::typing;
 use crate::presence::model::TYPING_EVERY_MS;
@@ -461,14 +461,15 @@ pub fn RoomView(
     // shared link): once the first page is there, show that message.
     let query = leptos_router::hooks::use_query_map();
     Effect::new(move |shown: Option<Option<String>>| {
+        let shown = shown.flatten();
         let wanted = query.with(|query| query.get("message"));
-        if loaded.get() && wanted.is_some() && shown.flatten() != wanted {
-            if let Some(id) = wanted.clone() {
-                show.run(id);
+        match wanted {
+            Some(id) if loaded.get() && shown.as_ref() != Some(&id) => {
+                show.run(id.clone());
+                Some(id)
             }
-            return wanted;
+            _ => shown,
         }
-        shown.flatten()
     });
     let actions = Actions {
         room_id,
@@ -476,7 +477,9 @@ pub fn RoomView(
         editing: RwSignal::new(None),
         picker: RwSignal::new(None),
         error,
-        moderator: Signal::derive(move || room.with(|room| room.as_ref().is_some_and(Room::can_manage))),
+        moderator: Signal::derive(move || {
+            room.with(|room| room.as_ref().is_some_and(Room::can_manage))
+        }),
         on_message,
         show,
     };
@@ -796,7 +799,9 @@ fn nodes_view(nodes: Vec<crate::text::markdown::Node>, me: &str) -> AnyView {
             .into_any(),
             Node::Paragraph(inner) => view! { <p>{nodes_view(inner, me)}</p> }.into_any(),
             Node::CodeBlock(code) => view! { <pre><code>{code}</code></pre> }.into_any(),
-            Node::Quote(inner) => view! { <blockquote>{nodes_view(inner, me)}</blockquote> }.into_any(),
+            Node::Quote(inner) => {
+                view! { <blockquote>{nodes_view(inner, me)}</blockquote> }.into_any()
+            }
             Node::List { ordered, items } => {
                 let items = items
                     .into_iter()
@@ -955,7 +960,9 @@ fn message_body(message: &Message, me: &str, actions: Actions) -> impl IntoView 
         .with_untracked(|editing| editing.as_ref().is_some_and(|(id, _)| *id == message.id));
     if editing {
         let original = message.clone();
-        let text = actions.editing.with_untracked(|e| e.as_ref().map(|(_, text)| text.clone()));
+        let text = actions
+            .editing
+            .with_untracked(|e| e.as_ref().map(|(_, text)| text.clone()));
         let save = original.clone();
         return view! {
             <form
@@ -1147,7 +1154,10 @@ fn typed_mention(text: &str, caret: usize) -> Option<(usize, String)> {
     let before = text.get(..caret.min(text.len()))?;
     let at = before.rfind('@')?;
     let query = &before[at + 1..];
-    let starts_word = before[..at].chars().next_back().is_none_or(char::is_whitespace);
+    let starts_word = before[..at]
+        .chars()
+        .next_back()
+        .is_none_or(char::is_whitespace);
     let handle_like = query
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));

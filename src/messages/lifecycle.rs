@@ -33,9 +33,8 @@ use crate::server::state::AppState;
 /// author, the room's owner or an admin; its reactions and edits go, its
 /// deletion stays. Edit times come from Redis's clock and only grow.
 ///
-/// Replies `{'ok', author (packed), client message id, original body,
-/// '1' if deleted, edit time, people mentioned by edits, reply-to id}`,
-/// or `{'not_member'}`, `{'gone'}` (not in the stream, or deleted),
+/// Replies `{'ok', the body as sent, people mentioned by edits}`, or
+/// `{'not_member'}`, `{'gone'}` (not in the stream, or deleted),
 /// `{'forbidden'}`, `{'conflict'}`.
 static CHANGE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -63,8 +62,7 @@ if ARGV[1] == 'edit' then
   if ARGV[7] ~= '' and tonumber(ARGV[7]) ~= previous then return {'conflict'} end
   redis.call('HSET', KEYS[2], 'body', ARGV[5], 'edited_at', string.format('%d', at))
   redis.call('PEXPIREAT', KEYS[2], string.format('%d', expire))
-  return {'ok', fields.author, fields.cmid or '', fields.body or '', '0',
-    string.format('%d', at), redis.call('HGET', KEYS[2], 'mentioned') or '', fields.re or ''}
+  return {'ok', fields.body or '', redis.call('HGET', KEYS[2], 'mentioned') or ''}
 end
 if not mine and redis.call('HGET', KEYS[4], 'created_by') ~= ARGV[3]
     and redis.call('SISMEMBER', KEYS[5], ARGV[3]) == 0 then
@@ -74,10 +72,8 @@ if not deleted then
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[2], 'deleted', '1', 'edited_at', string.format('%d', at))
   redis.call('PEXPIREAT', KEYS[2], string.format('%d', expire))
-else
-  at = previous
 end
-return {'ok', fields.author, fields.cmid or '', '', '1', string.format('%d', at), '', fields.re or ''}
+return {'ok', '', ''}
 ",
     )
 });
@@ -141,17 +137,12 @@ pub(crate) const MAX_EMOJIS: usize = 20;
 /// A message's state, as stored (the hash's fields).
 pub(crate) type State = HashMap<String, String>;
 
-/// What a successful [`change`] found and did.
+/// What a successful [`change`] found (for an edit's new mentions).
 pub(crate) struct Changed {
-    pub author_packed: Vec<u8>,
-    pub client_msg_id_packed: Vec<u8>,
-    /// The body as sent (for an edit's new mentions).
+    /// The body as sent.
     pub original_body: String,
-    pub deleted: bool,
-    pub edited_at: u64,
     /// People an earlier edit mentioned (notified once).
     pub mentioned: Vec<String>,
-    pub reply_to: Option<String>,
 }
 
 /// What the caller wants done to a message.
@@ -176,7 +167,7 @@ pub(crate) async fn change(
         Change::Edit { body, base } => ("edit", body, base),
         Change::Delete => ("delete", "", None),
     };
-    let reply: Vec<Vec<u8>> = CHANGE
+    let reply: Vec<String> = CHANGE
         .key(keys.room_messages(room))
         .key(keys.message_state(room, message_id))
         .key(keys.room_members(room))
@@ -191,16 +182,11 @@ pub(crate) async fn change(
         .arg(base.map(|base| base.to_string()).unwrap_or_default())
         .invoke_async(&mut state.redis())
         .await?;
-    let text = |at: usize| String::from_utf8_lossy(reply.get(at).map_or(&[][..], Vec::as_slice)).into_owned();
+    let text = |at: usize| reply.get(at).cloned().unwrap_or_default();
     match text(0).as_str() {
         "ok" => Ok(Some(Changed {
-            author_packed: reply.get(1).cloned().unwrap_or_default(),
-            client_msg_id_packed: reply.get(2).cloned().unwrap_or_default(),
-            original_body: text(3),
-            deleted: text(4) == "1",
-            edited_at: text(5).parse().unwrap_or(0),
-            mentioned: text(6).split_whitespace().map(str::to_owned).collect(),
-            reply_to: Some(text(7)).filter(|id| !id.is_empty()),
+            original_body: text(1),
+            mentioned: text(2).split_whitespace().map(str::to_owned).collect(),
         })),
         "not_member" => Ok(None),
         "gone" => Err(no_such_message()),
@@ -212,7 +198,10 @@ pub(crate) async fn change(
         "conflict" => Err(AppError::Conflict(
             "This message was edited meanwhile; load it again.".into(),
         )),
-        other => Err(AppError::internal("message change script", other.to_owned())),
+        other => Err(AppError::internal(
+            "message change script",
+            other.to_owned(),
+        )),
     }
 }
 
@@ -256,8 +245,8 @@ pub(crate) async fn react(
         email: None,
         ..react.user.clone()
     };
-    let user_json = serde_json::to_string(&user)
-        .map_err(|err| AppError::internal("encode user", err))?;
+    let user_json =
+        serde_json::to_string(&user).map_err(|err| AppError::internal("encode user", err))?;
     let reply: Vec<String> = REACT
         .key(keys.room_messages(room))
         .key(keys.message_state(room, react.message_id))
@@ -303,7 +292,8 @@ pub(crate) fn reactions(state: &State, viewer: Option<&str>) -> Vec<Reaction> {
                 .get(&format!("o:{emoji}"))
                 .and_then(|order| order.parse().ok())
                 .unwrap_or(u64::MAX);
-            let me = viewer.is_some_and(|viewer| state.contains_key(&format!("u:{emoji}:{viewer}")));
+            let me =
+                viewer.is_some_and(|viewer| state.contains_key(&format!("u:{emoji}:{viewer}")));
             Some((
                 order,
                 Reaction {

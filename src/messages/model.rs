@@ -297,7 +297,11 @@ pub fn apply_update(list: &mut [Message], updated: &Message) {
                 message.reactions.clear();
             }
         }
-        if let Some(parent) = message.reply_to.as_mut().filter(|parent| parent.id == updated.id) {
+        if let Some(parent) = message
+            .reply_to
+            .as_mut()
+            .filter(|parent| parent.id == updated.id)
+        {
             parent.excerpt = if updated.deleted {
                 String::new()
             } else {
@@ -314,7 +318,11 @@ pub fn apply_reaction(list: &mut [Message], event: &ReactionEvent, me: &str) {
     let Some(message) = list.iter_mut().find(|m| m.id == event.message_id) else {
         return;
     };
-    match message.reactions.iter_mut().position(|r| r.emoji == event.emoji) {
+    match message
+        .reactions
+        .iter_mut()
+        .position(|r| r.emoji == event.emoji)
+    {
         Some(at) if event.count == 0 => {
             message.reactions.remove(at);
         }
@@ -422,6 +430,100 @@ mod tests {
         }
     }
 
+    #[test]
+    fn updates_and_reactions_apply_in_place_and_never_go_back() {
+        let mut list = vec![message("1-0"), message("2-0")];
+        list[1].reply_to = Some(ReplyRef {
+            id: "1-0".into(),
+            author: list[0].author.clone(),
+            excerpt: "1-0".into(),
+            deleted: false,
+        });
+        let edited = Message {
+            body: "new".into(),
+            edited_at: Some(5),
+            ..message("1-0")
+        };
+        apply_update(&mut list, &edited);
+        assert_eq!(
+            (
+                list[0].body.as_str(),
+                list[1].reply_to.as_ref().unwrap().excerpt.as_str()
+            ),
+            ("new", "new")
+        );
+        let older = Message {
+            body: "old".into(),
+            edited_at: Some(4),
+            ..message("1-0")
+        };
+        apply_update(&mut list, &older);
+        assert_eq!(list[0].body, "new", "an older edit never wins");
+        let event = ReactionEvent {
+            room_id: "r".into(),
+            message_id: "1-0".into(),
+            emoji: "👍".into(),
+            user: list[0].author.clone(),
+            on: true,
+            count: 1,
+        };
+        apply_reaction(&mut list, &event, "u");
+        assert_eq!(
+            list[0].reactions,
+            [Reaction {
+                emoji: "👍".into(),
+                count: 1,
+                me: true
+            }]
+        );
+        apply_reaction(
+            &mut list,
+            &ReactionEvent {
+                on: false,
+                count: 0,
+                ..event
+            },
+            "u",
+        );
+        assert!(list[0].reactions.is_empty());
+        let deleted = Message {
+            deleted: true,
+            body: String::new(),
+            edited_at: Some(6),
+            ..message("1-0")
+        };
+        apply_update(&mut list, &deleted);
+        assert!(list[0].deleted && list[1].reply_to.as_ref().unwrap().deleted);
+        // A page read later replaces a shown message only with a newer state.
+        let mut shown = vec![message("3-0")];
+        let newer = Message {
+            edited_at: Some(1),
+            body: "x".into(),
+            ..message("3-0")
+        };
+        assert!(merge_messages(&mut shown, [newer]));
+        assert!(!merge_messages(&mut shown, [message("3-0")]));
+        assert_eq!(shown[0].body, "x");
+    }
+
+    #[test]
+    fn the_id_just_before_and_a_reply_excerpt() {
+        let id = MessageId::parse("5-0", "id").unwrap();
+        assert_eq!(id.just_before().to_string(), format!("4-{}", u64::MAX));
+        assert_eq!(
+            MessageId::parse("5-3", "id")
+                .unwrap()
+                .just_before()
+                .to_string(),
+            "5-2"
+        );
+        assert_eq!(reply_excerpt("short"), "short");
+        let long = reply_excerpt(&"ж".repeat(150));
+        assert_eq!(long.chars().count(), REPLY_EXCERPT_CHARS);
+        assert!(long.ends_with('…'));
+        assert!(single_grapheme("👍") && single_grapheme("👨‍👩‍👧") && !single_grapheme("👍👍"));
+    }
+
     fn message(id: &str) -> Message {
         Message {
             id: id.into(),
@@ -435,6 +537,10 @@ mod tests {
             body: id.into(),
             sent_at: 0,
             client_msg_id: id.into(),
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
+            reply_to: None,
         }
     }
 

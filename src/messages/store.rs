@@ -295,8 +295,9 @@ async fn run_send(
     } = sender;
     let author = &author;
     let reply_json = match &reply_to {
-        Some(parent) => serde_json::to_string(parent)
-            .map_err(|err| AppError::internal("encode reply", err))?,
+        Some(parent) => {
+            serde_json::to_string(parent).map_err(|err| AppError::internal("encode reply", err))?
+        }
         None => "null".to_owned(),
     };
     let keys = &state.keys;
@@ -742,7 +743,7 @@ async fn to_messages(
     let mut author_ids: Vec<String> = entries
         .iter()
         .chain(&parent_entries)
-        .map(|entry| author_of(entry))
+        .map(author_of)
         .collect();
     author_ids.sort_unstable();
     author_ids.dedup();
@@ -763,9 +764,9 @@ async fn to_messages(
         by_id.insert(message.id.clone(), message.clone());
     }
     for (message, entry) in messages.iter_mut().zip(&entries) {
-        message.reply_to = entry.get::<String>("re").map(|parent| {
-            reply_ref(&parent, by_id.get(&parent))
-        });
+        message.reply_to = entry
+            .get::<String>("re")
+            .map(|parent| reply_ref(&parent, by_id.get(&parent)));
     }
     Ok(messages)
 }

@@ -172,7 +172,11 @@ fn NotificationItem(item: Notification) -> impl IntoView {
         Some(message) => format!("/rooms/{}?message={message}", item.room_id),
         None => format!("/rooms/{}", item.room_id),
     };
-    let link_text = if item.message_id.is_some() { "Open message" } else { "Open room" };
+    let link_text = if item.message_id.is_some() {
+        "Open message"
+    } else {
+        "Open room"
+    };
     let open_invite = item.is_open_invite();
     let show_link = item.kind != super::model::NotificationKind::Invite
         || item.answer.as_deref() == Some("accepted");

@@ -14,4 +14,7 @@ pub mod model;
 mod store;
 
 #[cfg(feature = "ssr")]
-pub(crate) use store::{answer_invite, mentioned_ids, notify_direct, notify_invite, notify_mentions, notify_reply, Mentioning};
+pub(crate) use store::{
+    answer_invite, mentioned_ids, notify_direct, notify_invite, notify_mentions, notify_reply,
+    Mentioning,
+};

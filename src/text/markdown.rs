@@ -22,11 +22,17 @@ pub enum Node {
     Strong(Vec<Node>),
     Emphasis(Vec<Node>),
     Strike(Vec<Node>),
-    Link { url: String, children: Vec<Node> },
+    Link {
+        url: String,
+        children: Vec<Node>,
+    },
     Paragraph(Vec<Node>),
     CodeBlock(String),
     Quote(Vec<Node>),
-    List { ordered: bool, items: Vec<Vec<Node>> },
+    List {
+        ordered: bool,
+        items: Vec<Vec<Node>>,
+    },
 }
 
 /// Parses a message body into nodes.
@@ -74,7 +80,11 @@ pub fn parse(body: &str) -> Vec<Node> {
             _ => push_text(&mut stack, &body[range]),
         }
     }
-    stack.into_iter().next().map(|(_, nodes)| nodes).unwrap_or_default()
+    stack
+        .into_iter()
+        .next()
+        .map(|(_, nodes)| nodes)
+        .unwrap_or_default()
 }
 
 /// A container being filled while parsing.
@@ -251,6 +261,9 @@ mod tests {
             parse("one\ntwo"),
             [Node::Paragraph(vec![text("one"), Node::Break, text("two")])]
         );
-        assert_eq!(parse("# 1 thing"), [Node::Paragraph(vec![text("# 1 thing")])]);
+        assert_eq!(
+            parse("# 1 thing"),
+            [Node::Paragraph(vec![text("# 1 thing")])]
+        );
     }
 }

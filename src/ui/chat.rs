@@ -230,9 +230,9 @@ fn ChatLayout(
     // `merge_messages`), so the view equals `history`'s.
     let reread_shown = move |room_id: String| {
         spawn_local(async move {
-            let Some((first, last)) = messages.with_untracked(|list| {
-                Some((list.first()?.id.clone(), list.last()?.id.clone()))
-            }) else {
+            let Some((first, last)) = messages
+                .with_untracked(|list| Some((list.first()?.id.clone(), list.last()?.id.clone())))
+            else {
                 return;
             };
             let Ok(first) = MessageId::parse(&first, "id") else {
