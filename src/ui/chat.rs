@@ -60,6 +60,13 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
+/// Waits before asking again for a catch-up page that was refused.
+const CATCH_UP_RETRY: [std::time::Duration; 3] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(4),
+];
+
 /// How often a stream the browser gave up on is opened again.
 const STREAM_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
 
@@ -176,18 +183,40 @@ fn ChatLayout(
     // Catch the open room up from the last id in step with the stream (or
     // load its newest page), page by page with a cursor of its own, then mark
     // what is shown as read.
-    let catch_up = move |room_id: String| {
+    //
+    // After a gap in the stream (`again`), the messages shown may also have
+    // been edited, deleted or reacted to meanwhile: the pages then start at
+    // the first message shown, and `merge_messages` puts each one's
+    // current state in place, so the view equals `history`'s. A refused
+    // page (too many requests, a failover) is asked for again, a few times.
+    let catch_up = move |room_id: String, again: bool| {
         spawn_local(async move {
             let is_open =
                 |room_id: &str| current.try_get_untracked().flatten().as_deref() == Some(room_id);
             let Some(mut after) = synced.try_get_untracked() else {
                 return;
             };
+            if again {
+                let first = messages.with_untracked(|list| {
+                    list.first()
+                        .and_then(|message| MessageId::parse(&message.id, "id").ok())
+                });
+                if let Some(first) = first {
+                    after = Some(first.just_before().to_string());
+                }
+            }
             loop {
                 let fresh = after.is_none();
                 let limit = if fresh { PAGE } else { 100 };
-                let Ok(page) = history(room_id.clone(), None, after.clone(), Some(limit)).await
-                else {
+                let mut page = history(room_id.clone(), None, after.clone(), Some(limit)).await;
+                for wait in CATCH_UP_RETRY {
+                    if page.is_ok() || !is_open(&room_id) {
+                        break;
+                    }
+                    pause(wait).await;
+                    page = history(room_id.clone(), None, after.clone(), Some(limit)).await;
+                }
+                let Ok(page) = page else {
                     return;
                 };
                 if !is_open(&room_id) {
@@ -220,43 +249,6 @@ fn ChatLayout(
             if let Some(up_to) = synced.try_get_untracked().flatten() {
                 let _ = mark_room_read(room_id, up_to).await;
                 let _ = refresh.try_run(());
-            }
-        });
-    };
-
-    // After a gap in the stream, messages shown may have been edited,
-    // deleted or reacted to meanwhile: they are read again, page by page
-    // from the first shown, and their current state put in place (see
-    // `merge_messages`), so the view equals `history`'s.
-    let reread_shown = move |room_id: String| {
-        spawn_local(async move {
-            let Some((first, last)) = messages
-                .with_untracked(|list| Some((list.first()?.id.clone(), list.last()?.id.clone())))
-            else {
-                return;
-            };
-            let Ok(first) = MessageId::parse(&first, "id") else {
-                return;
-            };
-            let mut after = first.just_before().to_string();
-            loop {
-                let Ok(page) = history(room_id.clone(), None, Some(after), Some(100)).await else {
-                    return;
-                };
-                if current.try_get_untracked().flatten().as_deref() != Some(room_id.as_str()) {
-                    return;
-                }
-                let Some(tail) = page.last().map(|message| message.id.clone()) else {
-                    return;
-                };
-                let done = page.len() < 100 || !is_later(&last, &tail);
-                messages.update(|list| {
-                    merge_messages(list, page);
-                });
-                if done {
-                    return;
-                }
-                after = tail;
             }
         });
     };
@@ -306,7 +298,7 @@ fn ChatLayout(
         unread_at_open.set(unread.unwrap_or(0));
         if let Some(room) = room {
             load_members(room.clone());
-            catch_up(room);
+            catch_up(room, false);
         }
     });
 
@@ -319,8 +311,7 @@ fn ChatLayout(
             feed.changed();
             if let Some(room) = current.get_untracked() {
                 load_members(room.clone());
-                reread_shown(room.clone());
-                catch_up(room);
+                catch_up(room, true);
             }
         }
         LiveEvent::Lost => live.set(false),
@@ -356,8 +347,7 @@ fn ChatLayout(
             refresh.run(());
             if current.get_untracked().as_deref() == Some(room_id.as_str()) {
                 load_members(room_id.clone());
-                reread_shown(room_id.clone());
-                catch_up(room_id);
+                catch_up(room_id, true);
             }
         }
         LiveEvent::Presence(change) => {
