@@ -903,18 +903,12 @@ fn render_messages(
                             <span class="handle">{format!("@{}", message.author.handle)}</span>
                             {(!same_author && message.author.id != me_id)
                                 .then(|| {
-                                    let handle = message.author.handle.clone();
-                                    let label = format!("Message {}", message.author.display_name);
                                     view! {
-                                        <button
-                                            type="button"
-                                            class="icon-button author-message"
-                                            aria-label=label.clone()
-                                            title=label
-                                            on:click=move |_| on_message.run(handle.clone())
-                                        >
-                                            <IconSvg icon=Icon::Chat />
-                                        </button>
+                                        <crate::presence::components::MessageButton
+                                            user=message.author.clone()
+                                            on_message
+                                            class="author-message"
+                                        />
                                     }
                                 })}
                             <span class="time" title=full_time.clone() aria-hidden="true">

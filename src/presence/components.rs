@@ -38,21 +38,7 @@ pub fn MemberLists(
                                 <span class="handle">{format!(" @{}", user.handle)}</span>
                             </span>
                             {(me.with_value(|me| *me != user.id))
-                                .then(|| {
-                                    let handle = user.handle.clone();
-                                    let label = format!("Message {}", user.display_name);
-                                    view! {
-                                        <button
-                                            type="button"
-                                            class="icon-button member-message"
-                                            aria-label=label.clone()
-                                            title=label
-                                            on:click=move |_| on_message.run(handle.clone())
-                                        >
-                                            <IconSvg icon=Icon::Chat />
-                                        </button>
-                                    }
-                                })}
+                                .then(|| view! { <MessageButton user=user.clone() on_message class="member-message" /> })}
                         </li>
                     }
                 })
@@ -71,5 +57,29 @@ pub fn MemberLists(
                 {move || names(false)}
             </ul>
         </details>
+    }
+}
+
+/// "Message NAME": opens a direct room with that person (an icon button,
+/// named for screen readers and in its tooltip).
+#[component]
+pub fn MessageButton(
+    user: crate::auth::User,
+    on_message: Callback<String>,
+    /// Where it sits: `member-message` or `author-message`.
+    class: &'static str,
+) -> impl IntoView {
+    let label = format!("Message {}", user.display_name);
+    let handle = user.handle;
+    view! {
+        <button
+            type="button"
+            class=format!("icon-button {class}")
+            aria-label=label.clone()
+            title=label
+            on:click=move |_| on_message.run(handle.clone())
+        >
+            <IconSvg icon=Icon::Chat />
+        </button>
     }
 }
