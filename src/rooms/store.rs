@@ -255,6 +255,22 @@ return 1
     )
 });
 
+/// Fills in what a room is to one of its members: their role (none in a
+/// direct room) and their notification level (the stored one, else the
+/// default for the room's kind and member count).
+fn as_member(room: &mut Room, owner: bool, admin: bool, level: Option<&str>, members: u64) {
+    room.role = (!room.is_direct()).then_some(match (owner, admin) {
+        (true, _) => Role::Owner,
+        (false, true) => Role::Admin,
+        (false, false) => Role::Member,
+    });
+    room.notifications = Some(
+        level
+            .and_then(|level| NotifyLevel::parse(level).ok())
+            .unwrap_or(NotifyLevel::default_for(room.kind, members)),
+    );
+}
+
 /// The room and whether the user is a member, in one round trip; for a
 /// member, the room carries their role and notification level.
 pub(crate) async fn room_and_standing(
@@ -283,17 +299,7 @@ pub(crate) async fn room_and_standing(
     let owner = fields.get("created_by").is_some_and(|by| by == user_id);
     let room = room_from_fields(fields).map(|mut room| {
         if member {
-            room.role = (!room.is_direct()).then_some(match (owner, admin) {
-                (true, _) => Role::Owner,
-                (false, true) => Role::Admin,
-                (false, false) => Role::Member,
-            });
-            room.notifications = Some(
-                level
-                    .as_deref()
-                    .and_then(|level| NotifyLevel::parse(level).ok())
-                    .unwrap_or(NotifyLevel::default_for(room.kind, size)),
-            );
+            as_member(&mut room, owner, admin, level.as_deref(), size);
         }
         room
     });
@@ -559,12 +565,7 @@ pub(crate) async fn listing(
         let Some(mut room) = room_from_fields(fields) else {
             continue;
         };
-        room.notifications = Some(
-            level
-                .as_deref()
-                .and_then(|level| NotifyLevel::parse(level).ok())
-                .unwrap_or(NotifyLevel::default_for(room.kind, size)),
-        );
+        as_member(&mut room, owner, admin, level.as_deref(), size);
         let unread = crate::messages::unread::unread_of(count, position.as_deref(), kept);
         if room.is_direct() {
             if hidden.get(&room.id).is_some_and(|at| *at >= count) {
@@ -576,11 +577,6 @@ pub(crate) async fn listing(
                 last_at,
             });
         } else {
-            room.role = Some(match (owner, admin) {
-                (true, _) => Role::Owner,
-                (false, true) => Role::Admin,
-                (false, false) => Role::Member,
-            });
             rooms.push(JoinedRoom {
                 room,
                 unread,
