@@ -20,6 +20,7 @@ pub mod messages;
 pub mod notifications;
 pub mod presence;
 pub mod rooms;
+pub mod search;
 pub mod text;
 pub mod ui;
 

@@ -141,6 +141,8 @@ pub(crate) enum PerUser {
     Edit,
     /// `react`.
     React,
+    /// `search`.
+    Search,
 }
 
 impl PerUser {
@@ -162,6 +164,7 @@ impl PerUser {
             Self::Account => "account",
             Self::Edit => "edit",
             Self::React => "react",
+            Self::Search => "search",
         }
     }
 
@@ -174,6 +177,7 @@ impl PerUser {
             Self::Account => limits.account_per_user,
             Self::Edit => limits.edits_per_user,
             Self::React => limits.reactions_per_user,
+            Self::Search => limits.searches_per_user,
         }
     }
 }

@@ -226,7 +226,8 @@ pub async fn edit_message(
         base: base_edited_at,
     };
     let id = message_id.to_string();
-    let Some(changed) = lifecycle::change(&state, &room_id, &id, &user.id, edit).await? else {
+    let Some(changed) = lifecycle::change(&state, &room_id, &message_id, &user.id, edit).await?
+    else {
         // Not a member: 404 or 403, as for reading.
         member_room(&state, &room_id, &user.id).await?;
         return Err(lifecycle::no_such_message());
@@ -273,8 +274,7 @@ pub async fn delete_message(room_id: String, message_id: String) -> Result<(), A
     crate::limits::take(&state, &[crate::limits::PerUser::Edit.of(&user.id)]).await?;
     let room_id = RoomId::parse(&room_id)?;
     let message_id = MessageId::parse(&message_id, "message_id")?;
-    let id = message_id.to_string();
-    if lifecycle::change(&state, &room_id, &id, &user.id, Change::Delete)
+    if lifecycle::change(&state, &room_id, &message_id, &user.id, Change::Delete)
         .await?
         .is_none()
     {

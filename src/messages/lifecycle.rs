@@ -22,7 +22,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::model::Reaction;
+use super::model::{MessageId, Reaction};
 use crate::error::{AppError, AppResult};
 use crate::rooms::model::RoomId;
 use crate::server::state::AppState;
@@ -33,17 +33,29 @@ use crate::server::state::AppState;
 /// author, the room's owner or an admin; its reactions and edits go, its
 /// deletion stays. Edit times come from Redis's clock and only grow.
 ///
+///
+/// The search index moves with the body: the caller read the body it
+/// replaces and names the words it loses and gains, with the edit time it
+/// read (`seen`); if the message changed since, nothing is written and the
+/// reply is `{'moved'}` (read again and retry). So the index always holds
+/// exactly the words of the current body.
+///
 /// Replies `{'ok', the body as sent, people mentioned by edits}`, or
 /// `{'not_member'}`, `{'gone'}` (not in the stream, or deleted),
-/// `{'forbidden'}`, `{'conflict'}`.
+/// `{'forbidden'}`, `{'conflict'}`, `{'moved'}`.
 static CHANGE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{}{}",
+        crate::search::index::INDEX_LUA,
         r"
 -- KEYS[1] stream, KEYS[2] the message's state, KEYS[3] members,
--- KEYS[4] room hash, KEYS[5] admins;
+-- KEYS[4] room hash, KEYS[5] admins, KEYS[6] the room's indexed words,
+-- then the index sets of the words the body loses, then of those it gains;
 -- ARGV[1] 'edit' or 'delete', ARGV[2] message id, ARGV[3] caller id,
 -- ARGV[4] caller id packed as in entries, ARGV[5] new body,
--- ARGV[6] retention ms, ARGV[7] base edit time or ''
+-- ARGV[6] retention ms, ARGV[7] base edit time or '', ARGV[8] the edit
+-- time the caller read (0: never edited), ARGV[9]/[10] number of words
+-- lost/gained, ARGV[11..] the words gained
 if redis.call('SISMEMBER', KEYS[3], ARGV[3]) == 0 then return {'not_member'} end
 local entry = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])[1]
 if not entry then return {'gone'} end
@@ -57,9 +69,19 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local previous = tonumber(redis.call('HGET', KEYS[2], 'edited_at') or '0')
 local at = math.max(now, previous + 1)
+local lost, gained = tonumber(ARGV[9]), tonumber(ARGV[10])
+local function reindex()
+  local id = ix_member(ARGV[2])
+  for i = 1, lost do redis.call('ZREM', KEYS[6 + i], id) end
+  local words = {}
+  for i = 1, gained do words[i] = ARGV[10 + i] end
+  ix_add(KEYS[6], KEYS, 7 + lost, words, id, expire, false, nil)
+end
 if ARGV[1] == 'edit' then
   if not mine then return {'forbidden'} end
   if ARGV[7] ~= '' and tonumber(ARGV[7]) ~= previous then return {'conflict'} end
+  if tonumber(ARGV[8]) ~= previous then return {'moved'} end
+  reindex()
   redis.call('HSET', KEYS[2], 'body', ARGV[5], 'edited_at', string.format('%d', at))
   redis.call('PEXPIREAT', KEYS[2], string.format('%d', expire))
   return {'ok', fields.body or '', redis.call('HGET', KEYS[2], 'mentioned') or ''}
@@ -69,13 +91,15 @@ if not mine and redis.call('HGET', KEYS[4], 'created_by') ~= ARGV[3]
   return {'forbidden'}
 end
 if not deleted then
+  if tonumber(ARGV[8]) ~= previous then return {'moved'} end
+  reindex()
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[2], 'deleted', '1', 'edited_at', string.format('%d', at))
   redis.call('PEXPIREAT', KEYS[2], string.format('%d', expire))
 end
 return {'ok', '', ''}
-",
-    )
+"
+    ))
 });
 
 /// Reacts to a message (`on`) or takes the reaction back: counted once per
@@ -131,6 +155,10 @@ return reply
     )
 });
 
+/// How many times a change reads the message again when another change
+/// came between its read and its script.
+const MOVED_RETRIES: usize = 5;
+
 /// How many different emoji one message may collect.
 pub(crate) const MAX_EMOJIS: usize = 20;
 
@@ -157,7 +185,7 @@ pub(crate) enum Change<'a> {
 pub(crate) async fn change(
     state: &AppState,
     room_id: &RoomId,
-    message_id: &str,
+    message_id: &MessageId,
     caller: &str,
     change: Change<'_>,
 ) -> AppResult<Option<Changed>> {
@@ -167,21 +195,51 @@ pub(crate) async fn change(
         Change::Edit { body, base } => ("edit", body, base),
         Change::Delete => ("delete", "", None),
     };
-    let reply: Vec<String> = CHANGE
-        .key(keys.room_messages(room))
-        .key(keys.message_state(room, message_id))
-        .key(keys.room_members(room))
-        .key(keys.room(room))
-        .key(keys.room_admins(room))
-        .arg(mode)
-        .arg(message_id)
-        .arg(caller)
-        .arg(super::store::pack_id(caller))
-        .arg(body)
-        .arg(state.settings.messages.retention_secs.saturating_mul(1000))
-        .arg(base.map(|base| base.to_string()).unwrap_or_default())
-        .invoke_async(&mut state.redis())
-        .await?;
+    let id = message_id.to_string();
+    // The body being replaced, for the index; read again if it changes
+    // between this read and the script (`moved`).
+    let mut reply: Vec<String> = Vec::new();
+    for _ in 0..MOVED_RETRIES {
+        let current = super::store::one(state, room_id, message_id, caller).await?;
+        let (seen, lost, gained) = match &current {
+            Some(current) if state.settings.messages.search_index && !current.deleted => {
+                let (lost, gained) = crate::search::index::moves(&current.body, body);
+                (current.edited_at.unwrap_or(0), lost, gained)
+            }
+            other => (
+                other.as_ref().and_then(|c| c.edited_at).unwrap_or(0),
+                Vec::new(),
+                Vec::new(),
+            ),
+        };
+        let mut invocation = CHANGE.key(keys.room_messages(room));
+        invocation
+            .key(keys.message_state(room, &id))
+            .key(keys.room_members(room))
+            .key(keys.room(room))
+            .key(keys.room_admins(room))
+            .key(keys.message_index_words(room))
+            .arg(mode)
+            .arg(&id)
+            .arg(caller)
+            .arg(super::store::pack_id(caller))
+            .arg(body)
+            .arg(state.settings.messages.retention_secs.saturating_mul(1000))
+            .arg(base.map(|base| base.to_string()).unwrap_or_default())
+            .arg(seen)
+            .arg(lost.len())
+            .arg(gained.len());
+        for word in lost.iter().chain(&gained) {
+            invocation.key(keys.message_index(room, word));
+        }
+        for word in &gained {
+            invocation.arg(word);
+        }
+        reply = invocation.invoke_async(&mut state.redis()).await?;
+        if reply.first().map(String::as_str) != Some("moved") {
+            break;
+        }
+    }
     let text = |at: usize| reply.get(at).cloned().unwrap_or_default();
     match text(0).as_str() {
         "ok" => Ok(Some(Changed {
@@ -195,7 +253,7 @@ pub(crate) async fn change(
         } else {
             "Only its author, the room's owner or an admin can delete a message.".into()
         })),
-        "conflict" => Err(AppError::Conflict(
+        "conflict" | "moved" => Err(AppError::Conflict(
             "This message was edited meanwhile; load it again.".into(),
         )),
         other => Err(AppError::internal(

@@ -15,7 +15,7 @@ pub mod model;
 #[cfg(feature = "ssr")]
 mod lifecycle;
 #[cfg(feature = "ssr")]
-mod store;
+pub(crate) mod store;
 #[cfg(feature = "ssr")]
 pub mod unread;
 

@@ -58,14 +58,18 @@ const DEDUP_WINDOW: usize = 100;
 /// The entry's `author` and `cmid` are stored packed ([`pack_id`]).
 ///
 /// 9. in a direct room, list the other members whose level is `all`: they
-///    are notified (kind `direct`).
+///    are notified (kind `direct`);
+/// 10. (step 5's sequel) add the message to the search index: to the set
+///    of each of its words, each trimmed to the stream's oldest entry and
+///    expiring with the message (`search::index`).
 ///
 /// Replies `{outcome, ...}`: `{'sent', id, room name, members to notify...}`, `{'seen', ms of
 /// the first message, room name}`, `{'limited', ms to wait}`, `{'not_member'}` or `{'revoked'}`.
 static SEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        "{}{}",
+        "{}{}{}",
         crate::limits::GCRA_LUA,
+        crate::search::index::INDEX_LUA,
         r#"
 -- KEYS[1] stream, KEYS[2] the author's recent client message ids, KEYS[3] room members,
 -- KEYS[4] room hash, KEYS[5] the author's limiter in this room,
@@ -83,7 +87,9 @@ static SEND: LazyLock<Script> = LazyLock::new(|| {
 -- ARGV[21] the client message id's digest, ARGV[22]/[23] author id and
 -- client message id packed for the stream, ARGV[24] dedup window (ids),
 -- ARGV[25] the id of the message replied to or '', ARGV[26] its
--- reply_to JSON (or 'null')
+-- reply_to JSON (or 'null'), ARGV[27] the number n of the body's words
+-- indexed, ARGV[28..] those words. The last n + 1 KEYS: the room's word
+-- list and the words' index sets.
 local one = ARGV[1] == 'one'
 if one and redis.call('HEXISTS', KEYS[8], ARGV[13]) == 0 then return {'revoked'} end
 if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 then return {'not_member'} end
@@ -115,6 +121,14 @@ if oldest > 0 then
   redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', oldest))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
+local nwords = tonumber(ARGV[27])
+if nwords > 0 then
+  local words = {}
+  for i = 1, nwords do words[i] = ARGV[27 + i] end
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][1]
+  ix_add(KEYS[#KEYS - nwords], KEYS, #KEYS - nwords + 1, words, ix_member(id),
+    ms + tonumber(ARGV[6]), true, ix_member(oldest))
+end
 local dedup_ms = tonumber(ARGV[9]) * 1000
 redis.call('ZADD', KEYS[2], ms, ARGV[21])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%d', ms - dedup_ms))
@@ -347,6 +361,18 @@ async fn run_send(
         .arg(DEDUP_WINDOW)
         .arg(reply_to.as_ref().map_or("", |parent| parent.id.as_str()))
         .arg(&reply_json);
+    // The search index's part (step 10): the body's words and their sets.
+    let words = if settings.search_index {
+        crate::search::words::index_words(body.as_str())
+    } else {
+        Vec::new()
+    };
+    invocation
+        .key(keys.message_index_words(room))
+        .arg(words.len());
+    for word in &words {
+        invocation.key(keys.message_index(room, word)).arg(word);
+    }
     // With `redis.wait_replicas`, the script and a `WAIT` travel in one
     // pipeline: one round trip, and the `WAIT` is sure to run on the
     // connection (and node) that ran the script, so it waits for this write.
@@ -847,6 +873,59 @@ pub(crate) async fn one(
         .await?
         .into_iter()
         .next())
+}
+
+/// Messages of one room by id, in their current state, in the order
+/// given; ids no longer kept are left out. Two round trips: one `XRANGE id
+/// id` per message (pipelined), then their states.
+pub(crate) async fn by_ids(
+    state: &AppState,
+    room_id: &RoomId,
+    ids: &[MessageId],
+    viewer: &str,
+) -> AppResult<Vec<Message>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = state.keys.room_messages(room_id.as_str());
+    let mut pipe = redis::pipe();
+    for id in ids {
+        pipe.cmd("XRANGE").arg(&key).arg(id.to_string()).arg(id.to_string());
+    }
+    let replies: Vec<StreamRangeReply> = pipe.query_async(&mut state.redis()).await?;
+    let entries = replies.into_iter().flat_map(|reply| reply.ids).collect();
+    to_messages(state, room_id, entries, viewer).await
+}
+
+/// Every message a room keeps, oldest first, as `(id, current body)`,
+/// deleted ones left out, a page of `page` at a time (for indexing what
+/// was sent before the search index existed).
+pub(crate) async fn all_bodies(
+    state: &AppState,
+    room_id: &RoomId,
+    page: usize,
+) -> AppResult<Vec<(MessageId, String)>> {
+    let mut all = Vec::new();
+    let mut after = MessageId { millis: 0, seq: 0 };
+    loop {
+        let range = Range::After {
+            after,
+            before: None,
+            limit: page,
+        };
+        let messages = entries(state, room_id, range, "").await?;
+        let Some(last) = messages.last() else {
+            return Ok(all);
+        };
+        after = MessageId::parse(&last.id, "id")?;
+        let full = messages.len() == page;
+        all.extend(messages.into_iter().filter(|m| !m.deleted).filter_map(|m| {
+            Some((MessageId::parse(&m.id, "id").ok()?, m.body))
+        }));
+        if !full {
+            return Ok(all);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -19,8 +19,9 @@ mod store;
 pub use model::Room;
 
 /// Starts, in the background, the one-time indexing of the words of public
-/// rooms created before the directory's name filter existed, and of the
-/// handles of accounts made before the handle index existed.
+/// rooms created before the directory's name filter existed, of the
+/// handles of accounts made before the handle index existed, and of the
+/// messages sent before the search index existed.
 #[cfg(feature = "ssr")]
 pub(crate) fn start_word_index_backfill(state: &crate::server::state::AppState) {
     let state = state.clone();
@@ -30,6 +31,9 @@ pub(crate) fn start_word_index_backfill(state: &crate::server::state::AppState) 
         }
         if let Err(err) = crate::auth::people::backfill_handle_index(&state).await {
             tracing::warn!(?err, "could not index the handles");
+        }
+        if let Err(err) = crate::search::backfill::backfill(&state).await {
+            tracing::warn!(?err, "could not index the rooms' messages for search");
         }
     });
 }

@@ -302,6 +302,9 @@ pub struct MessageSettings {
     pub retention_secs: u64,
     /// At most about this many messages are kept per room (`MAXLEN ~`).
     pub max_per_room: u64,
+    /// Whether sends, edits and deletes keep the message search index
+    /// (`search::index`). Off, nothing is indexed and `search` answers 404.
+    pub search_index: bool,
 }
 
 impl Default for MessageSettings {
@@ -309,6 +312,7 @@ impl Default for MessageSettings {
         Self {
             retention_secs: 30 * 86_400,
             max_per_room: 10_000,
+            search_index: true,
         }
     }
 }
@@ -379,6 +383,8 @@ pub struct LimitSettings {
     pub edits_per_user: Rate,
     /// Reactions (and taking them back) per user.
     pub reactions_per_user: Rate,
+    /// Message searches per user.
+    pub searches_per_user: Rate,
     /// Open event streams (`GET /api/events`) per session, per user and
     /// per client address, across all processes; more are answered 429.
     pub streams_per_session: u32,
@@ -409,6 +415,7 @@ impl Default for LimitSettings {
             mark_read_per_user: Rate::new(60, 300.0),
             edits_per_user: Rate::new(30, 60.0),
             reactions_per_user: Rate::new(60, 120.0),
+            searches_per_user: Rate::new(20, 60.0),
             account_per_user: Rate::new(10, 10.0),
             streams_per_session: 10,
             streams_per_user: 30,
@@ -437,6 +444,7 @@ impl LimitSettings {
         self.mark_read_per_user.validate("mark_read_per_user")?;
         self.edits_per_user.validate("edits_per_user")?;
         self.reactions_per_user.validate("reactions_per_user")?;
+        self.searches_per_user.validate("searches_per_user")?;
         self.account_per_user.validate("account_per_user")?;
         if self.send_bytes_per_user.burst < 12_000 {
             // A message of the largest size could never be sent.

@@ -20,6 +20,9 @@
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
 //! | `{p}room:{id}:sent:{u}`      | zset   | 24 h, reset per send; at most 100 entries | send_message | send_message |
 //! | `{p}room:{id}:m:{msg}`       | hash   | until the message expires (its time + retention) | edit, delete, react | history, events |
+//! | `{p}room:{id}:ix`            | zset   | retention, reset per send; stale words sampled away | send, edit, backfill | search (prefixes) |
+//! | `{p}room:{id}:ix:{word}`     | zset   | until its newest message expires; trimmed with the stream | send, edit, delete, backfill | search |
+//! | `{p}rooms:search:indexed`    | string | none (one key)            | start (backfill)  | start (backfill)  |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
 //! | `{p}rooms:public:words`      | zset   | none (one entry per distinct word) | create_room | public_rooms (filter) |
 //! | `{p}rooms:public:indexed`    | string | none (one key)            | start (backfill)  | start (backfill)  |
@@ -131,6 +134,27 @@ impl Keys {
     /// with the message (its time plus the retention).
     pub(crate) fn message_state(&self, room_id: &str, message_id: &str) -> String {
         format!("{}room:{{{room_id}}}:m:{message_id}", self.prefix)
+    }
+
+    /// Sorted set of the messages of a room holding one word (folded, see
+    /// `search::words`): every score 0, each member the message's id as a
+    /// 19-digit number (`search::index`), so members sort by time byte by
+    /// byte and `ZRANGE … BYLEX` pages them. Expires with its newest
+    /// message; trimmed to the stream by every send that touches it.
+    pub(crate) fn message_index(&self, room_id: &str, word: &str) -> String {
+        format!("{}room:{{{room_id}}}:ix:{word}", self.prefix)
+    }
+
+    /// Sorted set of the words indexed in a room (every score 0): the
+    /// words a query's last word may be the start of, by `ZRANGE … BYLEX`.
+    pub(crate) fn message_index_words(&self, room_id: &str) -> String {
+        format!("{}room:{{{room_id}}}:ix", self.prefix)
+    }
+
+    /// Set (to "1") once every room's kept messages were indexed for
+    /// search (the one-time backfill at start).
+    pub(crate) fn search_indexed(&self) -> String {
+        format!("{}rooms:search:indexed", self.prefix)
     }
 
     /// Sorted set of one author's recent client message ids in a room (8-byte
@@ -330,6 +354,9 @@ mod tests {
             keys.room_admins("r1"),
             keys.room_notify("r1"),
             keys.message_state("r1", "1-0"),
+            keys.message_index("r1", "word"),
+            keys.message_index_words("r1"),
+            keys.search_indexed(),
             keys.direct("u1,u2"),
             keys.user_hidden("u1"),
             keys.handles(),
@@ -353,6 +380,8 @@ mod tests {
             keys.room_sent("r1", "u1"),
             keys.room_send_limit("r1", "u1"),
             keys.room_read("r1"),
+            keys.message_index("r1", "word"),
+            keys.message_index_words("r1"),
         ] {
             assert!(key.contains("{r1}"), "{key}");
         }

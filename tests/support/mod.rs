@@ -329,6 +329,7 @@ pub fn settings_on(redis: redchat::server::config::RedisSettings) -> Settings {
         &mut limits.mark_read_per_user,
         &mut limits.edits_per_user,
         &mut limits.reactions_per_user,
+        &mut limits.searches_per_user,
         &mut limits.account_per_user,
     ] {
         *rate = plenty;

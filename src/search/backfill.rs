@@ -1,0 +1,53 @@
+//! Indexing the messages sent before the search index existed: once per
+//! deployment, in the background at start (as the handle index is). Every
+//! room's stream is found by `SCAN` (on every primary of a cluster) and its
+//! kept messages are indexed a batch at a time, by their current bodies.
+//! Indexing is idempotent, so a restart midway just does it again. An
+//! edit racing the backfill of its own message could leave that message
+//! under a word it lost, until it expires: accepted for a one-time step.
+
+use crate::error::AppResult;
+use crate::rooms::model::RoomId;
+use crate::server::state::AppState;
+
+/// Indexes every room's kept messages, unless done before (a marker key).
+pub(crate) async fn backfill(state: &AppState) -> AppResult<()> {
+    let keys = &state.keys;
+    let settings = &state.settings.messages;
+    if !settings.search_index {
+        return Ok(());
+    }
+    let done: bool = redis::cmd("EXISTS")
+        .arg(keys.search_indexed())
+        .query_async(&mut state.redis())
+        .await?;
+    if done {
+        return Ok(());
+    }
+    let lead = keys.room("");
+    let lead = lead.trim_end_matches(['{', '}']);
+    let retention_ms = settings.retention_secs.saturating_mul(1000);
+    let mut rooms = 0;
+    for key in state.redis().scan_prefix(lead).await? {
+        let Some(room) = key
+            .strip_prefix(lead)
+            .and_then(|rest| rest.strip_prefix('{'))
+            .and_then(|rest| rest.strip_suffix("}:messages"))
+        else {
+            continue;
+        };
+        let Ok(room_id) = RoomId::parse(room) else {
+            continue;
+        };
+        let bodies = crate::messages::store::all_bodies(state, &room_id, 500).await?;
+        super::index::index_existing(&state.redis(), keys, room, &bodies, retention_ms).await?;
+        rooms += 1;
+    }
+    let () = redis::cmd("SET")
+        .arg(keys.search_indexed())
+        .arg(1)
+        .query_async(&mut state.redis())
+        .await?;
+    tracing::info!(rooms, "indexed the rooms' messages for search");
+    Ok(())
+}
