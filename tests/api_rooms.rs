@@ -206,6 +206,11 @@ async fn messages_older_than_the_retention_are_trimmed() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     ok_json(send(&app, &ann, &room, "new", "c3").await).await;
     assert_eq!(bodies(&history(&app, &ann, &room, &[]).await), ["new"]);
+    // Search finds what history shows: the set of "old" still holds the
+    // trimmed messages until it expires, but no search reads below the
+    // stream's oldest entry.
+    assert!(found(&app, &ann, "old").await.is_empty());
+    assert_eq!(found(&app, &ann, "new").await, ["new"]);
 
     // A retry of a message trimmed away meanwhile: the dedupe entry
     // remembers it, but there is no message to answer with. Say so, rather
@@ -301,14 +306,22 @@ async fn rooms_keep_at_most_about_max_per_room_messages() {
     let ann = person(&app, "ann").await;
     let room = create_room(&app, &ann, "general", false).await;
     for i in 0..300 {
-        ok_json(send(&app, &ann, &room, &format!("m{i}"), &format!("c{i}")).await).await;
+        ok_json(send(&app, &ann, &room, &format!("m{i} common"), &format!("c{i}")).await).await;
     }
     let key = format!("{}room:{{{room}}}:messages", app.settings.redis.key_prefix);
     let kept: usize = redis.connection().await.xlen(&key).await.unwrap();
     // MAXLEN ~ trims whole radix-tree nodes (100 entries by default).
     assert!(kept < 200, "kept {kept} of 300");
     let latest = history(&app, &ann, &room, &[("limit", "1")]).await;
-    assert_eq!(bodies(&latest), ["m299"]);
+    assert_eq!(bodies(&latest), ["m299 common"]);
+    // The search index is trimmed with the stream: the set of a word every
+    // message has holds what the stream holds, and the first messages are
+    // not found.
+    let common = format!("{}room:{{{room}}}:ix:common", app.settings.redis.key_prefix);
+    let indexed: usize = redis.connection().await.zcard(&common).await.unwrap();
+    assert_eq!(indexed, kept);
+    assert!(found(&app, &ann, "m0").await.is_empty());
+    assert_eq!(found(&app, &ann, "m299").await, ["m299 common"]);
 }
 
 #[tokio::test]
@@ -2579,4 +2592,188 @@ async fn a_history_page_is_two_redis_round_trips_whatever_its_edits_and_reaction
         .filter(|line| line.contains("\"hgetall\"") && line.contains(":m:"))
         .count();
     assert_eq!((pages, states), (1, 10), "{seen:#?}");
+}
+
+/// A search's answer: `(body, highlighted words)` per message found.
+async fn search(
+    app: &TestApp,
+    client: &reqwest::Client,
+    form: &[(&str, &str)],
+) -> Vec<(String, Vec<String>)> {
+    let found = ok_json(app.call(client, "search", form).await).await;
+    found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|found| {
+            let body = found["body"].as_str().unwrap().to_owned();
+            let marked = found["highlights"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|range| {
+                    let (start, end) = (range[0].as_u64().unwrap(), range[1].as_u64().unwrap());
+                    body[start as usize..end as usize].to_owned()
+                })
+                .collect();
+            (body, marked)
+        })
+        .collect()
+}
+
+/// Just the bodies a search finds.
+async fn found(app: &TestApp, client: &reqwest::Client, q: &str) -> Vec<String> {
+    search(app, client, &[("q", q)])
+        .await
+        .into_iter()
+        .map(|(body, _)| body)
+        .collect()
+}
+
+#[tokio::test]
+async fn search_finds_every_word_in_the_callers_rooms_now_and_follows_edits_deletes_and_pages() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let carol = person(&app, "carol").await;
+    let general = support::public_room(&app, &ann, &[&bob]).await;
+    let secret = support::private_room(&app, &ann).await;
+    let carols = support::private_room(&app, &carol).await;
+    let say = |client: &reqwest::Client, room: &str, body: &str| {
+        let (client, room, body) = (client.clone(), room.to_owned(), body.to_owned());
+        let app = &app;
+        async move {
+            support::send_text(app, &client, &room, &body).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let key_msg = say(&ann, &general, "The deploy key is in vault").await;
+    say(&ann, &general, "Deploying tonight, keys rotated").await;
+    say(&ann, &general, "Café Übung, olé").await;
+    say(&ann, &general, "東京タワーに行った").await;
+    say(&bob, &general, "vault door is open").await;
+    let plan = say(&ann, &secret, "secret deploy plan: vault").await;
+    say(&carol, &carols, "carol's deploy vault").await;
+
+    // Every word (AND), the last a prefix; newest first; only one's rooms.
+    let hits = search(&app, &ann, &[("q", "deploy vau")]).await;
+    assert_eq!(
+        hits,
+        [
+            ("secret deploy plan: vault".into(), vec!["deploy".into(), "vault".into()]),
+            ("The deploy key is in vault".into(), vec!["deploy".into(), "vault".into()]),
+        ]
+    );
+    assert_eq!(found(&app, &bob, "deploy vau").await, ["The deploy key is in vault"]);
+    // A last word typed up to the end is a prefix; followed by a space, whole.
+    assert_eq!(
+        found(&app, &ann, "DEPLOY").await,
+        [
+            "secret deploy plan: vault",
+            "Deploying tonight, keys rotated",
+            "The deploy key is in vault"
+        ]
+    );
+    assert_eq!(found(&app, &ann, "deploy ").await.len(), 2);
+    assert!(found(&app, &ann, "deploy door").await.is_empty());
+    // Case and accents fold both ways; CJK is searched character by
+    // character, adjacent or not.
+    assert_eq!(found(&app, &ann, "cafe UBUNG").await, ["Café Übung, olé"]);
+    assert_eq!(found(&app, &ann, "olé").await, ["Café Übung, olé"]);
+    assert_eq!(found(&app, &ann, "東京").await, ["東京タワーに行った"]);
+    assert_eq!(found(&app, &ann, "京東").await, ["東京タワーに行った"]);
+    assert!(found(&app, &ann, "東西").await.is_empty());
+    // One room: its members only, 404/403 as for history.
+    let in_general = search(&app, &ann, &[("q", "vault"), ("room_id", &general)]).await;
+    assert_eq!(in_general.len(), 2);
+    let status = |form: Vec<(&'static str, String)>, who: &reqwest::Client| {
+        let (app, who) = (&app, who.clone());
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.call(&who, "search", &form).await.status()
+        }
+    };
+    let q = |room: &str| vec![("q", "vault".to_owned()), ("room_id", room.to_owned())];
+    assert_eq!(status(q(&secret), &bob).await, 404);
+    assert_eq!(status(q(&general), &carol).await, 403);
+    for bad in [
+        vec![("q", String::new())],
+        vec![("q", "x".repeat(201))],
+        vec![("q", "?! ...".to_owned())],
+        vec![("q", "a b c d e f".to_owned())],
+        vec![("q", "vault".to_owned()), ("limit", "0".to_owned())],
+        vec![("q", "vault".to_owned()), ("limit", "51".to_owned())],
+        vec![("q", "vault".to_owned()), ("before", "yesterday".to_owned())],
+    ] {
+        assert_eq!(status(bad.clone(), &ann).await, 400, "{bad:?}");
+    }
+    assert_eq!(status(vec![("q", "vault".to_owned())], &TestApp::client()).await, 401);
+
+    // An edit moves the message in the index; a delete takes it out.
+    ok_json(
+        app.call(
+            &ann,
+            "edit_message",
+            &[
+                ("room_id", general.as_str()),
+                ("message_id", key_msg.as_str()),
+                ("body", "the deploy token is in the safe"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(found(&app, &ann, "deploy vau").await, ["secret deploy plan: vault"]);
+    assert_eq!(found(&app, &ann, "token").await, ["the deploy token is in the safe"]);
+    ok_json(
+        app.call(
+            &ann,
+            "delete_message",
+            &[("room_id", secret.as_str()), ("message_id", plan.as_str())],
+        )
+        .await,
+    )
+    .await;
+    assert!(found(&app, &ann, "secret plan").await.is_empty());
+    assert_eq!(found(&app, &ann, "vault").await, ["vault door is open"]);
+
+    // Pages across rooms, by `before`: no gaps, no duplicates.
+    let mut sent = Vec::new();
+    for n in 0..25 {
+        let room = if n % 3 == 0 { &secret } else { &general };
+        sent.push(say(&ann, room, &format!("page {n} of the log")).await);
+    }
+    sent.reverse();
+    let mut seen: Vec<String> = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = ok_json(
+            app.call(
+                &ann,
+                "search",
+                &[("q", "LOG"), ("limit", "10"), ("before", &before)],
+            )
+            .await,
+        )
+        .await;
+        let ids: Vec<String> = page
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect();
+        let Some(last) = ids.last() else { break };
+        before = last.clone();
+        assert!(ids.len() <= 10);
+        seen.extend(ids);
+    }
+    assert_eq!(seen, sent);
+
+    // Leaving a room leaves its messages behind, one's own too.
+    ok_json(app.call(&bob, "leave_room", &[("room_id", &general)]).await).await;
+    assert!(found(&app, &bob, "vault").await.is_empty());
+    assert!(found(&app, &bob, "log").await.is_empty());
 }

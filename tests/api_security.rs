@@ -220,6 +220,7 @@ async fn every_endpoint_is_limited_and_an_invitation_pays_before_the_handle_is_l
         &mut limits.mark_read_per_user,
         &mut limits.account_per_user,
         &mut limits.invite_per_user,
+        &mut limits.searches_per_user,
     ] {
         *rate = three;
     }
@@ -302,6 +303,7 @@ async fn every_endpoint_is_limited_and_an_invitation_pays_before_the_handle_is_l
         ("hide_direct", room_form.to_vec()),
         ("open_direct", vec![("handles", "nobody")]),
         ("people", vec![("q", "p")]),
+        ("search", vec![("q", "hi")]),
     ];
     for (n, (endpoint, form)) in admin_cases.iter().enumerate() {
         let client = fresh(200 + n).await;
@@ -310,7 +312,7 @@ async fn every_endpoint_is_limited_and_an_invitation_pays_before_the_handle_is_l
         // action: then two calls go through, not three.
         let (caller, free_calls) = match *endpoint {
             "update_room" => (&owner, 3),
-            "open_direct" | "people" => (&client, 3),
+            "open_direct" | "people" | "search" => (&client, 3),
             _ => {
                 ok_json(app.call(&client, "join_room", &room_form).await).await;
                 (&client, 2)
@@ -1316,6 +1318,7 @@ const BOUNDED_WITHOUT_TTL: &[&str] = &[
     "user:{*}:hidden",       // one entry per direct room hidden
     "users:handles",         // one entry per account
     "users:handles:indexed", // one key: the handle index backfill is done
+    "rooms:search:indexed",  // one key: the message index backfill is done
 ];
 
 #[tokio::test]
@@ -1450,6 +1453,7 @@ async fn after_a_day_of_use_every_key_has_a_ttl_or_a_documented_bound() {
     )
     .await;
     ok_json(app.call(&ann, "delete_message", &change).await).await;
+    ok_json(app.call(&bob, "search", &[("q", "re")]).await).await;
     let doomed = ok_json(
         app.call(
             &ann,

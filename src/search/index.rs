@@ -540,5 +540,52 @@ mod tests {
         assert_eq!(member(&b), "1733550000000000010");
         assert_eq!(message_id(&member(&b)), Some(b));
         assert_eq!(message_id("12"), None);
+        let far = MessageId {
+            millis: u64::MAX,
+            seq: 0,
+        };
+        assert_eq!(member(&far), "9".repeat(19));
+    }
+
+    fn room(name: &str, found: &[u64], stopped_at: Option<u64>) -> RoomQuery {
+        let at = |n: u64| format!("{:019}", n);
+        RoomQuery {
+            room: name.into(),
+            groups: Vec::new(),
+            prefix_words: Vec::new(),
+            cursor: None,
+            found: found.iter().map(|n| at(*n)).collect(),
+            open: true,
+            stopped_at: stopped_at.map(at),
+        }
+    }
+
+    fn ids(hits: &[Hit]) -> Vec<(String, u64)> {
+        hits.iter()
+            .map(|hit| (hit.room.clone(), hit.id.seq + hit.id.millis * 1_000_000))
+            .collect()
+    }
+
+    #[test]
+    fn a_page_never_reaches_below_where_a_room_stopped_on_its_budget() {
+        // Room b stopped at 50 without a match: its matches below 50 are
+        // unknown, so a's 40 and 30 wait for the next round (or page).
+        let rooms = [room("a", &[90, 60, 40, 30], None), room("b", &[], Some(50))];
+        assert_eq!(ids(&merge(&rooms, 3)), [("a".into(), 90), ("a".into(), 60)]);
+        assert!(needs_more(&rooms, 1, 3), "b must be read further");
+        assert!(!needs_more(&rooms, 1, 2), "two newer matches fill a page of 2");
+        assert!(!needs_more(&rooms, 0, 3), "a has its answer");
+    }
+
+    #[test]
+    fn a_page_is_not_cut_between_two_messages_with_one_id() {
+        let rooms = [room("a", &[90, 70], None), room("b", &[80, 70], None)];
+        let mut rooms = rooms;
+        for r in &mut rooms {
+            r.open = false;
+        }
+        // The page of 3 would end between a's 70 and b's 70: both wait.
+        assert_eq!(ids(&merge(&rooms, 3)), [("a".into(), 90), ("b".into(), 80)]);
+        assert_eq!(merge(&rooms, 4).len(), 4);
     }
 }
