@@ -7,6 +7,7 @@ use leptos_router::{path, SsrMode};
 
 use crate::auth::components::{Auth, SignInPage, SignUpPage, UserMenu};
 use crate::notifications::components::{NotificationFeed, NotificationsButton};
+use crate::search::components::SearchBox;
 use crate::ui::chat::HomePage;
 
 /// The document around the app, rendered on the server only.
@@ -62,6 +63,7 @@ fn Frame() -> impl IntoView {
                 "Redchat"
             </A>
             <UserMenu>
+                <SearchBox />
                 <NotificationsButton />
             </UserMenu>
         </header>

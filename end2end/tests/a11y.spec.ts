@@ -29,6 +29,11 @@ for (const colorScheme of ["light", "dark"] as const) {
     await createRoom(page, uniqueRoom("Axe"));
     await send(page, "Hello, https://example.com and @nobody");
     await expectNoSeriousViolations(page, "a room");
+    await page.getByRole("searchbox", { name: "Search messages" }).fill("hello exa");
+    await expect(page.getByRole("list", { name: "Search results" }).getByRole("link")).toHaveCount(1);
+    await expectNoSeriousViolations(page, "the search results");
+    await page.keyboard.press("Escape");
+    await expect(page.getByRole("list", { name: "Search results" })).toHaveCount(0);
 
     // The owner's room settings, and a new direct message's form.
     await page.getByRole("button", { name: "Room settings" }).click();

@@ -89,3 +89,31 @@ test("formatting renders, raw HTML stays text, and @ suggests members by keyboar
   await box.press("Enter");
   await expect(log(ann.page).getByRole("article").filter({ hasText: "hi @" })).toBeVisible();
 });
+
+test("a search finds a message by its words, highlighted, and opens it in its room", async ({ browser }) => {
+  const ann = await personIn(browser, "Ann");
+  const bob = await personIn(browser, "Bob");
+  const room = uniqueRoom("Search");
+  await createRoom(ann.page, room);
+  await joinRoom(bob.page, room);
+  await send(ann.page, "the deploy key is in vault");
+  for (const text of ["deploy tonight?", "the vault is locked", "lunch?"]) {
+    await send(ann.page, text);
+  }
+  // Bob is elsewhere: the result takes him to the room and the message.
+  await bob.page.goto("/");
+  await bob.page.locator("body[data-hydrated]").waitFor();
+  await bob.page.getByRole("searchbox", { name: "Search messages" }).fill("deploy vau");
+  const results = bob.page.getByRole("list", { name: "Search results" });
+  await expect(results.getByRole("link")).toHaveCount(1);
+  const hit = results.getByRole("link");
+  await expect(hit).toContainText(room);
+  await expect(hit).toContainText(ann.person.displayName);
+  await expect(hit.locator("mark")).toHaveText(["deploy", "vault"]);
+  await hit.click();
+  await expect(bob.page).toHaveURL(/\/rooms\/[^?]+\?message=\d+-\d+$/);
+  const message = log(bob.page).getByRole("article").filter({ hasText: "the deploy key is in vault" });
+  await expect(message).toBeFocused();
+  await expect(message).toHaveClass(/highlighted/);
+  await expect(results).toHaveCount(0);
+});

@@ -26,6 +26,12 @@ pub(crate) async fn visible_room(
     }
 }
 
+/// The name a room has for `viewer` (a direct room's is the other members'
+/// names), once they were found a member.
+pub(crate) async fn name_for(state: &AppState, room: Room, viewer: &str) -> AppResult<String> {
+    Ok(store::presented(state, room, viewer).await?.name)
+}
+
 /// The ids of the rooms the user belongs to (whose events they may receive).
 pub(crate) async fn joined_room_ids(state: &AppState, user_id: &str) -> AppResult<Vec<String>> {
     store::joined_ids(state, user_id).await

@@ -26,7 +26,7 @@ pub async fn search(
     use crate::limits::PerUser;
     use crate::messages::model::MessageId;
     use crate::messages::store;
-    use crate::rooms::access::{joined_room_ids, member_room};
+    use crate::rooms::access::{joined_room_ids, member_room, name_for};
     use crate::rooms::model::RoomId;
 
     let (state, user_id) = caller(PerUser::Search).await?;
@@ -85,25 +85,36 @@ pub async fn search(
     };
     let hits = index::find(&state.redis(), &state.keys, search).await?;
     let by_room = index::by_room(&hits);
+    // Per room (concurrently): its name, then the messages found.
     let found = try_join_all(by_room.iter().map(|(room, ids)| {
         let state = state.clone();
         let user_id = user_id.clone();
         async move {
             let room = RoomId::parse(room)?;
-            store::by_ids(&state, &room, ids, &user_id).await
+            // Left since the index was read: nothing of it.
+            let shown = match member_room(&state, &room, &user_id).await {
+                Err(AppError::Forbidden(_) | AppError::NotFound(_)) => {
+                    return Ok((String::new(), Vec::new()))
+                }
+                other => other?,
+            };
+            let name = name_for(&state, shown, &user_id).await?;
+            let messages = store::by_ids(&state, &room, ids, &user_id).await?;
+            Ok::<_, AppError>((name, messages))
         }
     }))
     .await?;
     let mut messages: std::collections::HashMap<(String, String), _> = found
         .into_iter()
-        .flatten()
-        .map(|message| ((message.room_id.clone(), message.id.clone()), message))
+        .flat_map(|(name, messages)| messages.into_iter().map(move |m| (name.clone(), m)))
+        .map(|(name, message)| ((message.room_id.clone(), message.id.clone()), (name, message)))
         .collect();
     Ok(hits
         .iter()
         .filter_map(|hit| messages.remove(&(hit.room.clone(), hit.id.to_string())))
-        .filter(|message| !message.deleted)
-        .map(|message| Found {
+        .filter(|(_, message)| !message.deleted)
+        .map(|(room_name, message)| Found {
+            room_name,
             highlights: query
                 .highlights(&message.body)
                 .into_iter()

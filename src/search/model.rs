@@ -10,6 +10,10 @@ use crate::messages::Message;
 pub struct Found {
     #[serde(flatten)]
     pub message: Message,
+    /// The room's name as the caller sees it (a direct room's: the other
+    /// members' names).
+    #[serde(default)]
+    pub room_name: String,
     /// Byte ranges `[start, end)` of `body` (UTF-8) holding a query word,
     /// in order: what the results list highlights.
     #[serde(default)]
