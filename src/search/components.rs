@@ -35,6 +35,9 @@ enum Results {
 fn BrowserSearchBox() -> impl IntoView {
     let text = RwSignal::new(String::new());
     let results = RwSignal::new(None::<Results>);
+    // Whether the results show. Closing hides them: focusing the box again
+    // shows the last results.
+    let open = RwSignal::new(false);
     // Only the latest request's answer counts.
     let request = StoredValue::new(0u32);
     let ask = move |q: String, before: Option<String>| {
@@ -43,6 +46,7 @@ fn BrowserSearchBox() -> impl IntoView {
         if before.is_none() {
             results.set(Some(Results::Searching));
         }
+        open.set(true);
         spawn_local(async move {
             let answer = search(q, None, before.clone(), None).await;
             if request.try_get_value() != Some(this) {
@@ -71,6 +75,7 @@ fn BrowserSearchBox() -> impl IntoView {
         request.set_value(this);
         if q.trim().chars().count() < 2 {
             results.set(None);
+            open.set(false);
             return;
         }
         set_timeout(
@@ -82,17 +87,23 @@ fn BrowserSearchBox() -> impl IntoView {
             SEARCH_AFTER,
         );
     });
-    let close = move || {
-        results.set(None);
-    };
+    // Opening a result (or any other navigation) closes the list.
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |previous: Option<(String, String)>| {
+        let now = (location.pathname.get(), location.search.get());
+        if previous.is_some_and(|previous| previous != now) {
+            open.set(false);
+        }
+        now
+    });
     let input = NodeRef::<leptos::html::Input>::new();
     view! {
         <div
             class="search"
             on:keydown=move |event: leptos::ev::KeyboardEvent| {
-                if event.key() == "Escape" && results.get_untracked().is_some() {
+                if event.key() == "Escape" && open.get_untracked() {
                     event.prevent_default();
-                    close();
+                    open.set(false);
                     if let Some(input) = input.get_untracked() {
                         let _ = input.focus();
                     }
@@ -113,11 +124,12 @@ fn BrowserSearchBox() -> impl IntoView {
                     type="search"
                     node_ref=input
                     aria-label="Search messages"
-                    placeholder="Search messages"
+                    placeholder="Search"
                     maxlength="200"
                     autocomplete="off"
                     prop:value=move || text.get()
                     on:input=move |event| text.set(event_target_value(&event))
+                    on:focus=move |_| open.set(results.get_untracked().is_some())
                 />
             </form>
             {move || {
@@ -125,7 +137,7 @@ fn BrowserSearchBox() -> impl IntoView {
                     .get()
                     .map(|shown| {
                         view! {
-                            <section class="search-panel" aria-label="Search">
+                            <section class="search-panel" aria-label="Search" hidden=move || !open.get()>
                                 {match shown {
                                     Results::Searching => {
                                         view! { <p class="muted" aria-live="polite">"Searching…"</p> }.into_any()
@@ -142,7 +154,7 @@ fn BrowserSearchBox() -> impl IntoView {
                                             <ul class="search-results" aria-label="Search results">
                                                 {items
                                                     .into_iter()
-                                                    .map(|found| view! { <SearchResult found on_open=Callback::new(move |()| close()) /> })
+                                                    .map(|found| view! { <SearchResult found /> })
                                                     .collect_view()}
                                             </ul>
                                             {more
@@ -173,7 +185,7 @@ fn BrowserSearchBox() -> impl IntoView {
 /// One result: a link to the message, with its room, author, time, and its
 /// body with the matching words marked.
 #[component]
-fn SearchResult(found: Found, on_open: Callback<()>) -> impl IntoView {
+fn SearchResult(found: Found) -> impl IntoView {
     let Found {
         message,
         room_name,
@@ -183,7 +195,7 @@ fn SearchResult(found: Found, on_open: Callback<()>) -> impl IntoView {
     let body = marked(&message.body, &highlights);
     view! {
         <li>
-            <A href=href on:click=move |_| on_open.run(())>
+            <A href=href>
                 <span class="search-meta">
                     <span class="search-room">{room_name}</span>
                     <span class="search-author">{message.author.display_name.clone()}</span>

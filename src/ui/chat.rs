@@ -8,7 +8,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::{Redirect, A};
+use leptos_router::components::{Outlet, Redirect, A};
 use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
@@ -43,6 +43,11 @@ pub fn HomePage() -> impl IntoView {
     let version = RwSignal::new(0u32);
     let room_list = Resource::new(move || version.get(), |_| rooms());
     view! {
+        // The child routes render nothing (this page shows the open room
+        // itself), but without an outlet the router never finished the
+        // first navigation from `/`: the room opened and the address bar
+        // kept `/` (leptos-rs/leptos#3605).
+        <Outlet />
         <Transition>
             {move || {
                 auth.user
