@@ -2663,11 +2663,20 @@ async fn search_finds_every_word_in_the_callers_rooms_now_and_follows_edits_dele
     assert_eq!(
         hits,
         [
-            ("secret deploy plan: vault".into(), vec!["deploy".into(), "vault".into()]),
-            ("The deploy key is in vault".into(), vec!["deploy".into(), "vault".into()]),
+            (
+                "secret deploy plan: vault".into(),
+                vec!["deploy".into(), "vault".into()]
+            ),
+            (
+                "The deploy key is in vault".into(),
+                vec!["deploy".into(), "vault".into()]
+            ),
         ]
     );
-    assert_eq!(found(&app, &bob, "deploy vau").await, ["The deploy key is in vault"]);
+    assert_eq!(
+        found(&app, &bob, "deploy vau").await,
+        ["The deploy key is in vault"]
+    );
     // A last word typed up to the end is a prefix; followed by a space, whole.
     assert_eq!(
         found(&app, &ann, "DEPLOY").await,
@@ -2706,11 +2715,17 @@ async fn search_finds_every_word_in_the_callers_rooms_now_and_follows_edits_dele
         vec![("q", "a b c d e f".to_owned())],
         vec![("q", "vault".to_owned()), ("limit", "0".to_owned())],
         vec![("q", "vault".to_owned()), ("limit", "51".to_owned())],
-        vec![("q", "vault".to_owned()), ("before", "yesterday".to_owned())],
+        vec![
+            ("q", "vault".to_owned()),
+            ("before", "yesterday".to_owned()),
+        ],
     ] {
         assert_eq!(status(bad.clone(), &ann).await, 400, "{bad:?}");
     }
-    assert_eq!(status(vec![("q", "vault".to_owned())], &TestApp::client()).await, 401);
+    assert_eq!(
+        status(vec![("q", "vault".to_owned())], &TestApp::client()).await,
+        401
+    );
 
     // An edit moves the message in the index; a delete takes it out.
     ok_json(
@@ -2726,8 +2741,14 @@ async fn search_finds_every_word_in_the_callers_rooms_now_and_follows_edits_dele
         .await,
     )
     .await;
-    assert_eq!(found(&app, &ann, "deploy vau").await, ["secret deploy plan: vault"]);
-    assert_eq!(found(&app, &ann, "token").await, ["the deploy token is in the safe"]);
+    assert_eq!(
+        found(&app, &ann, "deploy vau").await,
+        ["secret deploy plan: vault"]
+    );
+    assert_eq!(
+        found(&app, &ann, "token").await,
+        ["the deploy token is in the safe"]
+    );
     ok_json(
         app.call(
             &ann,

@@ -60,8 +60,8 @@ const DEDUP_WINDOW: usize = 100;
 /// 9. in a direct room, list the other members whose level is `all`: they
 ///    are notified (kind `direct`);
 /// 10. (step 5's sequel) add the message to the search index: to the set
-///    of each of its words, each trimmed to the stream's oldest entry and
-///    expiring with the message (`search::index`).
+///     of each of its words, each trimmed to the stream's oldest entry and
+///     expiring with the message (`search::index`).
 ///
 /// Replies `{outcome, ...}`: `{'sent', id, room name, members to notify...}`, `{'seen', ms of
 /// the first message, room name}`, `{'limited', ms to wait}`, `{'not_member'}` or `{'revoked'}`.
@@ -890,7 +890,10 @@ pub(crate) async fn by_ids(
     let key = state.keys.room_messages(room_id.as_str());
     let mut pipe = redis::pipe();
     for id in ids {
-        pipe.cmd("XRANGE").arg(&key).arg(id.to_string()).arg(id.to_string());
+        pipe.cmd("XRANGE")
+            .arg(&key)
+            .arg(id.to_string())
+            .arg(id.to_string());
     }
     let replies: Vec<StreamRangeReply> = pipe.query_async(&mut state.redis()).await?;
     let entries = replies.into_iter().flat_map(|reply| reply.ids).collect();
@@ -919,9 +922,12 @@ pub(crate) async fn all_bodies(
         };
         after = MessageId::parse(&last.id, "id")?;
         let full = messages.len() == page;
-        all.extend(messages.into_iter().filter(|m| !m.deleted).filter_map(|m| {
-            Some((MessageId::parse(&m.id, "id").ok()?, m.body))
-        }));
+        all.extend(
+            messages
+                .into_iter()
+                .filter(|m| !m.deleted)
+                .filter_map(|m| Some((MessageId::parse(&m.id, "id").ok()?, m.body))),
+        );
         if !full {
             return Ok(all);
         }

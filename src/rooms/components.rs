@@ -193,17 +193,20 @@ fn last_handle(text: &str) -> &str {
         .trim_start_matches('@')
 }
 
-/// "New message": handles, comma-separated, with suggestions of people as
-/// the last one is typed (people the user shares a room with first).
+/// People suggested as a handle or name is typed (`people`: those the
+/// user shares a room with first), as a list "Suggestions" of buttons;
+/// picking one hands its handle to `on_pick`. Asked once typing pauses.
 #[component]
-fn NewMessageForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView {
-    let handles = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
+fn PeopleSuggestions(
+    /// What is being typed (a handle's or name's start, without `@`).
+    typed: Signal<String>,
+    on_pick: Callback<String>,
+) -> impl IntoView {
     let suggestions = RwSignal::new(Vec::<crate::auth::User>::new());
     // Only the latest request's answer counts.
     let request = StoredValue::new(0u32);
     Effect::new(move |_| {
-        let typed = handles.with(|text| last_handle(text).to_owned());
+        let typed = typed.get();
         let this = request.get_value().wrapping_add(1);
         request.set_value(this);
         if typed.is_empty() {
@@ -226,6 +229,37 @@ fn NewMessageForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView
             SUGGEST_AFTER,
         );
     });
+    move || {
+        let found = suggestions.get();
+        (!found.is_empty()).then(|| {
+            view! {
+                <ul class="suggestions" aria-label="Suggestions">
+                    {found
+                        .into_iter()
+                        .map(|user| {
+                            let handle = user.handle.clone();
+                            view! {
+                                <li>
+                                    <button type="button" class="suggestion" on:click=move |_| on_pick.run(handle.clone())>
+                                        {user.display_name}
+                                        <span class="handle">{format!(" @{}", user.handle)}</span>
+                                    </button>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            }
+        })
+    }
+}
+
+/// "New message": handles, comma-separated, with suggestions of people as
+/// the last one is typed (people the user shares a room with first).
+#[component]
+fn NewMessageForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView {
+    let handles = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
     let input = NodeRef::<leptos::html::Input>::new();
     let pick = move |handle: String| {
         handles.update(|text| {
@@ -266,30 +300,10 @@ fn NewMessageForm(refresh: Callback<()>, on_done: Callback<()>) -> impl IntoView
                 node_ref=input
                 bind:value=handles
             />
-            {move || {
-                let found = suggestions.get();
-                (!found.is_empty())
-                    .then(|| {
-                        view! {
-                            <ul class="suggestions" aria-label="Suggestions">
-                                {found
-                                    .into_iter()
-                                    .map(|user| {
-                                        let handle = user.handle.clone();
-                                        view! {
-                                            <li>
-                                                <button type="button" class="suggestion" on:click=move |_| pick(handle.clone())>
-                                                    {user.display_name}
-                                                    <span class="handle">{format!(" @{}", user.handle)}</span>
-                                                </button>
-                                            </li>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </ul>
-                        }
-                    })
-            }}
+            <PeopleSuggestions
+                typed=Signal::derive(move || handles.with(|text| last_handle(text).to_owned()))
+                on_pick=Callback::new(pick)
+            />
             {move || error.get().map(|message| view! { <p role="alert" class="form-error">{message}</p> })}
             <button type="submit" class="button-primary">
                 "Start"
@@ -483,6 +497,7 @@ pub fn InviteForm(room_id: String) -> impl IntoView {
     let handle = RwSignal::new(String::new());
     let status = RwSignal::new(None::<Result<String, String>>);
     let room_id = StoredValue::new(room_id);
+    let invite_input = NodeRef::<leptos::html::Input>::new();
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let who = handle.get_untracked();
@@ -508,7 +523,25 @@ pub fn InviteForm(room_id: String) -> impl IntoView {
                         view! {
                             <form class="stack panel" aria-label="Invite someone" on:submit=submit>
                                 <label for="invite-handle">"Handle"</label>
-                                <input id="invite-handle" type="text" required bind:value=handle />
+                                <input
+                                    id="invite-handle"
+                                    type="text"
+                                    required
+                                    autocomplete="off"
+                                    node_ref=invite_input
+                                    bind:value=handle
+                                />
+                                <PeopleSuggestions
+                                    typed=Signal::derive(move || {
+                                        handle.with(|text| text.trim().trim_start_matches('@').to_owned())
+                                    })
+                                    on_pick=Callback::new(move |picked: String| {
+                                        handle.set(picked);
+                                        if let Some(input) = invite_input.get_untracked() {
+                                            let _ = input.focus();
+                                        }
+                                    })
+                                />
                                 {move || {
                                     status
                                         .get()

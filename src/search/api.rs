@@ -107,7 +107,12 @@ pub async fn search(
     let mut messages: std::collections::HashMap<(String, String), _> = found
         .into_iter()
         .flat_map(|(name, messages)| messages.into_iter().map(move |m| (name.clone(), m)))
-        .map(|(name, message)| ((message.room_id.clone(), message.id.clone()), (name, message)))
+        .map(|(name, message)| {
+            (
+                (message.room_id.clone(), message.id.clone()),
+                (name, message),
+            )
+        })
         .collect();
     Ok(hits
         .iter()

@@ -54,7 +54,9 @@ fn BrowserSearchBox() -> impl IntoView {
             }
             results.try_update(|shown| {
                 *shown = Some(match (answer, shown.take()) {
-                    (Ok(more_items), Some(Results::Found { mut items, .. })) if before.is_some() => {
+                    (Ok(more_items), Some(Results::Found { mut items, .. }))
+                        if before.is_some() =>
+                    {
                         let more = more_items.len() == DEFAULT_LIMIT;
                         items.extend(more_items);
                         Results::Found { items, more }

@@ -347,7 +347,11 @@ pub async fn find(redis: &Redis, keys: &Keys, search: Search<'_>) -> AppResult<V
             RoomQuery {
                 room: room.clone(),
                 groups,
-                prefix_words: if query.last_is_prefix { words } else { Vec::new() },
+                prefix_words: if query.last_is_prefix {
+                    words
+                } else {
+                    Vec::new()
+                },
                 cursor: cursor.clone(),
                 found: Vec::new(),
                 open: true,
@@ -374,7 +378,11 @@ pub async fn find(redis: &Redis, keys: &Keys, search: Search<'_>) -> AppResult<V
                 .arg(query.cursor.as_deref().unwrap_or(""))
                 .arg(limit.saturating_sub(query.found.len()).max(1))
                 .arg(BUDGET_PER_CALL)
-                .arg(if query.prefix_words.is_empty() { "0" } else { "1" })
+                .arg(if query.prefix_words.is_empty() {
+                    "0"
+                } else {
+                    "1"
+                })
                 .arg(query.groups.len());
             for group in &query.groups {
                 invocation.arg(group.len());
@@ -509,7 +517,7 @@ pub(crate) async fn by_activity(
         .await?
     };
     let mut ordered: Vec<(Option<u64>, String)> = times.into_iter().zip(rooms).collect();
-    ordered.sort_by(|a, b| b.0.cmp(&a.0));
+    ordered.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     Ok(ordered.into_iter().map(|(_, room)| room).collect())
 }
 
@@ -517,7 +525,7 @@ pub(crate) async fn by_activity(
 pub(crate) fn by_room(hits: &[Hit]) -> HashMap<&str, Vec<MessageId>> {
     let mut rooms: HashMap<&str, Vec<MessageId>> = HashMap::new();
     for hit in hits {
-        rooms.entry(hit.room.as_str()).or_default().push(hit.id.clone());
+        rooms.entry(hit.room.as_str()).or_default().push(hit.id);
     }
     rooms
 }
@@ -573,7 +581,10 @@ mod tests {
         let rooms = [room("a", &[90, 60, 40, 30], None), room("b", &[], Some(50))];
         assert_eq!(ids(&merge(&rooms, 3)), [("a".into(), 90), ("a".into(), 60)]);
         assert!(needs_more(&rooms, 1, 3), "b must be read further");
-        assert!(!needs_more(&rooms, 1, 2), "two newer matches fill a page of 2");
+        assert!(
+            !needs_more(&rooms, 1, 2),
+            "two newer matches fill a page of 2"
+        );
         assert!(!needs_more(&rooms, 0, 3), "a has its answer");
     }
 

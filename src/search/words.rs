@@ -115,9 +115,14 @@ mod tests {
             index_words("The deploy-key is in VAULT; the café's Übung!"),
             ["the", "deploy", "key", "is", "in", "vault", "cafe's", "ubung"]
         );
-        assert_eq!(index_words("東京タワーに行った"), ["東", "京", "タワー", "に", "行", "っ", "た"]);
-        assert_eq!(index_words("**bold** `code` https://example.com/x?y=1"),
-            ["bold", "code", "https", "example.com", "x", "y", "1"]);
+        assert_eq!(
+            index_words("東京タワーに行った"),
+            ["東", "京", "タワー", "に", "行", "っ", "た"]
+        );
+        assert_eq!(
+            index_words("**bold** `code` https://example.com/x?y=1"),
+            ["bold", "code", "https", "example.com", "x", "y", "1"]
+        );
         let long = "a".repeat(MAX_WORD_BYTES + 1);
         assert_eq!(index_words(&format!("{long} b")), ["b"]);
         let many: String = (0..300).map(|n| format!("w{n} ")).collect();

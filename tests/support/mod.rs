@@ -700,7 +700,10 @@ impl ServerProcess {
         let addr: SocketAddr = format!("127.0.0.1:{port}")
             .parse()
             .expect("a socket address");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_redchat"));
+        // (Set for the integration tests; an example that borrows this
+        // harness, examples/search_bench.rs, never starts a process.)
+        let binary = option_env!("CARGO_BIN_EXE_redchat").unwrap_or("target/release/redchat");
+        let mut command = Command::new(binary);
         command.envs(redis_env);
         let child = command
             .env("LEPTOS_OUTPUT_NAME", "redchat")
