@@ -1193,12 +1193,33 @@ async fn memory_per_message_of_100_and_1000_byte_bodies() {
 }
 
 #[tokio::test]
-async fn public_rooms_and_handles_from_before_their_indexes_are_indexed_at_start() {
+async fn public_rooms_handles_and_messages_from_before_their_indexes_are_indexed_at_start() {
     let redis = RedisServer::start().await;
     let app = TestApp::spawn(&redis).await;
     let ann = person(&app, "ann").await;
     let bob = person(&app, "bobby_legacy").await;
     let room = create_room(&app, &ann, "Legacy lounge", false).await;
+    // Messages sent before the search index existed: one edited, one deleted.
+    let said = |body: &str| {
+        let (app, ann, room, body) = (&app, &ann, room.clone(), body.to_owned());
+        async move {
+            support::send_text(app, ann, &room, &body).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let edited = said("legacy draft").await;
+    let deleted = said("legacy secret").await;
+    said("legacy hello").await;
+    for (endpoint, id, body) in [
+        ("edit_message", &edited, Some("legacy final")),
+        ("delete_message", &deleted, None),
+    ] {
+        let mut form = vec![("room_id", room.as_str()), ("message_id", id.as_str())];
+        form.extend(body.map(|body| ("body", body)));
+        ok_json(app.call(&ann, endpoint, &form).await).await;
+    }
     // As a room and accounts made before the indexes existed: no words,
     // no handles, no markers.
     let prefix = app.settings.redis.key_prefix.clone();
@@ -1210,9 +1231,17 @@ async fn public_rooms_and_handles_from_before_their_indexes_are_indexed_at_start
         format!("{prefix}rooms:public:indexed"),
         format!("{prefix}users:handles"),
         format!("{prefix}users:handles:indexed"),
+        format!("{prefix}rooms:search:indexed"),
     ] {
         let _: i64 = conn.del(&key).await.unwrap();
     }
+    let index: Vec<String> = conn
+        .keys(format!("{prefix}room:{{{room}}}:ix*"))
+        .await
+        .unwrap();
+    assert!(!index.is_empty());
+    let _: i64 = conn.del(&index).await.unwrap();
+    assert!(super_found(&app, &ann, "legacy").await.is_empty());
     async fn found(app: &TestApp, client: &reqwest::Client) -> usize {
         ok_json(app.call(client, "public_rooms", &[("q", "legacy")]).await).await["rooms"]
             .as_array()
@@ -1241,6 +1270,21 @@ async fn public_rooms_and_handles_from_before_their_indexes_are_indexed_at_start
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(people[0]["handle"], "ann", "{people}");
+    // And the messages, by their current text, the deleted one not at all.
+    let mut bodies = Vec::new();
+    for _ in 0..50 {
+        bodies = super_found(&restarted, &ann, "legacy").await;
+        if !bodies.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(bodies, ["legacy hello", "legacy final"]);
+}
+
+/// [`found`], for a test with a function of that name of its own.
+async fn super_found(app: &TestApp, client: &reqwest::Client, q: &str) -> Vec<String> {
+    found(app, client, q).await
 }
 
 // Direct rooms, roles, removal, deletion, notification levels.
