@@ -1231,6 +1231,8 @@ async fn public_rooms_handles_and_messages_from_before_their_indexes_are_indexed
         format!("{prefix}rooms:public:indexed"),
         format!("{prefix}users:handles"),
         format!("{prefix}users:handles:indexed"),
+        format!("{prefix}users:names"),
+        format!("{prefix}users:names:indexed"),
         format!("{prefix}rooms:search:indexed"),
     ] {
         let _: i64 = conn.del(&key).await.unwrap();
@@ -1270,6 +1272,15 @@ async fn public_rooms_handles_and_messages_from_before_their_indexes_are_indexed
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(people[0]["handle"], "ann", "{people}");
+    // Names too: bob's is "Test Person".
+    for _ in 0..50 {
+        people = ok_json(restarted.call(&ann, "people", &[("q", "pers")]).await).await;
+        if people.as_array().is_some_and(|found| !found.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(people[0]["handle"], "bobby_legacy", "{people}");
     // And the messages, by their current text, the deleted one not at all.
     let mut bodies = Vec::new();
     for _ in 0..50 {
@@ -1589,6 +1600,32 @@ async fn the_same_people_always_get_the_same_direct_room_which_behaves_like_a_pr
         ["dan"]
     );
     assert!(handles(ok_json(app.call(&ann, "people", &[("q", "ann")]).await).await).is_empty());
+    // Anyone by a word of their name too, accents folded; renames move
+    // them; nobody by their email address.
+    let people = |q: &'static str| {
+        let (app, ann) = (&app, ann.clone());
+        async move { handles(ok_json(app.call(&ann, "people", &[("q", q)]).await).await) }
+    };
+    let rename = |name: &'static str| {
+        let (app, erin) = (&app, erin.clone());
+        async move {
+            ok_json(
+                app.call(&erin, "update_profile", &[("display_name", name)])
+                    .await,
+            )
+            .await;
+        }
+    };
+    rename("José Ñúñez").await;
+    assert_eq!(people("nunez").await, ["dana"]);
+    assert_eq!(people("JOS").await, ["dana"]);
+    assert!(
+        people("example").await.is_empty(),
+        "emails are dana@example.com"
+    );
+    rename("Zed Quux").await;
+    assert!(people("jose").await.is_empty());
+    assert_eq!(people("quux").await, ["dana"]);
     assert_eq!(status_of(&app, &ann, "people", &[("q", "")]).await, 400);
     assert_eq!(
         status_of(&app, &TestApp::client(), "people", &[("q", "a")]).await,

@@ -1318,6 +1318,8 @@ const BOUNDED_WITHOUT_TTL: &[&str] = &[
     "user:{*}:hidden",       // one entry per direct room hidden
     "users:handles",         // one entry per account
     "users:handles:indexed", // one key: the handle index backfill is done
+    "users:names",           // one entry per word of each account's name
+    "users:names:indexed",   // one key: the name index backfill is done
     "rooms:search:indexed",  // one key: the message index backfill is done
 ];
 

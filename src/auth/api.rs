@@ -128,6 +128,10 @@ pub async fn update_profile(display_name: String) -> Result<User, AppError> {
     let display_name = DisplayName::parse(&display_name)?;
     store::set_display_name(&state, &user.id, &display_name).await?;
     profiles::announce_change(&state, &user.id).await?;
+    let (old, new) = (user.display_name.as_str(), display_name.as_str());
+    if let Err(err) = super::people::index_name(&state, &user.id, Some(old), new).await {
+        tracing::warn!(?err, "could not index a new name");
+    }
     Ok(User {
         display_name: display_name.as_str().to_owned(),
         ..user

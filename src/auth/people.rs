@@ -1,9 +1,13 @@
-//! Finding people by handle, for "New message" and mentions: a sorted set
-//! of every handle, `{p}users:handles`, all scores 0, so `ZRANGE … BYLEX`
-//! answers "the handles starting with `an`" in O(log N + m) (the same
-//! trick as the room directory's words, docs/redis.md). Each member is
-//! `<handle>:<user id>` (`:` is never in a handle), so a match needs no
-//! second lookup to find its account.
+//! Finding people by handle or name, for "New message", "Invite" and
+//! mentions: a sorted set of every handle, `{p}users:handles`, all scores
+//! 0, so `ZRANGE … BYLEX` answers "the handles starting with `an`" in
+//! O(log N + m) (the same trick as the room directory's words,
+//! docs/redis.md). Each member is `<handle>:<user id>` (`:` is never in a
+//! handle), so a match needs no second lookup to find its account. Names
+//! are found the same way in `{p}users:names`, one member
+//! `<word>:<user id>` per word of a display name (folded as search folds
+//! words: `José` is found by `jose`). Emails are in neither: nobody is
+//! found by their address.
 
 use futures::future::try_join_all;
 
@@ -25,6 +29,80 @@ pub(crate) async fn index_handle(state: &AppState, handle: &str, user_id: &str) 
         .arg(state.keys.handles())
         .arg(0)
         .arg(format!("{handle}:{user_id}"))
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(())
+}
+
+/// The words of a display name, as the name index keeps them.
+fn name_words(display_name: &str) -> Vec<String> {
+    crate::search::words::index_words(display_name)
+        .into_iter()
+        .filter(|word| !word.contains(':'))
+        .collect()
+}
+
+/// Moves an account in the name index from the words of its old display
+/// name (if any) to those of its new one, in one round trip. A stale entry
+/// (two renames racing) is harmless: matches are checked against the
+/// current profile.
+pub(crate) async fn index_name(
+    state: &AppState,
+    user_id: &str,
+    old: Option<&str>,
+    new: &str,
+) -> AppResult<()> {
+    let key = state.keys.names();
+    let new_words = name_words(new);
+    let mut pipe = redis::pipe();
+    for word in old.map(name_words).unwrap_or_default() {
+        if !new_words.contains(&word) {
+            pipe.zrem(&key, format!("{word}:{user_id}")).ignore();
+        }
+    }
+    for word in &new_words {
+        pipe.zadd(&key, format!("{word}:{user_id}"), 0).ignore();
+    }
+    let () = pipe.query_async(&mut state.redis()).await?;
+    Ok(())
+}
+
+/// Indexes the display name of every account, once per deployment (like
+/// [`backfill_handle_index`]): the account hashes found by `SCAN MATCH
+/// {p}user:*` (every primary of a cluster), each name read with `HGET`.
+pub(crate) async fn backfill_name_index(state: &AppState) -> AppResult<()> {
+    let keys = &state.keys;
+    let done: bool = redis::cmd("EXISTS")
+        .arg(keys.names_indexed())
+        .query_async(&mut state.redis())
+        .await?;
+    if done {
+        return Ok(());
+    }
+    let account = keys.user("");
+    let lead = account.trim_end_matches(['{', '}']);
+    for key in state.redis().scan_prefix(lead).await? {
+        // The account hashes only: `{p}user:{<id>}`, nothing after the tag.
+        let Some(id) = key
+            .strip_prefix(lead)
+            .and_then(|rest| rest.strip_prefix('{'))
+            .and_then(|rest| rest.strip_suffix('}'))
+            .filter(|id| !id.contains(['{', '}', ':']))
+        else {
+            continue;
+        };
+        let name: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("display_name")
+            .query_async(&mut state.redis())
+            .await?;
+        if let Some(name) = name {
+            index_name(state, id, None, &name).await?;
+        }
+    }
+    let () = redis::cmd("SET")
+        .arg(keys.names_indexed())
+        .arg(1)
         .query_async(&mut state.redis())
         .await?;
     Ok(())
@@ -62,14 +140,34 @@ pub(crate) async fn backfill_handle_index(state: &AppState) -> AppResult<()> {
 }
 
 /// Whether `user` is found by `query` (lowercase): their handle, or a word
-/// of their display name, starts with it.
+/// of their display name (folded), starts with it.
 fn matches(user: &User, query: &str) -> bool {
+    let folded = crate::search::words::fold(query);
     user.handle.starts_with(query)
-        || user
-            .display_name
-            .to_lowercase()
-            .split_whitespace()
-            .any(|word| word.starts_with(query))
+        || name_words(&user.display_name)
+            .iter()
+            .any(|word| word.starts_with(&folded))
+}
+
+/// Up to `SUGGESTED + 1` user ids from a `<word>:<user id>` index whose
+/// words start with `start`.
+async fn ids_starting(state: &AppState, key: String, start: &str) -> AppResult<Vec<String>> {
+    let mut high = format!("[{start}").into_bytes();
+    high.push(0xff);
+    let entries: Vec<String> = redis::cmd("ZRANGE")
+        .arg(key)
+        .arg(format!("[{start}"))
+        .arg(high)
+        .arg("BYLEX")
+        .arg("LIMIT")
+        .arg(0)
+        .arg(SUGGESTED + 1)
+        .query_async(&mut state.redis())
+        .await?;
+    Ok(entries
+        .iter()
+        .filter_map(|entry| entry.rsplit_once(':').map(|(_, id)| id.to_owned()))
+        .collect())
 }
 
 /// Up to [`SUGGESTED`] people for `query` (lowercase, no `@`), the caller
@@ -104,24 +202,24 @@ pub(crate) async fn suggest(state: &AppState, caller: &str, query: &str) -> AppR
     found.sort_by_cached_key(|user| (user.display_name.to_lowercase(), user.handle.clone()));
     found.truncate(SUGGESTED);
     if found.len() < SUGGESTED && !query.is_empty() && !query.contains(':') {
-        let mut high = format!("[{query}").into_bytes();
-        high.push(0xff);
-        let entries: Vec<String> = redis::cmd("ZRANGE")
-            .arg(keys.handles())
-            .arg(format!("[{query}"))
-            .arg(high)
-            .arg("BYLEX")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(SUGGESTED + 1)
-            .query_async(&mut redis.clone())
-            .await?;
-        let ids: Vec<String> = entries
-            .iter()
-            .filter_map(|entry| entry.split_once(':').map(|(_, id)| id.to_owned()))
+        // Anyone, by handle, then by a word of their name.
+        let folded = crate::search::words::fold(query);
+        let (by_handle, by_name) = futures::try_join!(
+            ids_starting(state, keys.handles(), query),
+            ids_starting(state, keys.names(), &folded),
+        )?;
+        let mut ids: Vec<String> = by_handle
+            .into_iter()
+            .chain(by_name)
             .filter(|id| id != caller && !found.iter().any(|user| user.id == *id))
             .collect();
-        let mut others: Vec<User> = super::profiles(state, &ids).await?.into_values().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut others: Vec<User> = super::profiles(state, &ids)
+            .await?
+            .into_values()
+            .filter(|user| matches(user, query))
+            .collect();
         others.sort_by(|a, b| a.handle.cmp(&b.handle));
         found.extend(others);
         found.truncate(SUGGESTED);

@@ -120,6 +120,10 @@ pub(crate) async fn create_user(state: &AppState, new: NewUser) -> AppResult<Use
     if let Err(err) = super::people::index_handle(state, new.handle.as_str(), &id).await {
         tracing::warn!(?err, "could not index a new handle");
     }
+    let name = new.display_name.as_str();
+    if let Err(err) = super::people::index_name(state, &id, None, name).await {
+        tracing::warn!(?err, "could not index a new name");
+    }
     Ok(User {
         id,
         email: Some(new.email.as_str().to_owned()),

@@ -32,6 +32,9 @@ pub(crate) fn start_word_index_backfill(state: &crate::server::state::AppState) 
         if let Err(err) = crate::auth::people::backfill_handle_index(&state).await {
             tracing::warn!(?err, "could not index the handles");
         }
+        if let Err(err) = crate::auth::people::backfill_name_index(&state).await {
+            tracing::warn!(?err, "could not index the names");
+        }
         if let Err(err) = crate::search::backfill::backfill(&state).await {
             tracing::warn!(?err, "could not index the rooms' messages for search");
         }

@@ -47,6 +47,8 @@
 //! | `{p}user:{id}:hidden`        | hash   | none (one field per hidden direct room) | hide_direct | rooms |
 //! | `{p}users:handles`           | zset   | none (one entry per account) | register, start (backfill) | people |
 //! | `{p}users:handles:indexed`   | string | none (one key)            | start (backfill)  | start (backfill)  |
+//! | `{p}users:names`             | zset   | none (one entry per word of each account's name) | register, update_profile, start (backfill) | people |
+//! | `{p}users:names:indexed`     | string | none (one key)            | start (backfill)  | start (backfill)  |
 //!
 //! `{email}` is the lowercased address and `{handle}` the (lowercase)
 //! handle, so both indexes are case-insensitive.
@@ -302,6 +304,17 @@ impl Keys {
         format!("{}users:handles", self.prefix)
     }
 
+    /// Sorted set of the words of every display name, as `<word>:<user id>`,
+    /// every score 0: people found by a word of their name.
+    pub(crate) fn names(&self) -> String {
+        format!("{}users:names", self.prefix)
+    }
+
+    /// Set (to "1") once every account's name was indexed.
+    pub(crate) fn names_indexed(&self) -> String {
+        format!("{}users:names:indexed", self.prefix)
+    }
+
     /// Set (to "1") once every account's handle was indexed (the one-time
     /// backfill at start).
     pub(crate) fn handles_indexed(&self) -> String {
@@ -361,6 +374,8 @@ mod tests {
             keys.user_hidden("u1"),
             keys.handles(),
             keys.handles_indexed(),
+            keys.names(),
+            keys.names_indexed(),
         ] {
             assert!(key.starts_with("test:"), "{key}");
         }
