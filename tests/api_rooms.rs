@@ -2793,7 +2793,7 @@ async fn search_finds_every_word_in_the_callers_rooms_now_and_follows_edits_dele
         vec![("q", String::new())],
         vec![("q", "x".repeat(201))],
         vec![("q", "?! ...".to_owned())],
-        vec![("q", "a b c d e f".to_owned())],
+        vec![("q", "a b c d e f g h i j k".to_owned())],
         vec![("q", "vault".to_owned()), ("limit", "0".to_owned())],
         vec![("q", "vault".to_owned()), ("limit", "51".to_owned())],
         vec![
@@ -2878,4 +2878,129 @@ async fn search_finds_every_word_in_the_callers_rooms_now_and_follows_edits_dele
     ok_json(app.call(&bob, "leave_room", &[("room_id", &general)]).await).await;
     assert!(found(&app, &bob, "vault").await.is_empty());
     assert!(found(&app, &bob, "log").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_search_through_big_sets_spends_bounded_work_per_call_and_says_where_to_go_on() {
+    let redis = RedisServer::start().await;
+    let app = TestApp::spawn(&redis).await;
+    let ann = person(&app, "ann").await;
+    let me = app.me(&ann).await;
+    let ann_id = me["id"].as_str().unwrap().to_owned();
+    let busy = support::public_room(&app, &ann, &[]).await;
+    let quiet = support::private_room(&app, &ann).await;
+    // The only message with both words is the busy room's oldest; then
+    // thousands with one word or the other, written straight to the
+    // stream and indexed by the send path's own Lua.
+    support::send_text(&app, &ann, &busy, "alpha beta, the first").await;
+    let prefix = app.settings.redis.key_prefix.clone();
+    let conn = redis.connection().await;
+    let stream = format!("{prefix}room:{{{busy}}}:messages");
+    let mut filler = Vec::new();
+    for chunk in 0..12 {
+        let mut pipe = redis::pipe();
+        let bodies: Vec<String> = (0..1000)
+            .map(|n| format!("{} {chunk} {n}", if n % 2 == 0 { "alpha" } else { "beta" }))
+            .collect();
+        for body in &bodies {
+            pipe.cmd("XADD")
+                .arg(&stream)
+                .arg("*")
+                .arg("author")
+                .arg(&ann_id)
+                .arg("body")
+                .arg(body)
+                .arg("cmid")
+                .arg("x");
+        }
+        let ids: Vec<String> = pipe.query_async(&mut conn.clone()).await.unwrap();
+        for (id, body) in ids.iter().zip(bodies) {
+            filler.push((
+                redchat::messages::model::MessageId::parse(id, "id").unwrap(),
+                body,
+            ));
+        }
+    }
+    let keys = redchat::server::keys::Keys::new(&prefix);
+    redchat::search::index::index_existing(&conn, &keys, &busy, &filler, 86_400_000)
+        .await
+        .unwrap();
+    support::send_text(&app, &ann, &quiet, "alpha beta, the quiet one").await;
+
+    // 6,000 entries of the rarer word to check: several budgeted calls in
+    // one search, which finds both.
+    let first = app.call(&ann, "search", &[("q", "alpha beta ")]).await;
+    assert!(first.headers().get("x-search-more-before").is_none());
+    let bodies: Vec<String> = ok_json(first)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["alpha beta, the quiet one", "alpha beta, the first"]
+    );
+
+    // Three times as many: past one search's budget. The answer stops
+    // where the scan did and says so; following it finds the message.
+    for chunk in 12..36 {
+        let mut pipe = redis::pipe();
+        let bodies: Vec<String> = (0..1000)
+            .map(|n| format!("{} {chunk} {n}", if n % 2 == 0 { "alpha" } else { "beta" }))
+            .collect();
+        for body in &bodies {
+            pipe.cmd("XADD")
+                .arg(&stream)
+                .arg("*")
+                .arg("author")
+                .arg(&ann_id)
+                .arg("body")
+                .arg(body)
+                .arg("cmid")
+                .arg("x");
+        }
+        let ids: Vec<String> = pipe.query_async(&mut conn.clone()).await.unwrap();
+        let batch: Vec<_> = ids
+            .iter()
+            .zip(bodies)
+            .map(|(id, body)| {
+                (
+                    redchat::messages::model::MessageId::parse(id, "id").unwrap(),
+                    body,
+                )
+            })
+            .collect();
+        redchat::search::index::index_existing(&conn, &keys, &busy, &batch, 86_400_000)
+            .await
+            .unwrap();
+    }
+    let mut before = String::new();
+    let mut found = Vec::new();
+    for _ in 0..10 {
+        let form = [
+            ("q", "alpha beta "),
+            ("room_id", busy.as_str()),
+            ("before", &before),
+        ];
+        let response = app.call(&ann, "search", &form).await;
+        let more = response
+            .headers()
+            .get("x-search-more-before")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let page = ok_json(response).await;
+        found.extend(
+            page.as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["body"].as_str().unwrap().to_owned()),
+        );
+        match more {
+            Some(more) => before = more,
+            None => break,
+        }
+    }
+    assert_eq!(found, ["alpha beta, the first"]);
+    assert!(!before.is_empty(), "the first page stopped on its budget");
 }

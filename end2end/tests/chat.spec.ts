@@ -102,7 +102,7 @@ test("a person who was offline sees every missed message exactly once, and again
   await expect(log(bob.page).getByRole("article")).toHaveCount(4);
 });
 
-test("a member invites someone to a private room by handle", async ({ browser, request }) => {
+test("a member invites someone to a private room by handle, found by name", async ({ browser, request }) => {
   const ann = await personIn(browser, "Ann");
   const bob = newPerson("Bob");
   await registerThroughApi(request, bob);
@@ -115,8 +115,11 @@ test("a member invites someone to a private room by handle", async ({ browser, r
 
   await ann.page.getByRole("button", { name: "Invite", exact: true }).first().click();
   const form = ann.page.getByRole("form", { name: "Invite someone" });
-  await form.getByLabel("Handle").fill(`@${bob.handle}`);
-  await form.getByRole("button", { name: "Invite" }).click();
+  // Typing a word of Bob's name suggests him (they share no room yet).
+  await form.getByLabel("Handle").fill(bob.displayName.split(" ")[1]);
+  await form.getByRole("list", { name: "Suggestions" }).getByRole("button", { name: `@${bob.handle}` }).click();
+  await expect(form.getByLabel("Handle")).toHaveValue(bob.handle);
+  await form.getByRole("button", { name: "Invite", exact: true }).click();
   await expect(form.getByText(`Invited @${bob.handle}.`)).toBeVisible();
 
   await form.getByLabel("Handle").fill("nobody-here");

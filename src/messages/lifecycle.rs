@@ -201,9 +201,15 @@ pub(crate) async fn change(
     let mut reply: Vec<String> = Vec::new();
     for _ in 0..MOVED_RETRIES {
         let current = super::store::one(state, room_id, message_id, caller).await?;
+        // Words lost leave the index even while it is turned off, so it
+        // never holds more than the truth (the backfill adds the rest when
+        // it is turned on again).
         let (seen, lost, gained) = match &current {
-            Some(current) if state.settings.messages.search_index && !current.deleted => {
-                let (lost, gained) = crate::search::index::moves(&current.body, body);
+            Some(current) if !current.deleted => {
+                let (lost, mut gained) = crate::search::index::moves(&current.body, body);
+                if !state.settings.messages.search_index {
+                    gained.clear();
+                }
                 (current.edited_at.unwrap_or(0), lost, gained)
             }
             other => (

@@ -900,38 +900,32 @@ pub(crate) async fn by_ids(
     to_messages(state, room_id, entries, viewer).await
 }
 
-/// Every message a room keeps, oldest first, as `(id, current body)`,
-/// deleted ones left out, a page of `page` at a time (for indexing what
-/// was sent before the search index existed).
-pub(crate) async fn all_bodies(
+/// A page of the messages a room keeps after `after` (from the oldest),
+/// as `(id, current body)`, deleted ones left out, with the last id read;
+/// `None` past the end. For indexing what was sent before the search
+/// index existed.
+pub(crate) async fn bodies_after(
     state: &AppState,
     room_id: &RoomId,
+    after: Option<MessageId>,
     page: usize,
-) -> AppResult<Vec<(MessageId, String)>> {
-    let mut all = Vec::new();
-    let mut after = MessageId { millis: 0, seq: 0 };
-    loop {
-        let range = Range::After {
-            after,
-            before: None,
-            limit: page,
-        };
-        let messages = entries(state, room_id, range, "").await?;
-        let Some(last) = messages.last() else {
-            return Ok(all);
-        };
-        after = MessageId::parse(&last.id, "id")?;
-        let full = messages.len() == page;
-        all.extend(
-            messages
-                .into_iter()
-                .filter(|m| !m.deleted)
-                .filter_map(|m| Some((MessageId::parse(&m.id, "id").ok()?, m.body))),
-        );
-        if !full {
-            return Ok(all);
-        }
-    }
+) -> AppResult<Option<(Vec<(MessageId, String)>, MessageId)>> {
+    let range = Range::After {
+        after: after.unwrap_or(MessageId { millis: 0, seq: 0 }),
+        before: None,
+        limit: page,
+    };
+    let messages = entries(state, room_id, range, "").await?;
+    let Some(last) = messages.last() else {
+        return Ok(None);
+    };
+    let last = MessageId::parse(&last.id, "id")?;
+    let bodies = messages
+        .into_iter()
+        .filter(|message| !message.deleted)
+        .filter_map(|message| Some((MessageId::parse(&message.id, "id").ok()?, message.body)))
+        .collect();
+    Ok(Some((bodies, last)))
 }
 
 #[cfg(test)]

@@ -83,7 +83,21 @@ pub async fn search(
         before,
         limit,
     };
-    let hits = index::find(&state.redis(), &state.keys, search).await?;
+    let page = index::find(&state.redis(), &state.keys, search).await?;
+    if let Some(more) = page.more_before {
+        // The search spent its budget before it knew the whole page: a
+        // short page is not the end. Clients continue `before` this id.
+        if let (Some(response), Ok(value)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            axum::http::HeaderValue::from_str(&more.to_string()),
+        ) {
+            response.insert_header(
+                axum::http::HeaderName::from_static("x-search-more-before"),
+                value,
+            );
+        }
+    }
+    let hits = page.hits;
     let by_room = index::by_room(&hits);
     // Per room (concurrently): its name, then the messages found.
     let found = try_join_all(by_room.iter().map(|(room, ids)| {

@@ -3,8 +3,10 @@
 //! room's stream is found by `SCAN` (on every primary of a cluster) and its
 //! kept messages are indexed a batch at a time, by their current bodies.
 //! Indexing is idempotent, so a restart midway just does it again. An
-//! edit racing the backfill of its own message could leave that message
-//! under a word it lost, until it expires: accepted for a one-time step.
+//! edit racing the backfill of its own page of messages could leave that
+//! message under a word it lost, until it expires: accepted for a
+//! one-time step. Turning the index off (`messages.search_index`) drops
+//! the marker, so turning it on again indexes what was sent meanwhile.
 
 use crate::error::AppResult;
 use crate::rooms::model::RoomId;
@@ -15,6 +17,12 @@ pub(crate) async fn backfill(state: &AppState) -> AppResult<()> {
     let keys = &state.keys;
     let settings = &state.settings.messages;
     if !settings.search_index {
+        // Messages sent from now on are not indexed: the next start with
+        // the index on indexes everything again.
+        let _: i64 = redis::cmd("DEL")
+            .arg(keys.search_indexed())
+            .query_async(&mut state.redis())
+            .await?;
         return Ok(());
     }
     let done: bool = redis::cmd("EXISTS")
@@ -39,8 +47,15 @@ pub(crate) async fn backfill(state: &AppState) -> AppResult<()> {
         let Ok(room_id) = RoomId::parse(room) else {
             continue;
         };
-        let bodies = crate::messages::store::all_bodies(state, &room_id, 500).await?;
-        super::index::index_existing(&state.redis(), keys, room, &bodies, retention_ms).await?;
+        // A page at a time, each indexed right after it is read: an edit
+        // or delete racing the backfill has a window of one page.
+        let mut after = None;
+        while let Some((bodies, last)) =
+            crate::messages::store::bodies_after(state, &room_id, after, 500).await?
+        {
+            super::index::index_existing(&state.redis(), keys, room, &bodies, retention_ms).await?;
+            after = Some(last);
+        }
         rooms += 1;
     }
     let () = redis::cmd("SET")

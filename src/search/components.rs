@@ -27,8 +27,68 @@ pub fn SearchBox() -> impl IntoView {
 #[derive(Clone, Debug, PartialEq)]
 enum Results {
     Searching,
-    Found { items: Vec<Found>, more: bool },
+    /// `q`: the query these answer ("More results" asks it again);
+    /// `error`: a next page that failed (the list stays).
+    Found {
+        q: String,
+        items: Vec<Found>,
+        more: bool,
+        error: Option<String>,
+    },
     Failed(String),
+}
+
+impl Results {
+    /// What the live region says of it, for screen readers.
+    fn announcement(&self) -> String {
+        match self {
+            Self::Searching => "Searching…".into(),
+            Self::Found {
+                error: Some(message),
+                ..
+            }
+            | Self::Failed(message) => message.clone(),
+            Self::Found { items, .. } if items.is_empty() => "No messages found.".into(),
+            Self::Found { items, .. } if items.len() == 1 => "1 message found.".into(),
+            Self::Found { items, .. } => format!("{} messages found.", items.len()),
+        }
+    }
+}
+
+/// The list of a search's answers (a new one, or one more page).
+fn answered(
+    q: String,
+    before: Option<String>,
+    answer: Result<Vec<Found>, crate::error::AppError>,
+    shown: Option<Results>,
+) -> Results {
+    match (answer, shown) {
+        (Ok(next), Some(Results::Found { mut items, .. })) if before.is_some() => {
+            let more = next.len() == DEFAULT_LIMIT;
+            items.extend(next);
+            Results::Found {
+                q,
+                items,
+                more,
+                error: None,
+            }
+        }
+        (Err(err), Some(Results::Found { items, more, .. })) if before.is_some() => {
+            Results::Found {
+                q,
+                items,
+                more,
+                error: Some(err.to_string()),
+            }
+        }
+        (Ok(items), _) => Results::Found {
+            q,
+            more: items.len() == DEFAULT_LIMIT,
+            items,
+            error: None,
+        },
+        (Err(err), _) => Results::Failed(err.to_string()),
+    }
 }
 
 #[component]
@@ -48,26 +108,11 @@ fn BrowserSearchBox() -> impl IntoView {
         }
         open.set(true);
         spawn_local(async move {
-            let answer = search(q, None, before.clone(), None).await;
+            let answer = search(q.clone(), None, before.clone(), None).await;
             if request.try_get_value() != Some(this) {
                 return;
             }
-            results.try_update(|shown| {
-                *shown = Some(match (answer, shown.take()) {
-                    (Ok(more_items), Some(Results::Found { mut items, .. }))
-                        if before.is_some() =>
-                    {
-                        let more = more_items.len() == DEFAULT_LIMIT;
-                        items.extend(more_items);
-                        Results::Found { items, more }
-                    }
-                    (Ok(items), _) => Results::Found {
-                        more: items.len() == DEFAULT_LIMIT,
-                        items,
-                    },
-                    (Err(err), _) => Results::Failed(err.to_string()),
-                });
-            });
+            results.try_update(|shown| *shown = Some(answered(q, before, answer, shown.take())));
         });
     };
     // Searches as one types, once typing pauses (two characters at least).
@@ -126,6 +171,8 @@ fn BrowserSearchBox() -> impl IntoView {
                     type="search"
                     node_ref=input
                     aria-label="Search messages"
+                    aria-controls="search-panel"
+                    aria-expanded=move || (open.get() && results.with(Option::is_some)).to_string()
                     placeholder="Search"
                     maxlength="200"
                     autocomplete="off"
@@ -134,23 +181,25 @@ fn BrowserSearchBox() -> impl IntoView {
                     on:focus=move |_| open.set(results.get_untracked().is_some())
                 />
             </form>
+            // Always in the page, so screen readers announce each answer.
+            <p class="search-status" aria-live="polite">
+                {move || results.with(|shown| shown.as_ref().map(Results::announcement))}
+            </p>
             {move || {
                 results
                     .get()
                     .map(|shown| {
                         view! {
-                            <section class="search-panel" aria-label="Search" hidden=move || !open.get()>
+                            <section class="search-panel" id="search-panel" aria-label="Search" hidden=move || !open.get()>
                                 {match shown {
-                                    Results::Searching => {
-                                        view! { <p class="muted" aria-live="polite">"Searching…"</p> }.into_any()
-                                    }
+                                    Results::Searching => view! { <p class="muted">"Searching…"</p> }.into_any(),
                                     Results::Failed(message) => {
                                         view! { <p role="alert" class="form-error">{message}</p> }.into_any()
                                     }
                                     Results::Found { items, .. } if items.is_empty() => {
-                                        view! { <p class="muted" aria-live="polite">"No messages found."</p> }.into_any()
+                                        view! { <p class="muted">"No messages found."</p> }.into_any()
                                     }
-                                    Results::Found { items, more } => {
+                                    Results::Found { q, items, more, error } => {
                                         let next = items.last().map(|last| last.message.id.clone());
                                         view! {
                                             <ul class="search-results" aria-label="Search results">
@@ -161,17 +210,17 @@ fn BrowserSearchBox() -> impl IntoView {
                                             </ul>
                                             {more
                                                 .then(|| {
-                                                    let next = next.clone();
                                                     view! {
                                                         <button
                                                             type="button"
                                                             class="button-secondary"
-                                                            on:click=move |_| ask(text.get_untracked(), next.clone())
+                                                            on:click=move |_| ask(q.clone(), next.clone())
                                                         >
                                                             "More results"
                                                         </button>
                                                     }
                                                 })}
+                                            {error.map(|message| view! { <p class="form-error">{message}</p> })}
                                         }
                                             .into_any()
                                     }

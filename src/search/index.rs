@@ -146,24 +146,35 @@ return 0
 /// itself comes first, then its shortest extensions.
 pub const PREFIX_EXPANSIONS: usize = 50;
 /// How many index entries (elements read and membership checks) one
-/// call of [`SEARCH`] may touch in one room: about a millisecond of Redis
-/// time, so a search never holds Redis up for long.
+/// call of [`SEARCH`] may touch in one room, at most: about a millisecond
+/// of Redis time, so a search never holds Redis up for long.
 pub const BUDGET_PER_CALL: usize = 2_000;
-/// How many index entries one search may touch in all: a search that
-/// has not filled its page by then answers what it found.
+/// ... and at least, when a search shares its budget among many rooms.
+pub const MIN_BUDGET_PER_CALL: usize = 200;
+/// How many index entries one search may touch in all, shared among the
+/// rooms still to read in each round: a search that has not filled its
+/// page by then answers what it found above where it stopped.
 pub const BUDGET_PER_SEARCH: usize = 20_000;
 
 /// Searches one room's index, newest first from a cursor, within a budget.
 /// Each query word is a group of sets (one set for a whole word; a set per
 /// vocabulary word for the last word when it is a prefix); a message
 /// matches when it is in some set of every group. The group with the
-/// fewest entries drives: its sets are merged newest first (a batch of 64
-/// at a time, `ZRANGE … BYLEX REV LIMIT`), and each message read is kept
-/// if every other group has it (`ZSCORE`). Never reads below the stream's
-/// oldest entry.
+/// fewest entries drives: its sets are merged newest first (each read 8
+/// entries at first, then twice as many each time up to 64: `ZRANGE …
+/// BYLEX REV LIMIT`), and each message read is kept if every other group
+/// has it (`ZSCORE`). Never reads below the stream's oldest entry.
 ///
-/// Replies `{status, stop, member…}`: `more` (the page is full), `end`
-/// (nothing older matches), `budget` (stopped after `stop`, the last
+/// The budget counts entries read and membership checks. It is checked
+/// after each message looked at and before each further read, once at
+/// least one message was looked at (so every call makes progress); the
+/// first reads of a prefix's sets may pass it (at most 9 per set).
+///
+/// A prefix's word whose set is gone, or holds only messages older than
+/// the stream's oldest, leaves the vocabulary (and its set is dropped).
+///
+/// Replies `{status, stop, spent, member…}`: `more` (the page is full),
+/// `end` (nothing older matches), `budget` (stopped after `stop`, the last
 /// member looked at), or `not_member`.
 static SEARCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -174,12 +185,12 @@ static SEARCH: LazyLock<Script> = LazyLock::new(|| {
 -- the last group is a prefix's words, ARGV[6] number of groups, then
 -- each group's number of sets, then the prefix's words (one per set of
 -- the last group)
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return {'not_member', ''} end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return {'not_member', '', '1'} end
 local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
-if not oldest then return {'end', ''} end
+if not oldest then return {'end', '', '2'} end
 local ms, seq = string.match(oldest[1], '^(%d+)-(%d+)$')
 local floor = string.rep('0', 13 - #ms) .. ms .. string.rep('0', 6 - #seq) .. seq
-local limit, budget, spent = tonumber(ARGV[3]), tonumber(ARGV[4]), 0
+local limit, budget, spent = tonumber(ARGV[3]), tonumber(ARGV[4]), 2
 local ngroups = tonumber(ARGV[6])
 local groups, key = {}, 4
 for g = 1, ngroups do
@@ -187,42 +198,57 @@ for g = 1, ngroups do
   for i = 1, tonumber(ARGV[6 + g]) do group[i] = KEYS[key]; key = key + 1 end
   groups[g] = group
 end
--- The prefix's words whose sets are gone leave the vocabulary.
 local driver, fewest = 1, nil
 for g, group in ipairs(groups) do
-  local size = 0
+  local size, live = 0, {}
   for i, set in ipairs(group) do
     local n = redis.call('ZCARD', set)
-    if n == 0 and ARGV[5] == '1' and g == ngroups then
-      redis.call('ZREM', KEYS[3], ARGV[6 + ngroups + i])
+    spent = spent + 1
+    if ARGV[5] == '1' and g == ngroups then
+      local newest = n > 0 and redis.call('ZRANGE', set, '+', '-', 'BYLEX', 'REV', 'LIMIT', 0, 1)[1]
+      if not newest or newest < floor then
+        -- Gone, or only trimmed messages: out of the vocabulary.
+        redis.call('ZREM', KEYS[3], ARGV[6 + ngroups + i])
+        if newest then redis.call('UNLINK', set) end
+        n = 0
+      else
+        table.insert(live, set)
+      end
+    else
+      table.insert(live, set)
     end
     size = size + n
   end
-  spent = spent + #group
+  groups[g] = live
   if not fewest or size < fewest then driver, fewest = g, size end
 end
-if fewest == 0 then return {'end', ''} end
-local sets, batches, at = groups[driver], {}, {}
+if fewest == 0 then return {'end', '', tostring(spent)} end
+local sets, batches, at, sizes = groups[driver], {}, {}, {}
 local function read(i, below)
   local high = below == '' and '+' or '(' .. below
-  batches[i] = redis.call('ZRANGE', sets[i], high, '[' .. floor, 'BYLEX', 'REV', 'LIMIT', 0, 64)
+  sizes[i] = math.min((sizes[i] or 4) * 2, 64)
+  batches[i] = redis.call('ZRANGE', sets[i], high, '[' .. floor, 'BYLEX', 'REV', 'LIMIT', 0, sizes[i])
   at[i] = 1
   spent = spent + 1 + #batches[i]
 end
 for i = 1, #sets do read(i, ARGV[2]) end
-local found, last = {'more', ''}, nil
+local found, last = {'more', '', ''}, nil
+local function stop(status, where)
+  found[1], found[2], found[3] = status, where, tostring(spent)
+  return found
+end
 while true do
   local top, from = nil, nil
   for i = 1, #sets do
     local batch = batches[i]
-    if at[i] > #batch and #batch == 64 then read(i, batch[64]) end
+    if at[i] > #batch and #batch == sizes[i] then
+      if last and spent >= budget then return stop('budget', last) end
+      read(i, batch[#batch])
+    end
     local head = batches[i][at[i]]
     if head and (not top or head > top) then top, from = head, i end
   end
-  if not top then
-    found[1] = 'end'
-    return found
-  end
+  if not top then return stop('end', '') end
   at[from] = at[from] + 1
   -- A message under two of the prefix's words comes twice, one after the
   -- other.
@@ -241,12 +267,9 @@ while true do
     end
     if all then
       table.insert(found, top)
-      if #found - 2 >= limit then return found end
+      if #found - 3 >= limit then return stop('more', '') end
     end
-    if spent >= budget then
-      found[1], found[2] = 'budget', top
-      return found
-    end
+    if spent >= budget then return stop('budget', top) end
   end
 end
 ",
@@ -288,12 +311,22 @@ pub struct Hit {
     pub id: MessageId,
 }
 
+/// What a search found.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// The newest matches, newest first.
+    pub hits: Vec<Hit>,
+    /// Set when the search spent its whole budget before it knew the page:
+    /// more messages older than this one may match (pass it as `before`).
+    pub more_before: Option<MessageId>,
+}
+
 /// Finds the newest `limit` messages older than `before` holding every
 /// word of the query, across the rooms, newest first. Two round trips per
 /// round (the prefix's words, then one script per room, concurrently);
 /// more rounds only for rooms that spent their budget before filling the
 /// page, until [`BUDGET_PER_SEARCH`].
-pub async fn find(redis: &Redis, keys: &Keys, search: Search<'_>) -> AppResult<Vec<Hit>> {
+pub async fn find(redis: &Redis, keys: &Keys, search: Search<'_>) -> AppResult<Page> {
     let Search {
         caller,
         rooms,
@@ -302,7 +335,7 @@ pub async fn find(redis: &Redis, keys: &Keys, search: Search<'_>) -> AppResult<V
         limit,
     } = search;
     let Some((last, whole)) = query.words.split_last() else {
-        return Ok(Vec::new());
+        return Ok(Page::default());
     };
     // The words the last one stands for, per room.
     let expansions: Vec<Vec<String>> = if query.last_is_prefix {
@@ -367,6 +400,9 @@ pub async fn find(redis: &Redis, keys: &Keys, search: Search<'_>) -> AppResult<V
         if pending.is_empty() || spent >= BUDGET_PER_SEARCH {
             break;
         }
+        // This round's share of what is left, per room.
+        let share = (BUDGET_PER_SEARCH.saturating_sub(spent) / pending.len())
+            .clamp(MIN_BUDGET_PER_CALL, BUDGET_PER_CALL);
         let replies = try_join_all(pending.iter().map(|at| {
             let query = &queries[*at];
             let mut redis = redis.clone();
@@ -377,7 +413,7 @@ pub async fn find(redis: &Redis, keys: &Keys, search: Search<'_>) -> AppResult<V
                 .arg(caller)
                 .arg(query.cursor.as_deref().unwrap_or(""))
                 .arg(limit.saturating_sub(query.found.len()).max(1))
-                .arg(BUDGET_PER_CALL)
+                .arg(share)
                 .arg(if query.prefix_words.is_empty() {
                     "0"
                 } else {
@@ -400,12 +436,11 @@ pub async fn find(redis: &Redis, keys: &Keys, search: Search<'_>) -> AppResult<V
         .await?;
         for (at, reply) in pending.into_iter().zip(replies) {
             let query = &mut queries[at];
-            spent += BUDGET_PER_CALL;
-            let (status, rest) = match reply.as_slice() {
-                [status, stop, rest @ ..] => (status.as_str(), (stop, rest)),
+            let (status, stop, used, members) = match reply.as_slice() {
+                [status, stop, used, members @ ..] => (status.as_str(), stop, used, members),
                 _ => return Err(AppError::internal("search script", format!("{reply:?}"))),
             };
-            let (stop, members) = rest;
+            spent += used.parse::<usize>().unwrap_or(share);
             query.found.extend(members.iter().cloned());
             match status {
                 "more" => {
@@ -427,7 +462,16 @@ pub async fn find(redis: &Redis, keys: &Keys, search: Search<'_>) -> AppResult<V
             }
         }
     }
-    Ok(merge(&queries, limit))
+    let hits = merge(&queries, limit);
+    let horizon = queries
+        .iter()
+        .filter(|query| query.open)
+        .filter_map(|query| query.stopped_at.as_deref())
+        .max();
+    Ok(Page {
+        more_before: horizon.filter(|_| hits.len() < limit).and_then(message_id),
+        hits,
+    })
 }
 
 /// Whether room `at` must be read further to know the page: it stopped
@@ -467,11 +511,14 @@ fn merge(queries: &[RoomQuery], limit: usize) -> Vec<Hit> {
     all.sort_by(|a, b| b.cmp(a));
     if all.len() > limit {
         let cut = all[limit].0;
-        let mut page: Vec<_> = all[..limit].to_vec();
-        if page.iter().any(|(found, _)| *found != cut) {
-            page.retain(|(found, _)| *found != cut);
+        if all[..limit].iter().any(|(found, _)| *found != cut) {
+            all.truncate(limit);
+            all.retain(|(found, _)| *found != cut);
+        } else {
+            // A whole page of one id: all of them, so the next page,
+            // `before` it, misses none.
+            all.retain(|(found, _)| *found == cut);
         }
-        all = page;
     }
     all.into_iter()
         .filter_map(|(found, room)| {
@@ -598,5 +645,11 @@ mod tests {
         // The page of 3 would end between a's 70 and b's 70: both wait.
         assert_eq!(ids(&merge(&rooms, 3)), [("a".into(), 90), ("b".into(), 80)]);
         assert_eq!(merge(&rooms, 4).len(), 4);
+        // A whole page of one id takes every message with it.
+        let mut tied = [room("a", &[70], None), room("b", &[70], None)];
+        for r in &mut tied {
+            r.open = false;
+        }
+        assert_eq!(merge(&tied, 1).len(), 2);
     }
 }

@@ -66,16 +66,22 @@ pub struct Query {
     pub last_is_prefix: bool,
 }
 
-/// The most words a query may have.
-pub const MAX_QUERY_WORDS: usize = 5;
+/// The most words a query may have (each Chinese or Japanese ideograph
+/// is one).
+pub const MAX_QUERY_WORDS: usize = 10;
 
 impl Query {
-    /// `None` if `q` has no word at all.
+    /// `None` if `q` has no word at all. A word too long to be indexed
+    /// is kept: no message has it, so nothing is found.
     pub fn parse(q: &str) -> Option<Self> {
         let mut words: Vec<String> = Vec::new();
         let mut end = 0;
-        for (range, word) in spans(q) {
-            end = range.end;
+        for (at, raw) in q.unicode_word_indices() {
+            let word = fold(raw);
+            if word.is_empty() {
+                continue;
+            }
+            end = at + raw.len();
             if !words.contains(&word) {
                 words.push(word);
             }
@@ -138,6 +144,11 @@ mod tests {
         assert!(!Query::parse("deploy vau.").unwrap().last_is_prefix);
         assert!(!Query::parse("deploy v").unwrap().last_is_prefix);
         assert_eq!(Query::parse(" !? "), None);
+        let long = "x".repeat(MAX_WORD_BYTES + 1);
+        assert_eq!(
+            Query::parse(&format!("{long} vault")).unwrap().words.len(),
+            2
+        );
         let body = "The deploy key is in vault, Vaults too";
         let marked: Vec<&str> = q.highlights(body).into_iter().map(|r| &body[r]).collect();
         assert_eq!(marked, ["deploy", "vault", "Vaults"]);
