@@ -20,7 +20,7 @@
 //! | `{p}room:{id}:messages`      | stream | retention, reset per send | send_message      | history           |
 //! | `{p}room:{id}:sent:{u}`      | zset   | 24 h, reset per send; at most 100 entries | send_message | send_message |
 //! | `{p}room:{id}:m:{msg}`       | hash   | until the message expires (its time + retention) | edit, delete, react | history, events |
-//! | `{p}room:{id}:ix`            | zset   | retention, reset per send; stale words sampled away | send, edit, backfill | search (prefixes) |
+//! | `{p}room:{id}:ix`            | zset   | retention, reset per send; dead words removed when a query meets them | send, edit, backfill | search (prefixes) |
 //! | `{p}room:{id}:ix:{word}`     | zset   | until its newest message expires; trimmed with the stream | send, edit, delete, backfill | search |
 //! | `{p}rooms:search:indexed`    | string | none (one key)            | start (backfill)  | start (backfill)  |
 //! | `{p}rooms:public`            | zset   | none                      | create_room       | rooms             |
