@@ -2895,36 +2895,14 @@ async fn a_search_through_big_sets_spends_bounded_work_per_call_and_says_where_t
     support::send_text(&app, &ann, &busy, "alpha beta, the first").await;
     let prefix = app.settings.redis.key_prefix.clone();
     let conn = redis.connection().await;
-    let stream = format!("{prefix}room:{{{busy}}}:messages");
-    let mut filler = Vec::new();
-    for chunk in 0..12 {
-        let mut pipe = redis::pipe();
-        let bodies: Vec<String> = (0..1000)
-            .map(|n| format!("{} {chunk} {n}", if n % 2 == 0 { "alpha" } else { "beta" }))
-            .collect();
-        for body in &bodies {
-            pipe.cmd("XADD")
-                .arg(&stream)
-                .arg("*")
-                .arg("author")
-                .arg(&ann_id)
-                .arg("body")
-                .arg(body)
-                .arg("cmid")
-                .arg("x");
-        }
-        let ids: Vec<String> = pipe.query_async(&mut conn.clone()).await.unwrap();
-        for (id, body) in ids.iter().zip(bodies) {
-            filler.push((
-                redchat::messages::model::MessageId::parse(id, "id").unwrap(),
-                body,
-            ));
-        }
-    }
-    let keys = redchat::server::keys::Keys::new(&prefix);
-    redchat::search::index::index_existing(&conn, &keys, &busy, &filler, 86_400_000)
-        .await
-        .unwrap();
+    let fill = Filler {
+        conn: &conn,
+        prefix: &prefix,
+        keys: redchat::server::keys::Keys::new(&prefix),
+        room: &busy,
+        author: &ann_id,
+    };
+    fill.chunks(0..12).await;
     support::send_text(&app, &ann, &quiet, "alpha beta, the quiet one").await;
 
     // 6,000 entries of the rarer word to check: several budgeted calls in
@@ -2945,37 +2923,7 @@ async fn a_search_through_big_sets_spends_bounded_work_per_call_and_says_where_t
 
     // Three times as many: past one search's budget. The answer stops
     // where the scan did and says so; following it finds the message.
-    for chunk in 12..36 {
-        let mut pipe = redis::pipe();
-        let bodies: Vec<String> = (0..1000)
-            .map(|n| format!("{} {chunk} {n}", if n % 2 == 0 { "alpha" } else { "beta" }))
-            .collect();
-        for body in &bodies {
-            pipe.cmd("XADD")
-                .arg(&stream)
-                .arg("*")
-                .arg("author")
-                .arg(&ann_id)
-                .arg("body")
-                .arg(body)
-                .arg("cmid")
-                .arg("x");
-        }
-        let ids: Vec<String> = pipe.query_async(&mut conn.clone()).await.unwrap();
-        let batch: Vec<_> = ids
-            .iter()
-            .zip(bodies)
-            .map(|(id, body)| {
-                (
-                    redchat::messages::model::MessageId::parse(id, "id").unwrap(),
-                    body,
-                )
-            })
-            .collect();
-        redchat::search::index::index_existing(&conn, &keys, &busy, &batch, 86_400_000)
-            .await
-            .unwrap();
-    }
+    fill.chunks(12..36).await;
     let mut before = String::new();
     let mut found = Vec::new();
     for _ in 0..10 {
@@ -3003,4 +2951,54 @@ async fn a_search_through_big_sets_spends_bounded_work_per_call_and_says_where_t
     }
     assert_eq!(found, ["alpha beta, the first"]);
     assert!(!before.is_empty(), "the first page stopped on its budget");
+}
+
+/// Messages written straight to a room's stream and indexed by the send
+/// path's own Lua: a thousand per chunk, every other one "alpha …", the
+/// others "beta …".
+struct Filler<'a> {
+    conn: &'a redchat::server::redis::Redis,
+    prefix: &'a str,
+    keys: redchat::server::keys::Keys,
+    room: &'a str,
+    author: &'a str,
+}
+
+impl Filler<'_> {
+    async fn chunks(&self, chunks: std::ops::Range<usize>) {
+        let stream = format!("{}room:{{{}}}:messages", self.prefix, self.room);
+        for chunk in chunks {
+            let bodies: Vec<String> = (0..1000)
+                .map(|n| format!("{} {chunk} {n}", if n % 2 == 0 { "alpha" } else { "beta" }))
+                .collect();
+            let mut pipe = redis::pipe();
+            for body in &bodies {
+                pipe.cmd("XADD")
+                    .arg(&stream)
+                    .arg("*")
+                    .arg("author")
+                    .arg(self.author)
+                    .arg("body")
+                    .arg(body)
+                    .arg("cmid")
+                    .arg("x");
+            }
+            let ids: Vec<String> = pipe.query_async(&mut self.conn.clone()).await.unwrap();
+            let batch: Vec<_> = ids
+                .iter()
+                .zip(bodies)
+                .map(|(id, body)| {
+                    (
+                        redchat::messages::model::MessageId::parse(id, "id").unwrap(),
+                        body,
+                    )
+                })
+                .collect();
+            redchat::search::index::index_existing(
+                self.conn, &self.keys, self.room, &batch, 86_400_000,
+            )
+            .await
+            .unwrap();
+        }
+    }
 }

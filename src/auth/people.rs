@@ -72,11 +72,7 @@ pub(crate) async fn index_name(
 /// {p}user:*` (every primary of a cluster), each name read with `HGET`.
 pub(crate) async fn backfill_name_index(state: &AppState) -> AppResult<()> {
     let keys = &state.keys;
-    let done: bool = redis::cmd("EXISTS")
-        .arg(keys.names_indexed())
-        .query_async(&mut state.redis())
-        .await?;
-    if done {
+    if state.redis().is_done(&keys.names_indexed()).await? {
         return Ok(());
     }
     let account = keys.user("");
@@ -100,11 +96,7 @@ pub(crate) async fn backfill_name_index(state: &AppState) -> AppResult<()> {
             index_name(state, id, None, &name).await?;
         }
     }
-    let () = redis::cmd("SET")
-        .arg(keys.names_indexed())
-        .arg(1)
-        .query_async(&mut state.redis())
-        .await?;
+    state.redis().mark_done(&keys.names_indexed()).await?;
     Ok(())
 }
 
@@ -114,11 +106,7 @@ pub(crate) async fn backfill_name_index(state: &AppState) -> AppResult<()> {
 /// of a cluster), each handle's id read with `GET`.
 pub(crate) async fn backfill_handle_index(state: &AppState) -> AppResult<()> {
     let keys = &state.keys;
-    let done: bool = redis::cmd("EXISTS")
-        .arg(keys.handles_indexed())
-        .query_async(&mut state.redis())
-        .await?;
-    if done {
+    if state.redis().is_done(&keys.handles_indexed()).await? {
         return Ok(());
     }
     let lead = keys.user_by_handle("");
@@ -131,11 +119,7 @@ pub(crate) async fn backfill_handle_index(state: &AppState) -> AppResult<()> {
             index_handle(state, handle, &id).await?;
         }
     }
-    let () = redis::cmd("SET")
-        .arg(keys.handles_indexed())
-        .arg(1)
-        .query_async(&mut state.redis())
-        .await?;
+    state.redis().mark_done(&keys.handles_indexed()).await?;
     Ok(())
 }
 

@@ -141,11 +141,7 @@ pub(crate) async fn index_words(
 /// name read with `HGET`.
 pub(crate) async fn backfill_word_index(state: &AppState) -> AppResult<()> {
     let keys = &state.keys;
-    let done: bool = redis::cmd("EXISTS")
-        .arg(keys.public_rooms_indexed())
-        .query_async(&mut state.redis())
-        .await?;
-    if done {
+    if state.redis().is_done(&keys.public_rooms_indexed()).await? {
         return Ok(());
     }
     let mut cursor = 0u64;
@@ -172,10 +168,9 @@ pub(crate) async fn backfill_word_index(state: &AppState) -> AppResult<()> {
         }
         cursor = next;
     }
-    let () = redis::cmd("SET")
-        .arg(keys.public_rooms_indexed())
-        .arg(1)
-        .query_async(&mut state.redis())
+    state
+        .redis()
+        .mark_done(&keys.public_rooms_indexed())
         .await?;
     Ok(())
 }

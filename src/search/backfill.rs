@@ -25,11 +25,7 @@ pub(crate) async fn backfill(state: &AppState) -> AppResult<()> {
             .await?;
         return Ok(());
     }
-    let done: bool = redis::cmd("EXISTS")
-        .arg(keys.search_indexed())
-        .query_async(&mut state.redis())
-        .await?;
-    if done {
+    if state.redis().is_done(&keys.search_indexed()).await? {
         return Ok(());
     }
     let lead = keys.room("");
@@ -58,11 +54,7 @@ pub(crate) async fn backfill(state: &AppState) -> AppResult<()> {
         }
         rooms += 1;
     }
-    let () = redis::cmd("SET")
-        .arg(keys.search_indexed())
-        .arg(1)
-        .query_async(&mut state.redis())
-        .await?;
+    state.redis().mark_done(&keys.search_indexed()).await?;
     tracing::info!(rooms, "indexed the rooms' messages for search");
     Ok(())
 }

@@ -47,28 +47,24 @@ end
 -- the message is the room's newest, so its expiry is the latest (a plain
 -- PEXPIREAT); otherwise an expiry is only ever moved later. floor: the
 -- stream's oldest entry (as a member), below which each set is trimmed.
+local function ix_expire(key, at, newest)
+  if newest then
+    redis.call('PEXPIREAT', key, at)
+  else
+    redis.call('PEXPIREAT', key, at, 'NX')
+    redis.call('PEXPIREAT', key, at, 'GT')
+  end
+end
 local function ix_add(vocab, keys, first, words, member, expire, newest, floor)
   local at = string.format('%d', expire)
   for i, word in ipairs(words) do
     local key = keys[first + i - 1]
     redis.call('ZADD', key, 0, member)
     if floor then redis.call('ZREMRANGEBYLEX', key, '-', '(' .. floor) end
-    if newest then
-      redis.call('PEXPIREAT', key, at)
-    else
-      redis.call('PEXPIREAT', key, at, 'NX')
-      redis.call('PEXPIREAT', key, at, 'GT')
-    end
+    ix_expire(key, at, newest)
     redis.call('ZADD', vocab, 0, word)
   end
-  if #words > 0 then
-    if newest then
-      redis.call('PEXPIREAT', vocab, at)
-    else
-      redis.call('PEXPIREAT', vocab, at, 'NX')
-      redis.call('PEXPIREAT', vocab, at, 'GT')
-    end
-  end
+  if #words > 0 then ix_expire(vocab, at, newest) end
 end
 ";
 

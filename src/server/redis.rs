@@ -225,6 +225,24 @@ impl Redis {
     }
 
     /// Whether this is a cluster (a script may touch only one slot).
+    /// Whether the one-time step that sets `marker` (a key set to 1 when
+    /// it is done: the indexes' backfills at start) was done.
+    pub(crate) async fn is_done(&self, marker: &str) -> RedisResult<bool> {
+        redis::cmd("EXISTS")
+            .arg(marker)
+            .query_async(&mut self.clone())
+            .await
+    }
+
+    /// Marks a one-time step done (see [`Self::is_done`]).
+    pub(crate) async fn mark_done(&self, marker: &str) -> RedisResult<()> {
+        redis::cmd("SET")
+            .arg(marker)
+            .arg(1)
+            .query_async(&mut self.clone())
+            .await
+    }
+
     pub(crate) fn is_cluster(&self) -> bool {
         matches!(self.inner, Inner::Cluster(..))
     }
