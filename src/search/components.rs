@@ -171,8 +171,8 @@ fn BrowserSearchBox() -> impl IntoView {
                     type="search"
                     node_ref=input
                     aria-label="Search messages"
-                    aria-controls="search-panel"
-                    aria-expanded=move || (open.get() && results.with(Option::is_some)).to_string()
+                    // Names the results only while they exist.
+                    aria-controls=move || results.with(Option::is_some).then_some("search-panel")
                     placeholder="Search"
                     maxlength="200"
                     autocomplete="off"
