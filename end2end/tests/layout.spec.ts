@@ -225,6 +225,8 @@ test("Ctrl+K switches rooms by a few letters, Alt+Down moves to the next room", 
 
   await page.keyboard.press("Control+k");
   await expect(dialog).toBeVisible();
+  // Focus moves into the dialog on the next frame; Escape is its key.
+  await expect(dialog.getByRole("combobox", { name: "Room to open" })).toBeFocused();
   await page.keyboard.press("Escape");
   await expect(dialog).toBeHidden();
 
