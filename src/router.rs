@@ -121,7 +121,17 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 pub(crate) fn router(state: AppState) -> Router {
     let provide_state = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || {
+            provide_context(state.clone());
+            // A page's nonce is the one its policy names, minted by the
+            // security headers' layer before the render (replacing the one
+            // leptos_axum provides).
+            let minted = leptos::prelude::use_context::<axum::http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<http_security::PageNonce>().cloned());
+            if let Some(minted) = minted {
+                provide_context(leptos::nonce::Nonce::from_value(minted.0));
+            }
+        }
     };
     let sessions = session_layer(&state);
     state.register_as_fallback();
@@ -176,18 +186,11 @@ fn route_list() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// A page: the shell, answered with a Content-Security-Policy that allows
-/// exactly the inline scripts carrying this response's nonce (Leptos's
-/// hydration and resource scripts).
+/// A page: the shell. Its Content-Security-Policy, which allows exactly
+/// the inline scripts carrying this response's nonce (Leptos's hydration
+/// and resource scripts), is set by `http_security::security_headers`,
+/// which minted the nonce.
 fn page(options: leptos::config::LeptosOptions) -> impl leptos::IntoView {
-    if let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-    ) {
-        if let Ok(policy) = HeaderValue::from_str(&http_security::page_csp(&nonce)) {
-            response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
-        }
-    }
     shell(options)
 }
 

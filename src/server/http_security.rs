@@ -18,7 +18,11 @@
 //! Content-Security-Policy: pages get one with the per-response nonce that
 //! Leptos puts on its own inline scripts ([`page_csp`]), so hydration works
 //! and any other inline script is refused; everything else gets
-//! `default-src 'none'`.
+//! `default-src 'none'`. The nonce is minted here, before the page renders
+//! ([`PageNonce`], handed to Leptos by `router`), and the policy is set
+//! here on every HTML answer: it does not depend on the render reaching
+//! the header (a page once came out with the non-page policy and never
+//! hydrated; ARCHITECTURE.md).
 
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderName, HeaderValue};
@@ -113,17 +117,36 @@ pub(crate) fn page_csp(nonce: &str) -> String {
 /// For everything that is not a page (JSON, the event stream, files).
 const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
-/// Adds the security headers to every response (keeping a page's own CSP).
+/// The nonce a page rendered for this request puts on its inline scripts,
+/// in the request's extensions (where the Leptos context finds it).
+#[derive(Clone, Debug)]
+pub(crate) struct PageNonce(pub(crate) String);
+
+/// Adds the security headers to every response: an HTML answer (a page)
+/// gets the policy of its nonce, anything else the non-page policy.
 pub(crate) async fn security_headers(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    let nonce = matches!(*request.method(), Method::GET | Method::HEAD).then(|| {
+        let nonce = leptos::nonce::Nonce::new().to_string();
+        request.extensions_mut().insert(PageNonce(nonce.clone()));
+        nonce
+    });
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(DEFAULT_CSP));
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|kind| kind.to_str().ok())
+        .is_some_and(|kind| kind.starts_with("text/html"));
+    let page_policy = nonce
+        .filter(|_| html)
+        .and_then(|nonce| HeaderValue::from_str(&page_csp(&nonce)).ok());
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        page_policy.unwrap_or(HeaderValue::from_static(DEFAULT_CSP)),
+    );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
