@@ -696,6 +696,33 @@ impl ServerProcess {
         env: &[(&str, &str)],
         stderr: Stdio,
     ) -> Self {
+        // The free port may be taken between its choice and the child's
+        // bind (by another test's server): then the child exits ("address
+        // already in use"), and whatever took the port answered `/healthz`.
+        // A child that is gone is started again on another port.
+        let mut stderr = Some(stderr);
+        for _ in 0..3 {
+            let mut server = Self::launch_once(
+                redis_env.clone(),
+                key_prefix,
+                env,
+                stderr.take().unwrap_or_else(Stdio::inherit),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if matches!(server.child.try_wait(), Ok(None)) {
+                return server;
+            }
+        }
+        panic!("the redchat process kept exiting at start");
+    }
+
+    async fn launch_once(
+        redis_env: Vec<(String, String)>,
+        key_prefix: &str,
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Self {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}")
             .parse()
