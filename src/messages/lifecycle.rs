@@ -156,8 +156,11 @@ return reply
 });
 
 /// How many times a change reads the message again when another change
-/// came between its read and its script.
-const MOVED_RETRIES: usize = 5;
+/// came between its read and its script. Each try that fails means another
+/// change went through, so n changes racing need at most n tries: an edit
+/// without `base_edited_at` is last-writer-wins, and must not fail because
+/// of the index (six concurrent edits on two processes are tested).
+const MOVED_RETRIES: usize = 32;
 
 /// How many different emoji one message may collect.
 pub(crate) const MAX_EMOJIS: usize = 20;
