@@ -863,13 +863,7 @@ pub(crate) async fn one(
     message_id: &MessageId,
     viewer: &str,
 ) -> AppResult<Option<Message>> {
-    let reply: StreamRangeReply = redis::cmd("XRANGE")
-        .arg(state.keys.room_messages(room_id.as_str()))
-        .arg(message_id.to_string())
-        .arg(message_id.to_string())
-        .query_async(&mut state.redis())
-        .await?;
-    Ok(to_messages(state, room_id, reply.ids, viewer)
+    Ok(by_ids(state, room_id, &[*message_id], viewer)
         .await?
         .into_iter()
         .next())

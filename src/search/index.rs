@@ -543,22 +543,18 @@ pub(crate) async fn by_activity(
     keys: &Keys,
     rooms: Vec<String>,
 ) -> AppResult<Vec<String>> {
-    let times: Vec<Option<u64>> = if rooms.is_empty() {
-        Vec::new()
-    } else {
-        try_join_all(rooms.iter().map(|room| {
-            let mut redis = redis.clone();
-            let key = keys.room(room);
-            async move {
-                redis::cmd("HGET")
-                    .arg(key)
-                    .arg("last_at")
-                    .query_async::<Option<u64>>(&mut redis)
-                    .await
-            }
-        }))
-        .await?
-    };
+    let times: Vec<Option<u64>> = try_join_all(rooms.iter().map(|room| {
+        let mut redis = redis.clone();
+        let key = keys.room(room);
+        async move {
+            redis::cmd("HGET")
+                .arg(key)
+                .arg("last_at")
+                .query_async::<Option<u64>>(&mut redis)
+                .await
+        }
+    }))
+    .await?;
     let mut ordered: Vec<(Option<u64>, String)> = times.into_iter().zip(rooms).collect();
     ordered.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     Ok(ordered.into_iter().map(|(_, room)| room).collect())
